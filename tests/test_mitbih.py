@@ -1,0 +1,162 @@
+"""MIT-BIH reader: real records (skipped without the data) and broken copies in tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ecglib.data
+from ecglib.data import DataFormatError, DataMissingError, mitbih
+
+
+@pytest.fixture(scope="module")
+def mitbih_root() -> Path:
+    """The data root that holds MIT-BIH (from $ECGLIB_DATA); skip when absent."""
+    root = ecglib.data.data_root()
+    folder = ecglib.data.dataset_folder("mitbih", root)
+    if not (folder / "RECORDS").is_file():
+        pytest.skip(f"MIT-BIH not found under {folder} (set $ECGLIB_DATA to a data root holding mitdb/)")
+    return root
+
+
+@pytest.fixture
+def copy_root(mitbih_root, tmp_path) -> Path:
+    """A data root in tmp_path holding record 100 (copied, so tests may break it)."""
+    target = tmp_path / "mitdb"
+    target.mkdir()
+    source = ecglib.data.dataset_folder("mitbih", mitbih_root)
+    for suffix in (".hea", ".dat", ".atr"):
+        shutil.copyfile(source / f"100{suffix}", target / f"100{suffix}")
+    (target / "RECORDS").write_text("100\n")
+    return tmp_path
+
+
+def test_info_facts():
+    info = ecglib.data.info("mitbih")
+    assert info.folder == "mitdb" and info.version == "1.0.0"
+    assert info.homepage == "https://physionet.org/content/mitdb/1.0.0/"
+    assert "ODC-By" in info.licence and "Moody" in info.citation
+    assert info.fs_hz == 360
+
+
+def test_patient_ids_merge_201_and_202():
+    assert mitbih.patient_id("202") == mitbih.patient_id("201") == "201"
+    assert mitbih.patient_id("100") == "100"
+    assert len({mitbih.patient_id(r) for r in mitbih.RECORD_IDS}) == 47
+    with pytest.raises(ValueError, match="unknown MIT-BIH record"):
+        mitbih.patient_id("999")
+
+
+def test_aami_map_covers_the_documented_symbols():
+    expected = {"N": "NLRej", "S": "AaJS", "V": "VE", "F": "F", "Q": "/fQ"}
+    for aami_class, symbols in expected.items():
+        for symbol in symbols:
+            assert mitbih.AAMI_CLASS_OF_SYMBOL[symbol] == aami_class
+    assert set(mitbih.AAMI_CLASS_OF_SYMBOL) == set("".join(expected.values()))
+
+
+def test_absent_dataset_names_download_command(tmp_path):
+    with pytest.raises(DataMissingError, match="ecglib data download mitbih"):
+        mitbih.list_records(tmp_path)
+    with pytest.raises(DataMissingError, match="ecglib data download mitbih"):
+        mitbih.load_record("100", tmp_path)
+
+
+@pytest.mark.real_data
+def test_lists_48_records(mitbih_root):
+    records = mitbih.list_records(mitbih_root)
+    assert len(records) == 48 and records[0] == "100" and set(records) == set(mitbih.RECORD_IDS)
+
+
+@pytest.mark.real_data
+def test_load_record_100(mitbih_root):
+    record = mitbih.load_record("100", mitbih_root)
+    assert record.signal_mv.shape == (650_000, 2) and record.signal_mv.dtype == np.float32
+    assert record.lead_names == ("MLII", "V5") and record.fs_hz == 360
+    assert record.patient_id == "100" and record.source == "mitbih"
+    # first samples: ADC 995 - baseline 1024 (MLII) at gain 200 adc/mV
+    assert record.signal_mv[0, 0] == pytest.approx(-0.145, abs=1e-6)
+    assert mitbih.lead_index(record, "MLII") == 0 and mitbih.lead_index(record, "V5") == 1
+    # typical R peak amplitude of MLII is around 1-2 mV
+    assert 0.5 < np.percentile(record.signal_mv[:, 0], 99.9) < 3.0
+
+
+@pytest.mark.real_data
+def test_lead_names_come_from_the_header(mitbih_root):
+    record = mitbih.load_record("114", mitbih_root)
+    assert record.lead_names == ("V5", "MLII") and mitbih.lead_index(record, "MLII") == 1
+    record = mitbih.load_record("102", mitbih_root)
+    with pytest.raises(KeyError, match="no lead 'MLII'"):
+        mitbih.lead_index(record, "MLII")
+
+
+@pytest.mark.real_data
+def test_annotations_record_100(mitbih_root):
+    annotations = mitbih.load_annotations("100", mitbih_root)
+    # PhysioNet's table for record 100: 2239 N, 33 A, 1 V (2273 beats)
+    assert Counter(annotations.beat_symbols.tolist()) == {"N": 2239, "A": 33, "V": 1}
+    assert Counter(annotations.beat_classes.tolist()) == {"N": 2239, "S": 33, "V": 1}
+    assert annotations.beat_samples.dtype == np.int64 and np.all(np.diff(annotations.beat_samples) > 0)
+    assert annotations.rhythms["rhythm"].tolist() == ["N"]
+    assert annotations.rhythms["end_sample"].iloc[-1] == 650_000
+
+
+@pytest.mark.real_data
+def test_rhythm_intervals_record_203(mitbih_root):
+    rhythms = mitbih.load_annotations("203", mitbih_root).rhythms
+    assert {"AFIB", "VT"} <= set(rhythms["rhythm"])
+    assert (rhythms["end_sample"] > rhythms["start_sample"]).all()
+    # intervals tile the record from the first rhythm annotation to the end
+    assert (rhythms["start_sample"].iloc[1:].to_numpy() == rhythms["end_sample"].iloc[:-1].to_numpy()).all()
+    annotations = mitbih.load_annotations("203", mitbih_root)
+    assert "+" not in set(annotations.beat_symbols) and "~" not in set(annotations.beat_symbols)
+
+
+def test_missing_record_file_is_named(copy_root):
+    (copy_root / "mitdb" / "100.dat").unlink()
+    with pytest.raises(DataMissingError, match=r"100\.dat.*missing"):
+        mitbih.load_record("100", copy_root)
+
+
+def test_missing_annotation_file_is_named(copy_root):
+    (copy_root / "mitdb" / "100.atr").unlink()
+    assert mitbih.load_record("100", copy_root).signal_mv.shape == (650_000, 2)
+    with pytest.raises(DataMissingError, match=r"100\.atr.*missing"):
+        mitbih.load_annotations("100", copy_root)
+
+
+def test_truncated_dat_is_a_format_error(copy_root):
+    dat_path = copy_root / "mitdb" / "100.dat"
+    dat_path.write_bytes(dat_path.read_bytes()[:300_000])
+    with pytest.raises(DataFormatError, match=r"100\.dat: truncated"):
+        mitbih.load_record("100", copy_root)
+
+
+def test_corrupt_header_is_a_format_error(copy_root):
+    (copy_root / "mitdb" / "100.hea").write_text("this is not a header\n\x00\x01\n")
+    with pytest.raises(DataFormatError, match=r"100\.hea"):
+        mitbih.load_record("100", copy_root)
+
+
+def test_header_with_wrong_rate_is_a_format_error(copy_root):
+    header_path = copy_root / "mitdb" / "100.hea"
+    header_path.write_text(header_path.read_text().replace("100 2 360 650000", "100 2 250 650000"))
+    with pytest.raises(DataFormatError, match=r"100\.hea: expected 2 signals at 360 Hz"):
+        mitbih.load_record("100", copy_root)
+
+
+def test_corrupt_annotation_file_is_a_format_error(copy_root):
+    atr_path = copy_root / "mitdb" / "100.atr"
+    atr_path.write_bytes(b"\xff" * 7)
+    with pytest.raises(DataFormatError, match=r"100\.atr"):
+        mitbih.load_annotations("100", copy_root)
+
+
+def test_missing_records_list_is_named(copy_root):
+    (copy_root / "mitdb" / "RECORDS").unlink()
+    with pytest.raises(DataMissingError, match="RECORDS"):
+        mitbih.list_records(copy_root)
