@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine (Linux or macOS, Python 3.11):
+#   make        create .venv (pinned), register the "ecglib" Jupyter kernel, run every study's smoke profile
+#   make test   the test suite (what CI runs)
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all setup smoke test benchmark lab clean-outputs
+
+all: smoke
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name ecglib --display-name "Python (ecglib)"
+	touch $(STAMP)
+
+smoke: setup
+	$(BIN)/ecglib run all --profile smoke
+
+test: setup
+	$(BIN)/python -m pytest
+
+benchmark: setup
+	$(BIN)/python benchmarks/smoke_runs.py
+
+lab: setup
+	$(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab notebooks/
+
+clean-outputs:
+	rm -rf outputs/*/

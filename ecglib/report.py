@@ -1,0 +1,185 @@
+"""Tables, figures and the paper-versus-ours comparison shared by every study notebook.
+
+Every table is saved as CSV (for code) and Markdown (for reading on GitHub), and every
+figure as PNG and SVG, under the run's output folder, each written atomically. Every
+table and figure says which data produced it; a synthetic source is never presented as a
+reproduction of a paper.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from ecglib.runner import Run
+
+SYNTHETIC_NOTE = (
+    "synthetic data: this run exercises the protocol end to end; it is not a reproduction of the "
+    "paper and cannot confirm or refute its claims"
+)
+
+
+def set_style() -> None:
+    """One figure style for all notebooks: seaborn 'paper' context, white grid, colour-blind palette."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.2)
+    mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+
+
+def is_synthetic(data_source: str) -> bool:
+    """True when ``data_source`` is generated offline (simulator, GAN) rather than a recorded dataset."""
+    from ecglib import data
+
+    try:
+        return data.info(data_source).kind == "offline"
+    except (KeyError, ImportError, AttributeError):
+        return data_source.startswith(("sim-", "deepfake-gan"))
+
+
+def data_label(data_source: str) -> str:
+    """Short provenance line for captions: the source's title and version, flagged when synthetic."""
+    from ecglib import data
+
+    try:
+        meta = data.info(data_source)
+        label = f"{data_source}: {meta.title} {meta.version}".strip()
+    except (KeyError, ImportError, AttributeError):
+        label = data_source
+    return f"{label} [{SYNTHETIC_NOTE.split(':')[0]}]" if is_synthetic(data_source) else label
+
+
+def data_banner(data_source: str) -> str:
+    """A Markdown paragraph that says which data produced the results below it."""
+    if is_synthetic(data_source):
+        return f"**Data: {data_label(data_source)}.** {SYNTHETIC_NOTE.capitalize()}."
+    return f"**Data: {data_label(data_source)}** (real recordings)."
+
+
+def _atomic_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def markdown_table(df: pd.DataFrame, *, float_format: str = "{:.4g}") -> str:
+    """Render a DataFrame as a GitHub Markdown table.
+
+    Written here rather than with ``DataFrame.to_markdown`` to avoid the extra ``tabulate`` dependency.
+    """
+
+    def cell(value: Any) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if math.isnan(value) else float_format.format(value)
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    frame = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def save_table(run: "Run", df: pd.DataFrame, name: str, *, caption: str = "", data_source: str | None = None) -> Path:
+    """Save ``df`` as ``tables/<name>.csv`` and ``tables/<name>.md`` (with caption and data source).
+
+    Returns the CSV path.
+    """
+    source = data_source or run.cfg.data_source
+    folder = run.tables_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / f"{name}.csv"
+    tmp = _atomic_path(csv_path)
+    df.to_csv(tmp, index=not isinstance(df.index, pd.RangeIndex))
+    os.replace(tmp, csv_path)
+    md_path = folder / f"{name}.md"
+    text = f"**{name}**{': ' + caption if caption else ''}\n\nData: {data_label(source)}\n\n{markdown_table(df)}\n"
+    tmp = _atomic_path(md_path)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, md_path)
+    return csv_path
+
+
+def save_figure(run: "Run", fig: "Figure", name: str, *, data_source: str | None = None, formats: Sequence[str] = ("png", "svg")) -> Path:
+    """Save ``fig`` as ``figures/<name>.png`` and ``.svg``, stamped with the data source. Returns the PNG path."""
+    source = data_source or run.cfg.data_source
+    fig.text(0.01, 0.005, f"data: {data_label(source)}", fontsize=7, color="0.35", ha="left", va="bottom")
+    folder = run.figures_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = folder / f"{name}.{fmt}"
+        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.{fmt}")
+        fig.savefig(tmp, format=fmt)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths[0]
+
+
+def compare_with_paper(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Put the paper's numbers beside ours.
+
+    Parameters
+    ----------
+    rows : iterable of mappings with keys ``quantity``, ``paper`` (number or None when the
+        paper gives none), ``ours`` (number) and optionally ``unit``.
+
+    Returns
+    -------
+    DataFrame with columns ``quantity, paper, ours, difference, unit`` (difference = ours - paper).
+    """
+    records = []
+    for row in rows:
+        missing = {"quantity", "paper", "ours"} - set(row)
+        if missing:
+            raise ValueError(f"comparison row {dict(row)} lacks {sorted(missing)}")
+        paper = np.nan if row["paper"] is None else float(row["paper"])
+        ours = np.nan if row["ours"] is None else float(row["ours"])
+        records.append(
+            {"quantity": row["quantity"], "paper": paper, "ours": ours, "difference": ours - paper, "unit": row.get("unit", "")}
+        )
+    return pd.DataFrame.from_records(records, columns=["quantity", "paper", "ours", "difference", "unit"])
+
+
+def verdict_table(claims: Iterable[Mapping[str, Any]], *, data_source: str) -> pd.DataFrame:
+    """The paper's claims with whether each held on this run's data.
+
+    Parameters
+    ----------
+    claims : mappings with ``claim`` (the paper's statement), ``held`` (True, False or None
+        when this run cannot tell) and ``evidence`` (our numbers, one line).
+    data_source : registered name of the data the run used. For synthetic sources the
+        verdict column reads "not tested (synthetic data)" whatever ``held`` says.
+    """
+    synthetic = is_synthetic(data_source)
+    rows = []
+    for claim in claims:
+        held = claim.get("held")
+        if synthetic:
+            verdict = "not tested (synthetic data)"
+        else:
+            verdict = {True: "held", False: "did not hold", None: "undecided"}[held]
+        rows.append({"claim": claim["claim"], f"verdict on {data_source}": verdict, "evidence": claim.get("evidence", "")})
+    return pd.DataFrame(rows)
+
+
+def show_verdict(claims: Iterable[Mapping[str, Any]], *, data_source: str) -> pd.DataFrame:
+    """Print the data banner and the verdict table (displayed as a table in Jupyter); return the table."""
+    table = verdict_table(claims, data_source=data_source)
+    banner = data_banner(data_source)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(banner + "\n\n" + markdown_table(table)))
+    except ImportError:  # pragma: no cover - plain Python
+        print(banner)
+        print(markdown_table(table))
+    return table

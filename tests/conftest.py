@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny-study parameter root, real-data root (skips when absent), an isolated cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Unless the caller chose one, tests write cached arrays to a throwaway folder."""
+    if not os.environ.get("ECGLIB_CACHE"):
+        os.environ["ECGLIB_CACHE"] = str(tmp_path_factory.mktemp("ecglib-cache"))
+
+
+@pytest.fixture
+def tiny_params_root(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ecglib.params at tests/params (which holds the 'tiny' study)."""
+    root = TESTS_DIR / "params"
+    monkeypatch.setenv("ECGLIB_PARAMS_ROOT", str(root))
+    return root
+
+
+def require_dataset(name: str) -> Path:
+    """The folder of public dataset ``name`` under the data root, or skip the test saying why."""
+    from ecglib import data
+
+    folder = data.dataset_folder(name)
+    if not folder.is_dir():
+        pytest.skip(f"{name} not found under {folder.parent} (set ECGLIB_DATA to a folder holding it)")
+    return folder
