@@ -1,0 +1,41 @@
+"""Model families, built by name with a seed: ``make_model("resnet1d18", seed=0, n_leads=12, n_classes=5)``.
+
+Every family is a plain ``nn.Module`` taking a batch ``(batch, n_leads, n_samples)`` and
+exposing ``.encoder`` and ``.head`` for :mod:`ecglib.transfer`. To add a family, add one
+line to ``MODEL_FAMILIES`` (name -> callable returning the module); import lazily inside the
+callable if the module is heavy.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ecglib.models import resnet1d
+
+#: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
+MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
+    "resnet1d18": resnet1d.ResNet1d18,
+    "resnet1d34": resnet1d.ResNet1d34,
+    "resnet1d50": resnet1d.ResNet1d50,
+    "resnet1d101": resnet1d.ResNet1d101,
+}
+
+
+def make_model(family: str, *, seed: int, **kwargs) -> nn.Module:
+    """Build model ``family`` with initial weights that depend on ``seed`` alone.
+
+    The global torch RNG is forked, so the caller's random state is left untouched.
+
+    Raises
+    ------
+    KeyError
+        ``family`` is not in ``MODEL_FAMILIES`` (the message lists the known names).
+    """
+    if family not in MODEL_FAMILIES:
+        raise KeyError(f"unknown model family {family!r}; known: {', '.join(sorted(MODEL_FAMILIES))}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MODEL_FAMILIES[family](**kwargs)
