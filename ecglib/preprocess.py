@@ -1,0 +1,276 @@
+"""Signal preprocessing: filters, anti-aliased resampling, cropping, normalisation, leads.
+
+Every function is pure: arrays in, arrays out, no I/O. A record is ``(n_samples, n_leads)``
+in millivolts; one-dimensional ``(n_samples,)`` signals are accepted wherever the time axis
+is the first axis. Filters are zero-phase (forward-backward, ``scipy.signal.sosfiltfilt``)
+so wave timings are not shifted; resampling uses a polyphase anti-aliasing filter
+(``scipy.signal.resample_poly``) and never keeps every k-th sample.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal as scipy_signal
+
+from ecglib.data import DataFormatError
+
+#: The 12 standard leads in the usual order.
+LEADS_12: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+#: The 8 independent leads (I, II, V1-V6) from which the other four follow.
+LEADS_8: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+def resample(signal_mv: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
+    """Resample every lead with an anti-aliasing polyphase filter (scipy.signal.resample_poly).
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples,) or (n_samples, n_leads), millivolts
+    fs_in_hz, fs_out_hz : float, sampling rates in hertz (their ratio must be a fraction
+        with a denominator of at most 1000, e.g. 360 -> 125 Hz is 25/72)
+
+    Returns
+    -------
+    ndarray of shape (ceil(n_samples * fs_out_hz / fs_in_hz),) or (..., n_leads), float32, millivolts
+        Components above the new Nyquist frequency ``fs_out_hz / 2`` are removed.
+    """
+    if fs_in_hz <= 0 or fs_out_hz <= 0:
+        raise ValueError(f"sampling rates must be positive, got {fs_in_hz} -> {fs_out_hz} Hz")
+    signal_mv = np.asarray(signal_mv)
+    if fs_in_hz == fs_out_hz:
+        return signal_mv.astype(np.float32, copy=True)
+    ratio = Fraction(fs_out_hz / fs_in_hz).limit_denominator(1000)
+    if abs(float(ratio) - fs_out_hz / fs_in_hz) > 1e-9:
+        raise ValueError(f"cannot express {fs_in_hz} -> {fs_out_hz} Hz as a ratio of small integers")
+    resampled = scipy_signal.resample_poly(
+        signal_mv.astype(np.float64), ratio.numerator, ratio.denominator, axis=0, padtype="line"
+    )
+    return resampled.astype(np.float32)
+
+
+def bandpass(signal_mv: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: int = 3) -> np.ndarray:
+    """Zero-phase Butterworth band-pass (scipy.signal.butter + sosfiltfilt) along the time axis.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples,) or (n_samples, n_leads), millivolts
+    fs_hz : sampling rate in hertz
+    low_hz, high_hz : pass band edges in hertz, ``0 < low_hz < high_hz < fs_hz / 2``
+    order : Butterworth order of the design (the forward-backward pass doubles it)
+
+    Returns
+    -------
+    ndarray of the same shape, float32, millivolts
+    """
+    if not 0 < low_hz < high_hz < fs_hz / 2:
+        raise ValueError(f"need 0 < low_hz < high_hz < fs_hz/2, got {low_hz}, {high_hz} at {fs_hz} Hz")
+    sos = scipy_signal.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
+    return scipy_signal.sosfiltfilt(sos, np.asarray(signal_mv, dtype=np.float64), axis=0).astype(np.float32)
+
+
+def lowpass(signal_mv: np.ndarray, fs_hz: float, cutoff_hz: float, order: int = 3) -> np.ndarray:
+    """Zero-phase Butterworth low-pass; shapes and units as :func:`bandpass`."""
+    if not 0 < cutoff_hz < fs_hz / 2:
+        raise ValueError(f"need 0 < cutoff_hz < fs_hz/2, got {cutoff_hz} at {fs_hz} Hz")
+    sos = scipy_signal.butter(order, cutoff_hz, btype="lowpass", fs=fs_hz, output="sos")
+    return scipy_signal.sosfiltfilt(sos, np.asarray(signal_mv, dtype=np.float64), axis=0).astype(np.float32)
+
+
+def remove_baseline(signal_mv: np.ndarray, fs_hz: float, cutoff_hz: float = 0.5, order: int = 2) -> np.ndarray:
+    """Remove baseline wander with a zero-phase Butterworth high-pass.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples,) or (n_samples, n_leads), millivolts
+    fs_hz : sampling rate in hertz
+    cutoff_hz : high-pass corner in hertz (0.5 Hz keeps the ST segment for heart rates
+        above 30 bpm; AHA recommends <= 0.67 Hz)
+    order : Butterworth order of the design
+
+    Returns
+    -------
+    ndarray of the same shape, float32, millivolts
+    """
+    if not 0 < cutoff_hz < fs_hz / 2:
+        raise ValueError(f"need 0 < cutoff_hz < fs_hz/2, got {cutoff_hz} at {fs_hz} Hz")
+    sos = scipy_signal.butter(order, cutoff_hz, btype="highpass", fs=fs_hz, output="sos")
+    return scipy_signal.sosfiltfilt(sos, np.asarray(signal_mv, dtype=np.float64), axis=0).astype(np.float32)
+
+
+def crop_or_pad(signal: np.ndarray, n_samples: int, *, where: str = "end", pad_value: float = 0.0) -> np.ndarray:
+    """Cut or zero-pad the time axis (axis 0) to exactly ``n_samples``.
+
+    Parameters
+    ----------
+    signal : ndarray of shape (n_in, ...) , any units
+    n_samples : wanted length
+    where : ``"end"`` keeps the start (crops/pads at the end); ``"center"`` crops/pads
+        equally on both sides (the extra sample goes to the end)
+    pad_value : value used for padding
+
+    Returns
+    -------
+    ndarray of shape (n_samples, ...), same dtype
+    """
+    if where not in ("end", "center"):
+        raise ValueError(f"where must be 'end' or 'center', got {where!r}")
+    if n_samples < 0:
+        raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+    signal = np.asarray(signal)
+    n_in = signal.shape[0]
+    if n_in >= n_samples:
+        start = 0 if where == "end" else (n_in - n_samples) // 2
+        return signal[start : start + n_samples].copy()
+    missing = n_samples - n_in
+    before = 0 if where == "end" else missing // 2
+    widths = [(before, missing - before)] + [(0, 0)] * (signal.ndim - 1)
+    return np.pad(signal, widths, mode="constant", constant_values=pad_value)
+
+
+def zscore(x: np.ndarray, axis: int | tuple[int, ...] | None = 0, eps: float = 1e-8) -> np.ndarray:
+    """Subtract the mean and divide by the standard deviation along ``axis``.
+
+    Parameters
+    ----------
+    x : ndarray, any shape; ``axis=0`` normalises each lead of a ``(n_samples, n_leads)`` record
+    axis : axis or axes over which the statistics are taken (None: the whole array)
+    eps : added to the standard deviation so a flat signal gives zeros, not NaN
+
+    Returns
+    -------
+    ndarray of the same shape, float32, dimensionless
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=axis, keepdims=True)
+    std = x.std(axis=axis, keepdims=True)
+    return ((x - mean) / (std + eps)).astype(np.float32)
+
+
+def minmax(x: np.ndarray, low: float = 0.0, high: float = 1.0, axis: int | tuple[int, ...] | None = 0) -> np.ndarray:
+    """Scale linearly so the minimum along ``axis`` maps to ``low`` and the maximum to ``high``.
+
+    Vavekanand et al. scale to the range (0, 2): ``minmax(x, 0, 2)``. A flat signal maps to ``low``.
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+    low, high : target range
+    axis : axis or axes over which min and max are taken (None: the whole array)
+
+    Returns
+    -------
+    ndarray of the same shape, float32, dimensionless
+    """
+    if not high > low:
+        raise ValueError(f"need high > low, got ({low}, {high})")
+    x = np.asarray(x, dtype=np.float64)
+    x_min = x.min(axis=axis, keepdims=True)
+    span = x.max(axis=axis, keepdims=True) - x_min
+    scaled = np.divide(x - x_min, span, out=np.zeros_like(x), where=span > 0)
+    return (low + (high - low) * scaled).astype(np.float32)
+
+
+def select_leads(signal_mv: np.ndarray, lead_names: tuple[str, ...] | list[str], wanted: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Columns of ``signal_mv`` in the order of ``wanted``.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (..., n_samples, n_leads), millivolts
+    lead_names : names of the last axis
+    wanted : names to keep, in the order wanted
+
+    Returns
+    -------
+    ndarray of shape (..., n_samples, len(wanted))
+
+    Raises
+    ------
+    KeyError naming the missing leads and the available ones.
+    """
+    lead_names = list(lead_names)
+    missing = [name for name in wanted if name not in lead_names]
+    if missing:
+        raise KeyError(f"leads {missing} not in the signal's leads {lead_names}")
+    signal_mv = np.asarray(signal_mv)
+    if signal_mv.shape[-1] != len(lead_names):
+        raise ValueError(f"signal has {signal_mv.shape[-1]} leads but {len(lead_names)} names were given")
+    return signal_mv[..., [lead_names.index(name) for name in wanted]]
+
+
+def leads_8_to_12(signal_mv: np.ndarray) -> np.ndarray:
+    """Derive the 12 standard leads from the 8 independent ones.
+
+    Einthoven and Goldberger: III = II - I, aVR = -(I + II)/2, aVL = I - II/2, aVF = II - I/2.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (..., n_samples, 8), leads ``LEADS_8`` (I, II, V1-V6), millivolts
+
+    Returns
+    -------
+    ndarray of shape (..., n_samples, 12), leads ``LEADS_12``, millivolts
+    """
+    signal_mv = np.asarray(signal_mv)
+    if signal_mv.shape[-1] != 8:
+        raise ValueError(f"expected 8 leads {LEADS_8} on the last axis, got shape {signal_mv.shape}")
+    lead_i, lead_ii = signal_mv[..., 0], signal_mv[..., 1]
+    limb = np.stack(
+        [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2],
+        axis=-1,
+    )
+    return np.concatenate([limb, signal_mv[..., 2:]], axis=-1).astype(signal_mv.dtype, copy=False)
+
+
+def leads_12_to_8(signal_mv: np.ndarray) -> np.ndarray:
+    """Keep the 8 independent leads (I, II, V1-V6) of a ``LEADS_12`` signal.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (..., n_samples, 12), leads ``LEADS_12``, millivolts
+
+    Returns
+    -------
+    ndarray of shape (..., n_samples, 8), leads ``LEADS_8``, millivolts
+    """
+    return select_leads(signal_mv, LEADS_12, LEADS_8)
+
+
+def check_signal(
+    signal: np.ndarray,
+    fs_hz: float,
+    *,
+    expected_fs_hz: float | None = None,
+    expected_n_leads: int | None = None,
+    expected_n_samples: int | None = None,
+    source: str = "signal",
+) -> np.ndarray:
+    """Validate a ``(n_samples, n_leads)`` signal; return it unchanged.
+
+    Parameters
+    ----------
+    signal : ndarray of shape (n_samples, n_leads)
+    fs_hz : its sampling rate in hertz
+    expected_fs_hz, expected_n_leads, expected_n_samples : checked when given
+    source : what the signal is (a file path, a record id), named in the error
+
+    Raises
+    ------
+    DataFormatError
+        naming ``source`` and the problem: not 2-D, NaN/inf values, wrong sampling rate,
+        wrong lead count or wrong length.
+    """
+    signal = np.asarray(signal)
+    if signal.ndim != 2:
+        raise DataFormatError(f"{source}: expected a (n_samples, n_leads) signal, got shape {signal.shape}")
+    n_bad = int(np.size(signal) - np.count_nonzero(np.isfinite(signal)))
+    if n_bad:
+        raise DataFormatError(f"{source}: {n_bad} NaN/inf values in the signal")
+    if expected_fs_hz is not None and not np.isclose(fs_hz, expected_fs_hz):
+        raise DataFormatError(f"{source}: sampling rate {fs_hz} Hz, expected {expected_fs_hz} Hz")
+    if expected_n_leads is not None and signal.shape[1] != expected_n_leads:
+        raise DataFormatError(f"{source}: {signal.shape[1]} leads, expected {expected_n_leads}")
+    if expected_n_samples is not None and signal.shape[0] != expected_n_samples:
+        raise DataFormatError(f"{source}: {signal.shape[0]} samples, expected {expected_n_samples}")
+    return signal
