@@ -35,6 +35,16 @@ CHAPMAN_N_SAMPLES = 5000
 MICROVOLTS_PER_MILLIVOLT = 1000.0
 _FIGSHARE = "https://figshare.com/ndownloader/files/"
 
+#: figshare download address of each published file (collection 4560497), file name -> URL.
+FIGSHARE_FILES: dict[str, str] = {
+    "Diagnostics.xlsx": _FIGSHARE + "15653771",
+    "ECGDataDenoised.zip": _FIGSHARE + "15652862",
+    "ECGData.zip": _FIGSHARE + "15651326",
+    "RhythmNames.xlsx": _FIGSHARE + "15651296",
+    "ConditionNames.xlsx": _FIGSHARE + "15651293",
+    "AttributesDictionary.xlsx": _FIGSHARE + "15653762",
+}
+
 INFO = DatasetInfo(
     name=NAME,
     title="Chapman University - Shaoxing People's Hospital 12-lead ECG database",
@@ -48,15 +58,7 @@ INFO = DatasetInfo(
     homepage="https://figshare.com/collections/ChapmanECG/4560497",
     kind="public",
     folder="chapman",
-    source_urls=(
-        _FIGSHARE + "15653771",  # Diagnostics.xlsx
-        _FIGSHARE + "15652862",  # ECGDataDenoised.zip
-        _FIGSHARE + "15651326",  # ECGData.zip
-        _FIGSHARE + "15651296",  # RhythmNames.xlsx
-        _FIGSHARE + "15651293",  # ConditionNames.xlsx
-        _FIGSHARE + "15653762",  # AttributesDictionary.xlsx
-    ),
-    approx_size_bytes=2_200_000_000,
+    source_urls=tuple(FIGSHARE_FILES.values()),
     fs_hz=CHAPMAN_FS_HZ,
     lead_names=LEADS_12,
     notes="10 s, 12 leads, 500 Hz; CSV amplitudes in microvolts (converted to mV); one record per patient.",
