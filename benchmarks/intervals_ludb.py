@@ -1,0 +1,135 @@
+"""Interval measurement (ecglib.intervals) against LUDB's cardiologist delineation, per method.
+
+Reference per record: for every lead, PR/QRS/QT/HR from the annotation file (median over
+beats, ecglib.intervals.intervals_from_waves); the record's reference is the median over the
+12 leads (ecglib.intervals.combine_leads) -- the same combination the measurement uses, so
+both sides are "consensus over leads". A lead-II-only reference is also reported.
+
+For each neurokit2 method the script prints, per interval: records with a reference,
+failure rate (reference present, measurement NaN), MAE, median absolute error and bias
+(measured - reference), over all records and over records without cardiac pacing. It then
+measures 50 DeepFake GAN ECGs per method and prints the distribution of each interval.
+
+    ECGLIB_DATA=/work/shared/data .venv/bin/python benchmarks/intervals_ludb.py [--jobs 2] [--n-gan 50]
+
+Writes outputs/benchmarks/intervals_ludb.json and the per-record CSV beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecglib import intervals
+from ecglib.data import deepfake_gan, ludb
+
+OUTPUT_DIR = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks"
+NAMES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
+
+
+def _one_record(record_id: str) -> list[dict]:
+    record = ludb.load_record(record_id)
+    per_lead = {lead: intervals.intervals_from_waves(ludb.load_delineation(record_id, lead), ludb.FS_HZ) for lead in ludb.LEAD_NAMES}
+    consensus = intervals.combine_leads(per_lead)
+    paced = bool(record.meta.get("cardiac_pacing", ""))
+    rows = []
+    for method in intervals.METHODS:
+        start = time.perf_counter()
+        measured = intervals.measure_intervals(record.signal_mv, record.fs_hz, record.lead_names, method=method)
+        seconds = time.perf_counter() - start
+        row = {"record_id": record_id, "method": method, "paced": paced, "rhythm": record.meta.get("rhythm", ""), "seconds": seconds, "reason": measured["reason"]}
+        for name in NAMES:
+            row[f"ref_{name}"] = consensus[name]
+            row[f"ref_lead_ii_{name}"] = per_lead["II"][name]
+            row[f"measured_{name}"] = measured[name]
+        rows.append(row)
+    return rows
+
+
+def _one_gan(args: tuple[np.ndarray, str]) -> dict:
+    signal_mv, method = args
+    start = time.perf_counter()
+    measured = intervals.measure_intervals(signal_mv, deepfake_gan.FS_HZ, deepfake_gan.lead_names("8"), method=method)
+    return {**{name: measured[name] for name in NAMES}, "method": method, "seconds": time.perf_counter() - start, "reason": measured["reason"]}
+
+
+def score(table: pd.DataFrame, reference: str = "ref") -> pd.DataFrame:
+    rows = []
+    for method, group in table.groupby("method", sort=False):
+        for name in NAMES:
+            has_reference = group[f"{reference}_{name}"].notna()
+            measured = group.loc[has_reference, f"measured_{name}"]
+            error = (measured - group.loc[has_reference, f"{reference}_{name}"]).dropna()
+            rows.append(
+                {
+                    "method": method,
+                    "interval": name,
+                    "n_reference": int(has_reference.sum()),
+                    "failure_rate": float(measured.isna().mean()) if has_reference.any() else np.nan,
+                    "mae": float(error.abs().mean()),
+                    "median_ae": float(error.abs().median()),
+                    "bias": float(error.mean()),
+                    "within_20ms_or_5bpm": float((error.abs() <= (5 if name == "hr_bpm" else 20)).mean()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--n-gan", type=int, default=50)
+    parser.add_argument("--records", type=int, default=None, help="first N records only")
+    args = parser.parse_args()
+
+    record_ids = ludb.list_records()[: args.records]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        table = pd.DataFrame([row for rows in pool.map(_one_record, record_ids) for row in rows])
+    print(f"LUDB: {len(record_ids)} records x {len(intervals.METHODS)} methods in {time.perf_counter() - start:.0f} s ({args.jobs} processes)\n")
+
+    pd.set_option("display.width", 160)
+    results = {}
+    for label, subset, reference in (
+        ("all records, consensus reference", table, "ref"),
+        ("records without pacing, consensus reference", table[~table["paced"]], "ref"),
+        ("all records, lead II reference", table, "ref_lead_ii"),
+    ):
+        scored = score(subset, reference)
+        results[label] = scored.to_dict(orient="records")
+        print(f"== {label} ({subset['record_id'].nunique()} records); errors in bpm (hr) or ms ==")
+        print(scored.round(3).to_string(index=False), "\n")
+    seconds = table.groupby("method")["seconds"].median()
+    print("median seconds per record (12 leads):", seconds.round(3).to_dict(), "\n")
+    results["seconds_per_record_median"] = seconds.to_dict()
+
+    signals_mv = deepfake_gan.generate(args.n_gan, seed=0)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        gan = pd.DataFrame(pool.map(_one_gan, [(signal, method) for method in intervals.METHODS for signal in signals_mv]))
+    summary = gan.groupby("method", sort=False)[list(NAMES)].describe(percentiles=[0.05, 0.5, 0.95])
+    print(f"== {args.n_gan} DeepFake GAN ECGs (seed 0, 8 leads): measured intervals per method ==")
+    for name in NAMES:
+        view = summary[name][["count", "5%", "50%", "95%", "min", "max"]]
+        print(f"-- {name} (count = measured, of {args.n_gan})")
+        print(view.round(1).to_string(), "\n")
+    results["gan"] = {
+        method: {name: gan.loc[gan["method"] == method, name].describe(percentiles=[0.05, 0.5, 0.95]).to_dict() for name in NAMES}
+        for method in intervals.METHODS
+    }
+
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    table.to_csv(OUTPUT_DIR / "intervals_ludb_records.csv", index=False)
+    gan.to_csv(OUTPUT_DIR / "intervals_gan.csv", index=False)
+    (OUTPUT_DIR / "intervals_ludb.json").write_text(json.dumps(results, indent=2, default=float))
+    print(f"wrote {OUTPUT_DIR / 'intervals_ludb.json'}")
+
+
+if __name__ == "__main__":
+    main()

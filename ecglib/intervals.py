@@ -1,0 +1,395 @@
+"""Heart rate, PR, QRS and QT of a 10 s multi-lead ECG, measured with neurokit2's delineators.
+
+How a record is measured (:func:`measure_intervals`)
+---------------------------------------------------
+1. Every lead is cleaned with ``nk.ecg_clean`` (0.5 Hz high-pass, powerline filter).
+2. R peaks are found once for all leads with ``nk.ecg_peaks``, in lead ``II`` unless another
+   fails the quality gate or disagrees with most leads on the number of beats (neurokit2 misses
+   or doubles paced complexes in some leads).
+   A quality gate then rejects signals without consistent QRS complexes: fewer than
+   ``MIN_BEATS`` peaks, a median correlation of the beats' ±200 ms windows with their median
+   below ``MIN_BEAT_CORRELATION``, QRS peak-to-peak below ``MIN_QRS_RATIO`` times the
+   baseline's robust spread, or a heart rate outside 20-250 bpm (flat lines and noise fail here).
+3. Each lead is delineated with ``nk.ecg_delineate(method=...)`` at those R peaks, and the
+   waves are turned into a table of P, QRS and T waves (onset, peak, offset), the same form
+   :mod:`ecglib.data.ludb` gives for the cardiologists' annotations.
+4. :func:`intervals_from_waves` pairs waves into beats and takes the median over beats in
+   that lead; the record's value is the median over leads (:func:`combine_leads`).
+
+The same steps 3-4 applied to LUDB's annotation files give the reference values against
+which ``benchmarks/intervals_ludb.py`` scores each method; there the default method was
+chosen (see ``DEFAULT_METHOD``).
+
+Definitions (per beat, in one lead)
+-----------------------------------
+* QRS = QRS offset - QRS onset.
+* PR = QRS onset - onset of the P wave that lies between the previous QRS peak and this
+  QRS onset.
+* QT = offset of the T wave that lies between this QRS peak and the next QRS peak
+  - QRS onset.
+* HR = 60 / median RR, RR from consecutive QRS peaks.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+#: neurokit2 delineation methods that give QRS onsets and offsets ("peak" gives neither)
+METHODS = ("prominence", "dwt", "cwt")
+#: chosen on LUDB (150 records, benchmarks/intervals_ludb.py): lowest MAE for PR, QRS and QT
+DEFAULT_METHOD = "prominence"
+#: bump when the measurement changes, so cached targets are recomputed
+ALGORITHM_VERSION = "1"
+INTERVAL_NAMES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
+
+# quality gate (see _beat_consistency); on LUDB's 150 records the chosen lead always had
+# correlation >= 0.99 and QRS ratio >= 3.7, on 64 GAN ECGs >= 0.98 and >= 8.9, while white
+# noise stayed below 0.8 correlation and a random walk below 2.1 QRS ratio
+MIN_BEATS = 3
+MIN_BEAT_CORRELATION = 0.9
+MIN_QRS_RATIO = 3.0
+BEAT_WINDOW_S = 0.2
+QRS_HALF_WIDTH_S = 0.05
+HR_RANGE_BPM = (20.0, 250.0)
+
+# nk.ecg_delineate's per-beat keys for each wave: (onset, peak, offset)
+_NK_KEYS = {
+    "P": ("ECG_P_Onsets", "ECG_P_Peaks", "ECG_P_Offsets"),
+    "QRS": ("ECG_R_Onsets", None, "ECG_R_Offsets"),
+    "T": ("ECG_T_Onsets", "ECG_T_Peaks", "ECG_T_Offsets"),
+}
+
+
+# --------------------------------------------------------------------------- from waves to intervals
+
+
+def _as_float(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def beat_intervals(waves: pd.DataFrame, fs_hz: float) -> pd.DataFrame:
+    """Per-beat PR, QRS and QT of one lead, and the RR interval before each beat.
+
+    Parameters
+    ----------
+    waves : DataFrame with columns ``wave`` (``"P"``, ``"QRS"``, ``"T"``), ``onset``, ``peak``,
+        ``offset`` in samples (missing values allowed), as from
+        :func:`ecglib.data.ludb.load_delineation`
+    fs_hz : sampling rate in hertz
+
+    Returns
+    -------
+    DataFrame with one row per QRS complex (sorted by peak) and columns ``qrs_peak``
+    (samples), ``rr_ms``, ``pr_ms``, ``qrs_ms``, ``qt_ms`` (NaN where not measurable).
+    """
+    ms_per_sample = 1000.0 / fs_hz
+    qrs = waves[waves["wave"] == "QRS"]
+    qrs_onset, qrs_peak, qrs_offset = (_as_float(qrs[column]) for column in ("onset", "peak", "offset"))
+    # a QRS annotated without a peak is placed at the middle of its bounds
+    qrs_peak = np.where(np.isnan(qrs_peak), (qrs_onset + qrs_offset) / 2, qrs_peak)
+    order = np.argsort(qrs_peak, kind="stable")
+    qrs_onset, qrs_peak, qrs_offset = qrs_onset[order], qrs_peak[order], qrs_offset[order]
+    keep = ~np.isnan(qrs_peak)
+    qrs_onset, qrs_peak, qrs_offset = qrs_onset[keep], qrs_peak[keep], qrs_offset[keep]
+
+    p = waves[waves["wave"] == "P"]
+    p_onset, p_peak = _as_float(p["onset"]), _as_float(p["peak"])
+    t = waves[waves["wave"] == "T"]
+    t_peak, t_offset = _as_float(t["peak"]), _as_float(t["offset"])
+    t_peak = np.where(np.isnan(t_peak), t_offset, t_peak)
+    p_peak = np.where(np.isnan(p_peak), p_onset, p_peak)
+
+    n_beats = len(qrs_peak)
+    pr_ms = np.full(n_beats, np.nan)
+    qt_ms = np.full(n_beats, np.nan)
+    rr_ms = np.full(n_beats, np.nan)
+    if n_beats > 1:
+        rr_ms[1:] = np.diff(qrs_peak) * ms_per_sample
+    for beat in range(n_beats):
+        previous_peak = qrs_peak[beat - 1] if beat > 0 else -np.inf
+        next_peak = qrs_peak[beat + 1] if beat + 1 < n_beats else np.inf
+        onset = qrs_onset[beat]
+        if np.isnan(onset):
+            continue
+        # the P wave of this beat: after the previous QRS peak, starting before this QRS onset
+        candidates = (p_onset > previous_peak) & (p_onset < onset) & (p_peak < onset)
+        if candidates.any():
+            pr_ms[beat] = (onset - p_onset[candidates].max()) * ms_per_sample
+        # the T wave of this beat: peak after this QRS peak and before the next one
+        candidates = (t_peak > qrs_peak[beat]) & (t_peak < next_peak) & (t_offset > onset)
+        if candidates.any():
+            qt_ms[beat] = (t_offset[candidates].min() - onset) * ms_per_sample
+    qrs_ms = (qrs_offset - qrs_onset) * ms_per_sample
+    qrs_ms[qrs_ms <= 0] = np.nan
+    return pd.DataFrame({"qrs_peak": qrs_peak, "rr_ms": rr_ms, "pr_ms": pr_ms, "qrs_ms": qrs_ms, "qt_ms": qt_ms})
+
+
+def intervals_from_waves(waves: pd.DataFrame, fs_hz: float) -> dict[str, float]:
+    """Median-over-beats HR (bpm), PR, QRS and QT (ms) of one lead; NaN where no beat gives one.
+
+    Parameters
+    ----------
+    waves : DataFrame of waves (see :func:`beat_intervals`)
+    fs_hz : sampling rate in hertz
+
+    Returns
+    -------
+    dict with keys ``hr_bpm``, ``pr_ms``, ``qrs_ms``, ``qt_ms`` and ``n_beats`` (QRS complexes)
+    """
+    beats = beat_intervals(waves, fs_hz)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
+        median_rr_ms = np.nanmedian(beats["rr_ms"]) if beats["rr_ms"].notna().any() else np.nan
+        values = {name: float(np.nanmedian(beats[name])) if beats[name].notna().any() else np.nan for name in ("pr_ms", "qrs_ms", "qt_ms")}
+    return {"hr_bpm": 60000.0 / median_rr_ms, **values, "n_beats": int(len(beats))}
+
+
+def combine_leads(per_lead: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The median over leads of each interval (leads with NaN ignored), and how many leads gave it.
+
+    Parameters
+    ----------
+    per_lead : lead name -> dict from :func:`intervals_from_waves`
+
+    Returns
+    -------
+    dict with ``hr_bpm``, ``pr_ms``, ``qrs_ms``, ``qt_ms`` (NaN when no lead gives a value)
+    and ``n_leads_<name>`` for each of them.
+    """
+    combined: dict[str, float] = {}
+    for name in INTERVAL_NAMES:
+        values = np.array([intervals[name] for intervals in per_lead.values()], dtype=float)
+        values = values[np.isfinite(values)]
+        combined[name] = float(np.median(values)) if len(values) else np.nan
+        combined[f"n_leads_{name}"] = int(len(values))
+    return combined
+
+
+# --------------------------------------------------------------------------- measuring a signal
+
+
+def _nk_waves(delineation: dict, rpeaks: np.ndarray) -> pd.DataFrame:
+    """nk.ecg_delineate's dict of per-beat lists as a waves table (P, QRS, T rows)."""
+    rows = []
+    for wave, (onset_key, peak_key, offset_key) in _NK_KEYS.items():
+        onsets = np.asarray(delineation.get(onset_key, []), dtype=float)
+        offsets = np.asarray(delineation.get(offset_key, []), dtype=float)
+        peaks = np.asarray(rpeaks, dtype=float) if peak_key is None else np.asarray(delineation.get(peak_key, []), dtype=float)
+        n = min(len(onsets), len(offsets), len(peaks))
+        for onset, peak, offset in zip(onsets[:n], peaks[:n], offsets[:n]):
+            if np.isnan(peak):
+                continue
+            # drop bounds on the wrong side of the peak (a delineator failure, not a wave)
+            onset = onset if onset <= peak else np.nan
+            offset = offset if offset >= peak else np.nan
+            rows.append({"wave": wave, "onset": onset, "peak": peak, "offset": offset})
+    return pd.DataFrame(rows, columns=["wave", "onset", "peak", "offset"])
+
+
+def _beat_consistency(cleaned: np.ndarray, rpeaks: np.ndarray, fs_hz: float) -> tuple[float, float]:
+    """How ECG-like one cleaned lead is around its R peaks.
+
+    Returns
+    -------
+    correlation : median correlation of each beat's ±``BEAT_WINDOW_S`` window with the median
+        window (-1 with fewer than 3 whole windows)
+    qrs_ratio : median peak-to-peak of the ±``QRS_HALF_WIDTH_S`` QRS windows divided by the
+        robust standard deviation (1.4826 MAD) of the signal outside them
+    """
+    half = int(round(BEAT_WINDOW_S * fs_hz))
+    inside = rpeaks[(rpeaks >= half) & (rpeaks + half < len(cleaned))]
+    if len(inside) < 3:
+        return -1.0, 0.0
+    windows = np.stack([cleaned[peak - half : peak + half + 1] for peak in inside])
+    template = np.median(windows, axis=0)
+    windows = windows - windows.mean(axis=1, keepdims=True)
+    template = template - template.mean()
+    norms = np.linalg.norm(windows, axis=1) * np.linalg.norm(template)
+    correlation = float(np.median(windows @ template / np.maximum(norms, 1e-12)))
+    qrs_half = int(round(QRS_HALF_WIDTH_S * fs_hz))
+    in_qrs = np.zeros(len(cleaned), dtype=bool)
+    for peak in rpeaks:
+        in_qrs[max(peak - qrs_half, 0) : peak + qrs_half] = True
+    outside = cleaned[~in_qrs]
+    spread = 1.4826 * np.median(np.abs(outside - np.median(outside))) if len(outside) else 0.0
+    qrs_height = np.median([np.ptp(cleaned[max(peak - qrs_half, 0) : peak + qrs_half]) for peak in rpeaks])
+    return correlation, float(qrs_height / max(spread, 1e-12))
+
+
+def _reference_peaks(cleaned: np.ndarray, fs_hz: float, preferred: int) -> tuple[int, np.ndarray, float, float]:
+    """R peaks for all leads, from one lead that passes the quality gate.
+
+    Among the passing leads, the beat count most of them share wins (ties: the count of
+    ``preferred``, then the larger count); among leads with that count, ``preferred`` wins,
+    then the higher beat correlation. When no lead passes, the
+    lead with the highest beat correlation is returned (and the caller rejects the signal).
+    neurokit2's detector misses paced complexes in some leads (LUDB 45 and 90 give 0-1 peaks
+    in lead II and half the beats in others), hence every lead is tried; the cost is one
+    ``nk.ecg_peaks`` call per lead.
+    """
+    import neurokit2 as nk
+
+    candidates = []
+    for lead in range(cleaned.shape[1]):
+        try:
+            _, found = nk.ecg_peaks(cleaned[:, lead], sampling_rate=fs_hz)
+            rpeaks = np.asarray(found["ECG_R_Peaks"], dtype=int)
+        except Exception:  # noqa: BLE001 - neurokit2 raises assorted errors on degenerate leads
+            rpeaks = np.zeros(0, dtype=int)
+        correlation, qrs_ratio = _beat_consistency(cleaned[:, lead], rpeaks, fs_hz) if len(rpeaks) else (-1.0, 0.0)
+        candidates.append((lead, rpeaks, correlation, qrs_ratio))
+    passing = [
+        candidate
+        for candidate in candidates
+        if len(candidate[1]) >= MIN_BEATS and candidate[2] >= MIN_BEAT_CORRELATION and candidate[3] >= MIN_QRS_RATIO
+    ]
+    if not passing:
+        return max(candidates, key=lambda candidate: candidate[2])
+    # the beat count most leads agree on (a lead that doubles or halves the count is outvoted)
+    counts = [len(candidate[1]) for candidate in passing]
+    agreed = max(set(counts), key=lambda count: (counts.count(count), count in [len(c[1]) for c in passing if c[0] == preferred], count))
+    return max(
+        (candidate for candidate in passing if len(candidate[1]) == agreed),
+        key=lambda candidate: (candidate[0] == preferred, candidate[2]),
+    )
+
+
+def _nan_result(reason: str, **extra) -> dict:
+    empty = {"n_beats": 0, "reference_lead": "", "beat_correlation": np.nan, "qrs_ratio": np.nan}
+    return {**{name: np.nan for name in INTERVAL_NAMES}, **empty, "reason": reason, **extra}
+
+
+def measure_intervals(
+    signal_mv: np.ndarray,
+    fs_hz: float,
+    lead_names: tuple[str, ...] | list[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    reference_lead: str = "II",
+) -> dict:
+    """Measure HR, PR, QRS and QT of one ECG with a neurokit2 delineator.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples, n_leads), millivolts (a 1-D array is one lead)
+    fs_hz : sampling rate in hertz
+    lead_names : names of the columns of ``signal_mv``
+    method : ``"prominence"``, ``"dwt"`` or ``"cwt"`` (``nk.ecg_delineate``'s methods that
+        give QRS bounds)
+    reference_lead : lead preferred for R-peak detection (the first lead when absent); another
+        lead is used when it fails the quality gate or its beat count disagrees with most leads
+
+    Returns
+    -------
+    dict
+        ``hr_bpm``, ``pr_ms``, ``qrs_ms``, ``qt_ms`` (float, NaN when not measurable),
+        ``n_beats`` (R peaks), ``reference_lead`` (the lead they came from),
+        ``beat_correlation`` and ``qrs_ratio`` (the quality gate's statistics),
+        ``n_leads_<interval>`` (leads that contributed) and ``reason``: ``""`` when every
+        interval was measured, else ``"<interval>: <why>"`` entries joined by ``"; "``.
+
+    See Also
+    --------
+    measure_batch : the same for a stack of ECGs, as a DataFrame.
+    """
+    import neurokit2 as nk
+    from neurokit2.misc import NeuroKitWarning
+    from scipy.signal._peak_finding_utils import PeakPropertyWarning
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    signal_mv = np.asarray(signal_mv, dtype=float)
+    if signal_mv.ndim == 1:
+        signal_mv = signal_mv[:, None]
+    lead_names = list(lead_names)
+    if signal_mv.ndim != 2 or signal_mv.shape[1] != len(lead_names):
+        raise ValueError(f"signal_mv must be (n_samples, {len(lead_names)} leads), got shape {signal_mv.shape}")
+    if not np.all(np.isfinite(signal_mv)):
+        return _nan_result("all: signal holds NaN or infinite samples")
+    reference = lead_names.index(reference_lead) if reference_lead in lead_names else 0
+
+    with warnings.catch_warnings():
+        # neurokit2 warns (NeuroKitWarning) on every short or odd beat; the reasons we return say more
+        warnings.filterwarnings("ignore", category=NeuroKitWarning)
+        warnings.filterwarnings("ignore", category=PeakPropertyWarning)  # scipy, inside nk's prominence method
+        cleaned = np.stack([nk.ecg_clean(signal_mv[:, lead], sampling_rate=fs_hz) for lead in range(len(lead_names))], axis=1)
+        if np.max(np.ptp(cleaned, axis=0)) < 1e-3:
+            return _nan_result("all: every lead is flat (peak-to-peak < 1 µV after cleaning)")
+        reference, rpeaks, correlation, qrs_ratio = _reference_peaks(cleaned, fs_hz, reference)
+        quality = {"n_beats": len(rpeaks), "reference_lead": lead_names[reference], "beat_correlation": correlation, "qrs_ratio": qrs_ratio}
+        where = f"in lead {lead_names[reference]}, the best lead"
+        if len(rpeaks) < MIN_BEATS:
+            return _nan_result(f"all: {len(rpeaks)} R peaks {where} (need {MIN_BEATS})", **quality)
+        if correlation < MIN_BEAT_CORRELATION or qrs_ratio < MIN_QRS_RATIO:
+            return _nan_result(
+                f"all: no consistent QRS complexes {where} (beat correlation {correlation:.2f}, "
+                f"need {MIN_BEAT_CORRELATION}; QRS-to-baseline ratio {qrs_ratio:.1f}, need {MIN_QRS_RATIO})",
+                **quality,
+            )
+        hr_bpm = 60.0 * fs_hz / float(np.median(np.diff(rpeaks)))
+        if not HR_RANGE_BPM[0] <= hr_bpm <= HR_RANGE_BPM[1]:
+            return _nan_result(f"all: heart rate {hr_bpm:.0f} bpm {where} outside {HR_RANGE_BPM} bpm", **quality)
+
+        per_lead: dict[str, dict] = {}
+        failures: list[str] = []
+        for lead, name in enumerate(lead_names):
+            try:
+                _, delineation = nk.ecg_delineate(cleaned[:, lead], rpeaks, sampling_rate=fs_hz, method=method)
+            except Exception as error:  # noqa: BLE001 - a lead the delineator cannot handle is skipped
+                failures.append(f"{name} ({type(error).__name__})")
+                continue
+            per_lead[name] = intervals_from_waves(_nk_waves(delineation, rpeaks), fs_hz)
+
+    combined = combine_leads(per_lead)
+    combined["hr_bpm"] = hr_bpm  # from the reference lead's R peaks, not per-lead medians
+    combined["n_leads_hr_bpm"] = 1
+    reasons = []
+    for name in ("pr_ms", "qrs_ms", "qt_ms"):
+        if np.isnan(combined[name]):
+            why = {"pr_ms": "no P-wave onset before a QRS onset", "qrs_ms": "no QRS onset and offset", "qt_ms": "no T-wave offset after a QRS onset"}[name]
+            reasons.append(f"{name}: {why} in any lead (method {method})")
+    if failures:
+        reasons.append(f"delineation failed in leads {', '.join(failures)}")
+    return {**combined, **quality, "reason": "; ".join(reasons)}
+
+
+def measure_batch(
+    signals_mv: np.ndarray,
+    fs_hz: float,
+    lead_names: tuple[str, ...] | list[str],
+    *,
+    method: str = DEFAULT_METHOD,
+    reference_lead: str = "II",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """:func:`measure_intervals` for every ECG of a stack.
+
+    Parameters
+    ----------
+    signals_mv : ndarray of shape (n_examples, n_samples, n_leads), millivolts
+    fs_hz, lead_names, method, reference_lead : as for :func:`measure_intervals`
+    progress : show a tqdm bar
+
+    Returns
+    -------
+    DataFrame with one row per example (index 0..n_examples-1) and the keys of
+    :func:`measure_intervals` as columns.
+    """
+    signals_mv = np.asarray(signals_mv)
+    if signals_mv.ndim != 3:
+        raise ValueError(f"signals_mv must be (n_examples, n_samples, n_leads), got shape {signals_mv.shape}")
+    examples = range(len(signals_mv))
+    if progress:
+        from tqdm.auto import tqdm
+
+        examples = tqdm(examples, desc=f"intervals ({method})", unit="ECG")
+    rows = [
+        measure_intervals(signals_mv[index], fs_hz, lead_names, method=method, reference_lead=reference_lead)
+        for index in examples
+    ]
+    table = pd.DataFrame(rows)
+    columns = [*INTERVAL_NAMES, "n_beats", "reference_lead", "beat_correlation", "qrs_ratio", "reason"]
+    return table[columns + [column for column in table.columns if column not in columns]]
