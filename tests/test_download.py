@@ -321,7 +321,7 @@ def test_chapman_plan_matches_its_registered_addresses_and_downloads_from_a_mirr
     from ecglib.data import chapman
 
     plan = dl.plan_for("chapman")
-    assert tuple(url for url, _ in plan.named_urls) == tuple(chapman.INFO.source_urls)
+    assert {name: url for url, name in plan.named_urls} == chapman.FIGSHARE_FILES
     (mirror.root / "chapman").mkdir()
     for _, file_name in plan.named_urls:
         if file_name.endswith(".zip"):

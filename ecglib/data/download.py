@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from ecglib.data import data_root, info
+from ecglib.data import data_root, info, module
 
 MARKER = ".ecglib-complete.json"
 MIRROR_ENV = "ECGLIB_MIRROR"
@@ -98,18 +98,6 @@ PLANS: dict[str, Plan] = {
         ),
     ),
     "deepfake": Plan("archive", "https://files.osf.io/v1/resources/6hved/providers/osfstorage/?zip="),
-    # Same addresses as ecglib.data.chapman.INFO.source_urls (a test keeps them equal), with file names.
-    "chapman": Plan(
-        "urls",
-        named_urls=(
-            ("https://figshare.com/ndownloader/files/15653771", "Diagnostics.xlsx"),
-            ("https://figshare.com/ndownloader/files/15652862", "ECGDataDenoised.zip"),
-            ("https://figshare.com/ndownloader/files/15651326", "ECGData.zip"),
-            ("https://figshare.com/ndownloader/files/15651296", "RhythmNames.xlsx"),
-            ("https://figshare.com/ndownloader/files/15651293", "ConditionNames.xlsx"),
-            ("https://figshare.com/ndownloader/files/15653762", "AttributesDictionary.xlsx"),
-        ),
-    ),
 }
 
 _PHYSIONET = re.compile(r"^(?P<base>https?://[^/]+/files/[^/]+/[^/]+/)(?P<sub>.*)$")
@@ -123,6 +111,9 @@ def plan_for(name: str) -> Plan:
     meta = info(name)
     if meta.kind != "public":
         raise ValueError(f"{name!r} is generated offline; there is nothing to download")
+    named = getattr(module(name), "FIGSHARE_FILES", None)  # file name -> address (chapman)
+    if named:
+        return Plan("urls", named_urls=tuple((url, file_name) for file_name, url in named.items()), sha256=dict(meta.files))
     if not meta.source_urls:
         return Plan("manual", instructions=f"{name}: no download address is registered; see {meta.homepage}")
     url = meta.source_urls[0]
