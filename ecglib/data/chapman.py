@@ -64,6 +64,10 @@ INFO = DatasetInfo(
     notes="10 s, 12 leads, 500 Hz; CSV amplitudes in microvolts (converted to mV); one record per patient.",
 )
 
+#: What `ecglib data status` needs to call Chapman present: the waveforms. The label table
+#: alone (as on machines that only carry Diagnostics.csv) is not enough for a study.
+REQUIRED_FILES: tuple[str, ...] = ("ECGDataDenoised",)
+
 #: The 11 rhythm codes of ``Diagnostics`` (column ``Rhythm``) and their names (RhythmNames.xlsx).
 RHYTHM_NAMES: dict[str, str] = {
     "SB": "Sinus Bradycardia",
