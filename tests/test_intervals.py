@@ -1,0 +1,160 @@
+"""Interval measurement on synthetic beat trains with known timings, and its failure reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglib import intervals
+
+FS_HZ = 500.0
+LEADS = ("I", "II", "V5")
+
+
+def gaussian_ecg(
+    *,
+    rr_ms: float = 1000.0,
+    pr_gap_ms: float = 160.0,
+    qrs_scale: float = 1.0,
+    t_shift_ms: float = 0.0,
+    noise_mv: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """(5000, 3) mV: P, Q, R, S, T Gaussians at known offsets from each R peak.
+
+    With a wave's visible extent taken as its centre ± 2.5 sigma: P onset = R - pr_gap - 37.5 ms,
+    QRS = R - 35 ms .. R + 35 ms (times qrs_scale), T offset = R + 392.5 ms + t_shift; so
+    PR ~ pr_gap + 2.5 ms, QRS ~ 70 ms, QT ~ 427.5 ms + t_shift.
+    """
+    time_ms = np.arange(int(10 * FS_HZ)) / FS_HZ * 1000.0
+    signal = np.zeros_like(time_ms)
+
+    def wave(centre_ms, sigma_ms, amplitude_mv):
+        return amplitude_mv * np.exp(-0.5 * ((time_ms - centre_ms) / sigma_ms) ** 2)
+
+    for r_ms in np.arange(500.0, 9700.0, rr_ms):
+        signal += wave(r_ms - pr_gap_ms, 15, 0.15)
+        signal += wave(r_ms - 20 * qrs_scale, 6 * qrs_scale, -0.15)
+        signal += wave(r_ms, 9 * qrs_scale, 1.2)
+        signal += wave(r_ms + 20 * qrs_scale, 6 * qrs_scale, -0.25)
+        signal += wave(r_ms + 280 + t_shift_ms, 45, 0.35)
+    leads = np.stack([signal * gain for gain in (0.6, 1.0, 1.2)], axis=1)
+    leads += np.random.default_rng(seed).normal(0.0, noise_mv, leads.shape)
+    return leads.astype(np.float32)
+
+
+def test_default_method_recovers_known_intervals():
+    measured = intervals.measure_intervals(gaussian_ecg(), FS_HZ, LEADS)
+    assert measured["reason"] == ""
+    assert measured["hr_bpm"] == pytest.approx(60.0, abs=0.5)
+    assert measured["pr_ms"] == pytest.approx(162.5, abs=25)
+    assert measured["qrs_ms"] == pytest.approx(70.0, abs=20)
+    assert measured["qt_ms"] == pytest.approx(427.5, abs=25)
+    assert measured["n_leads_qrs_ms"] == 3
+
+
+def test_heart_rate_follows_rr():
+    measured = intervals.measure_intervals(gaussian_ecg(rr_ms=750.0), FS_HZ, LEADS)
+    assert measured["hr_bpm"] == pytest.approx(80.0, abs=0.5)
+
+
+@pytest.mark.parametrize("method", intervals.METHODS)
+def test_shifting_waves_shifts_pr_and_qt(method):
+    base = intervals.measure_intervals(gaussian_ecg(), FS_HZ, LEADS, method=method)
+    later_p = intervals.measure_intervals(gaussian_ecg(pr_gap_ms=220.0), FS_HZ, LEADS, method=method)
+    later_t = intervals.measure_intervals(gaussian_ecg(t_shift_ms=60.0), FS_HZ, LEADS, method=method)
+    assert later_p["pr_ms"] - base["pr_ms"] == pytest.approx(60.0, abs=8)
+    assert later_t["qt_ms"] - base["qt_ms"] == pytest.approx(60.0, abs=8)
+
+
+def test_wider_qrs_measures_wider():
+    base = intervals.measure_intervals(gaussian_ecg(), FS_HZ, LEADS)
+    wide = intervals.measure_intervals(gaussian_ecg(qrs_scale=1.6), FS_HZ, LEADS)
+    assert wide["qrs_ms"] - base["qrs_ms"] >= 10
+
+
+def test_mild_noise_keeps_measurement():
+    clean = intervals.measure_intervals(gaussian_ecg(), FS_HZ, LEADS)
+    noisy = intervals.measure_intervals(gaussian_ecg(noise_mv=0.02), FS_HZ, LEADS)
+    for name in ("pr_ms", "qrs_ms", "qt_ms"):
+        assert noisy[name] == pytest.approx(clean[name], abs=10)
+
+
+def test_flat_signal_gives_nan_and_reason():
+    measured = intervals.measure_intervals(np.zeros((5000, 3), np.float32), FS_HZ, LEADS)
+    assert all(np.isnan(measured[name]) for name in intervals.INTERVAL_NAMES)
+    assert "flat" in measured["reason"]
+
+
+@pytest.mark.parametrize("kind", ["white", "random_walk"])
+def test_noise_gives_nan_and_reason(kind):
+    rng = np.random.default_rng(1)
+    noise_mv = rng.normal(0.0, 0.5, (5000, 3)) if kind == "white" else np.cumsum(rng.normal(0.0, 0.05, (5000, 3)), axis=0)
+    measured = intervals.measure_intervals(noise_mv, FS_HZ, LEADS)
+    assert all(np.isnan(measured[name]) for name in intervals.INTERVAL_NAMES)
+    assert measured["reason"].startswith("all:")
+
+
+def test_nan_samples_and_bad_shapes():
+    signal = gaussian_ecg()
+    signal[100, 0] = np.nan
+    assert "NaN" in intervals.measure_intervals(signal, FS_HZ, LEADS)["reason"]
+    with pytest.raises(ValueError, match="leads"):
+        intervals.measure_intervals(gaussian_ecg(), FS_HZ, ("I", "II"))
+    with pytest.raises(ValueError, match="method"):
+        intervals.measure_intervals(gaussian_ecg(), FS_HZ, LEADS, method="peak")
+
+
+def test_measure_batch_rows_and_columns():
+    signals = np.stack([gaussian_ecg(), np.zeros((5000, 3), np.float32)])
+    table = intervals.measure_batch(signals, FS_HZ, LEADS)
+    assert list(table.columns[:4]) == list(intervals.INTERVAL_NAMES)
+    assert len(table) == 2
+    assert table.loc[0, "reason"] == "" and np.isfinite(table.loc[0, "qrs_ms"])
+    assert np.isnan(table.loc[1, "qrs_ms"]) and "flat" in table.loc[1, "reason"]
+
+
+def test_intervals_from_annotated_waves():
+    """Two beats written as LUDB-style waves: the pairing rules give exact values."""
+    waves = pd.DataFrame(
+        {
+            "wave": ["P", "QRS", "T", "P", "QRS", "T"],
+            "onset": [100, 180, 330, 600, 680, 830],
+            "peak": [120, 200, 380, 620, 700, 880],
+            "offset": [150, 230, 430, 650, 730, 930],
+        }
+    )
+    values = intervals.intervals_from_waves(waves, 500.0)
+    assert values["pr_ms"] == pytest.approx(160.0)  # (180 - 100) samples at 500 Hz
+    assert values["qrs_ms"] == pytest.approx(100.0)
+    assert values["qt_ms"] == pytest.approx(500.0)
+    assert values["hr_bpm"] == pytest.approx(60.0)
+    assert values["n_beats"] == 2
+
+
+def test_intervals_from_waves_skips_unpaired_waves():
+    # a QRS without onset gives no PR or QT; a P after its QRS onset is not that beat's P
+    waves = pd.DataFrame(
+        {
+            "wave": ["QRS", "T", "P", "QRS", "T"],
+            "onset": [pd.NA, 330, 690, 680, 830],
+            "peak": [200, 380, 695, 700, 880],
+            "offset": [230, 430, 699, 730, 930],
+        }
+    ).astype({"onset": "Int64"})
+    beats = intervals.beat_intervals(waves, 500.0)
+    assert np.isnan(beats.loc[0, "pr_ms"]) and np.isnan(beats.loc[0, "qt_ms"])
+    assert np.isnan(beats.loc[1, "pr_ms"])
+    assert beats.loc[1, "qt_ms"] == pytest.approx(500.0)
+
+
+def test_combine_leads_takes_median_and_ignores_nan():
+    per_lead = {
+        "I": {"hr_bpm": 60.0, "pr_ms": 150.0, "qrs_ms": 80.0, "qt_ms": np.nan},
+        "II": {"hr_bpm": 61.0, "pr_ms": 160.0, "qrs_ms": 90.0, "qt_ms": 400.0},
+        "V1": {"hr_bpm": 62.0, "pr_ms": 200.0, "qrs_ms": 100.0, "qt_ms": np.nan},
+    }
+    combined = intervals.combine_leads(per_lead)
+    assert combined["pr_ms"] == 160.0 and combined["qrs_ms"] == 90.0
+    assert combined["qt_ms"] == 400.0 and combined["n_leads_qt_ms"] == 1
