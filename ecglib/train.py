@@ -180,7 +180,9 @@ def _targets_tensor(targets, task: str, n_examples: int, name: str) -> torch.Ten
         raise ValueError(f"{name} targets contain NaN or infinite values")
     if task == "single_label":
         if array.ndim != 1 or np.any(array != np.round(array)) or np.any(array < 0):
-            raise ValueError(f"{name} single-label targets must be (n,) non-negative integer class ids, got shape {array.shape}")
+            raise ValueError(
+                f"{name} single-label targets must be (n,) non-negative integer class ids, got shape {array.shape}"
+            )
         return torch.from_numpy(array.astype(np.int64))
     if task == "multi_label":
         if array.ndim != 2 or not np.all((array == 0) | (array == 1)):
@@ -208,8 +210,8 @@ def _as_tensors(data, task: str, name: str) -> _Tensors:
         raise TypeError(f"{name} must be a LabelledSet or a (signals, targets) tuple, got {type(data).__name__}")
     signals_tensor = _signals_tensor(signals, name)
     targets_tensor = _targets_tensor(targets, task, len(signals_tensor), name)
-    if names is not None and targets_tensor is not None and task == "regression" and len(names) != targets_tensor.shape[1]:
-        names = None
+    if names is not None and task == "regression" and len(names) != targets_tensor.shape[1]:
+        raise ValueError(f"{name} set names {len(names)} targets {names} but holds {targets_tensor.shape[1]} target columns")
     return _Tensors(signals_tensor, targets_tensor, names)
 
 
@@ -555,9 +557,8 @@ def fit(
         raise ValueError(f"monitor {monitor!r} needs a test set")
     if val is None and monitor.startswith("val_"):
         raise ValueError(f"monitor {monitor!r} needs a validation set (or monitor='train_loss')")
-    if early_stopping_patience is not None and (
-        isinstance(early_stopping_patience, bool) or not isinstance(early_stopping_patience, int) or early_stopping_patience < 1
-    ):
+    patience = early_stopping_patience
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
         raise ValueError(f"early_stopping_patience must be a positive int or None, got {early_stopping_patience!r}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir")
@@ -573,7 +574,9 @@ def fit(
     test_set = None if test is None else _as_tensors(test, task, "test")
     splits = [split for split in (train_set, val_set, test_set) if split is not None]
     if device.type == "cuda" and sum(split.nbytes() for split in splits) <= DATA_ON_DEVICE_MAX_BYTES:
-        train_set, val_set, test_set = (None if split is None else split.to(device) for split in (train_set, val_set, test_set))
+        train_set, val_set, test_set = (
+            None if split is None else split.to(device) for split in (train_set, val_set, test_set)
+        )
     elif device.type == "cuda":
         for split in splits:
             split.signals = split.signals.pin_memory()
@@ -611,7 +614,9 @@ def fit(
         Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
         checkpoint_path = Path(checkpoint_dir) / LAST_CHECKPOINT
 
-    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
     history: list[dict[str, float]] = []
     best_epoch, best_score, best_state = 0, None, None
     epochs_without_improvement, stopped_early = 0, False
@@ -626,10 +631,15 @@ def fit(
         if resume and checkpoint_path.exists():
             state = load_checkpoint(checkpoint_path, map_location="cpu")
             if state.get("version") != CHECKPOINT_VERSION:
-                raise ValueError(f"checkpoint {checkpoint_path} has version {state.get('version')}, expected {CHECKPOINT_VERSION}")
-            different = {key: (state["settings"].get(key), value) for key, value in settings.items() if state["settings"].get(key) != value}
+                raise ValueError(
+                    f"checkpoint {checkpoint_path} has version {state.get('version')}, expected {CHECKPOINT_VERSION}"
+                )
+            saved = state["settings"]
+            different = {key: (saved.get(key), value) for key, value in settings.items() if saved.get(key) != value}
             if different:
-                raise ValueError(f"checkpoint {checkpoint_path} was written with other settings (saved, now): {different}")
+                raise ValueError(
+                    f"checkpoint {checkpoint_path} was written with other settings (saved, now): {different}"
+                )
             if state["epoch"] > epochs:
                 raise ValueError(f"checkpoint {checkpoint_path} is at epoch {state['epoch']}, beyond epochs={epochs}")
             model.load_state_dict(state["model"])

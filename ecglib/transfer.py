@@ -210,9 +210,9 @@ def replace_head(model: nn.Module, n_outputs: int, *, seed: int | None = None) -
             f"{type(model).__name__} has no replaceable head: expected .head to be nn.Linear or "
             f"nn.Sequential ending in nn.Linear, got {type(head).__name__}"
         )
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]):  # the layer is built on the CPU: only the CPU RNG is used
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.random.default_generator.manual_seed(seed)
         new = nn.Linear(old.in_features, n_outputs, bias=old.bias is not None)
     new = new.to(device=old.weight.device, dtype=old.weight.dtype)
     if isinstance(head, nn.Linear):

@@ -148,6 +148,16 @@ def test_min_mode_selects_lowest_validation_loss():
     assert result.best_epoch == int(np.argmin(losses)) + 1 and result.best_score == losses.min()
 
 
+def test_selecting_on_the_test_set_only_when_asked():
+    # Nguyen et al. picked epochs on their test set: reproducible, but only as an explicit option
+    result = train.fit(make_model(2), TRAIN, VAL, TEST, epochs=3, seed=0, monitor="test_f1_weighted",
+                       monitor_mode="max", select_on_test=True, **COMMON)  # fmt: skip
+    scores = result.history["test_f1_weighted"].to_numpy()
+    assert result.best_epoch == int(np.argmax(scores)) + 1
+    with pytest.raises(ValueError, match="needs a test set"):
+        train.fit(make_model(2), TRAIN, VAL, epochs=1, seed=0, monitor="test_loss", select_on_test=True, **COMMON)
+
+
 # --------------------------------------------------------------------------- learning
 
 
@@ -234,6 +244,13 @@ def test_fit_bad_data_and_devices():
         train.fit(make_model(2), (TRAIN[0][:, :, 0], TRAIN[1]), VAL, epochs=1, seed=0, **COMMON)
     with pytest.raises(ValueError, match="96 signals but 95 targets"):
         train.fit(make_model(2), (TRAIN[0], TRAIN[1][:-1]), VAL, epochs=1, seed=0, **COMMON)
+    regression = LabelledSet(TRAIN[0], np.ones((96, 2)), np.zeros(96).astype(str), 250.0, ("I", "II"), ("qrs_ms",),
+                             "regression", "test")  # fmt: skip
+    with pytest.raises(ValueError, match=r"names 1 targets \('qrs_ms',\) but holds 2"):
+        train.fit(make_model(2), regression, None, epochs=1, seed=0, monitor="train_loss",
+                  **{**COMMON, "task": "regression"})  # fmt: skip
+    with pytest.raises(ValueError, match="'regression' LabelledSet but fit was asked for task 'single_label'"):
+        train.fit(make_model(2), regression, None, epochs=1, seed=0, monitor="train_loss", **COMMON)
     with pytest.raises(ValueError, match="output shape"):
         train.fit(make_model(3), (TRAIN[0], np.ones((96, 2))), (VAL[0], np.ones((48, 2))), epochs=1, seed=0,
                   **{**COMMON, "task": "regression"})  # fmt: skip
