@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -95,23 +96,53 @@ class TransferReport:
         return len(self.loaded)
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, *, max_lines: int = 15) -> str:
+        """Readable summary: loaded tensors counted per module (two name levels), then the
+        skipped keys with their reasons and the newly initialised keys, ``max_lines`` each."""
         lines = [
             f"Transfer: {len(self.loaded)} tensors loaded, {len(self.skipped)} skipped, "
             f"{len(self.initialised)} newly initialised"
         ]
-        if self.loaded:
-            lines.append("  loaded:")
-            lines += [f"    {source}" if source == target else f"    {source} -> {target}" for source, target in self.loaded]
-        if self.skipped:
-            lines.append("  skipped:")
-            lines += [f"    {source}: {reason}" for source, reason in self.skipped]
-        if self.initialised:
-            lines.append("  newly initialised:")
-            lines += [f"    {key}" for key in self.initialised]
+        groups: dict[tuple[str, str], int] = {}
+        for source, target in self.loaded:
+            group = (_module_group(source), _module_group(target))
+            groups[group] = groups.get(group, 0) + 1
+        sections = [
+            ("loaded (tensors per module)", [
+                f"{source} ({count})" if source == target else f"{source} -> {target} ({count})"
+                for (source, target), count in groups.items()
+            ]),
+            ("skipped", [f"{source}: {reason}" for source, reason in self.skipped]),
+            ("newly initialised", list(self.initialised)),
+        ]  # fmt: skip
+        for title, entries in sections:
+            if entries:
+                lines.append(f"  {title}:")
+                lines += [f"    {entry}" for entry in entries[:max_lines]]
+                if len(entries) > max_lines:
+                    lines.append(f"    ... and {len(entries) - max_lines} more (see .to_frame())")
         return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per key: ``source_key, target_key, status (loaded|skipped|initialised), reason``."""
+        rows = [dict(source_key=source, target_key=target, status="loaded", reason="") for source, target in self.loaded]
+        rows += [dict(source_key=source, target_key=None, status="skipped", reason=reason) for source, reason in self.skipped]
+        rows += [
+            dict(source_key=None, target_key=key, status="initialised", reason="nothing matching in source")
+            for key in self.initialised
+        ]
+        return pd.DataFrame(rows, columns=["source_key", "target_key", "status", "reason"])
 
     def _repr_markdown_(self) -> str:  # notebooks show the same text, preformatted
         return f"```\n{self}\n```"
+
+
+def _module_group(key: str) -> str:
+    """``encoder.blocks.0.conv.weight`` -> ``encoder.blocks``; ``head.weight`` -> ``head``."""
+    module_path = key.split(".")[:-1] or [key]
+    return ".".join(module_path[:2])
 
 
 def _map_key(key: str, prefix_map: Mapping[str, str] | None) -> str | None:

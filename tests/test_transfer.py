@@ -52,7 +52,12 @@ def test_load_matching_weights_reports_loaded_skipped_and_new():
     assert not torch.equal(target.encoder.conv1.weight[:, :, :5], source.encoder.conv1.weight)
     text = str(report)
     assert text.startswith("Transfer: 8 tensors loaded, 3 skipped, 3 newly initialised")
+    # conv1.bias (1), norm (5 tensors incl. buffers), conv2 (2)
+    assert "    encoder.conv1 (1)\n    encoder.norm (5)\n    encoder.conv2 (2)\n" in text
     assert "encoder.conv1.weight: shape (4, 1, 5) != target (4, 1, 7)" in text
+    assert "... and 1 more" in report.format(max_lines=2)
+    frame = report.to_frame()
+    assert frame["status"].value_counts().to_dict() == {"loaded": 8, "skipped": 3, "initialised": 3}
 
 
 def test_prefix_map_copies_only_the_mapped_part_from_a_module():
@@ -68,7 +73,7 @@ def test_prefix_map_copies_only_the_mapped_part_from_a_module():
     assert ("enc.conv1.weight", "encoder.conv1.weight") in report.loaded
     assert dict(report.skipped)["decoder.weight"] == "not under a prefix of prefix_map"
     assert set(report.initialised) == {"head.weight", "head.bias"}
-    assert "enc.conv1.weight -> encoder.conv1.weight" in str(report)
+    assert "enc.conv1 -> encoder.conv1 (2)" in str(report)
     assert torch.equal(target.encoder.conv1.weight, source.enc.conv1.weight)
     with pytest.raises(TypeError, match="state dict or an nn.Module"):
         transfer.load_matching_weights(target, [1, 2])
