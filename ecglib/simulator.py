@@ -204,9 +204,9 @@ def sample_morphology(
     # the transverse plane (R-wave progression varies a lot between people).
     rot = _rotation(qrs_axis, rng.normal(0, np.deg2rad(15), n), rng.normal(0, np.deg2rad(8), n))
     r_amp = np.exp(rng.normal(np.log(1.3), 0.3, n)).clip(0.5, 3.0)
-    q = _rotate(rot, _unit(np.stack([-0.8 + 0 * r_amp, u(-0.2, 0.4, n), u(-0.9, -0.4, n)], -1))) * u(0.04, 0.3, n)[:, None]
+    q = _rotate(rot, _unit(np.stack([np.full(n, -0.8), u(-0.2, 0.4, n), u(-0.9, -0.4, n)], -1))) * u(0.04, 0.3, n)[:, None]
     r = _rotate(rot, _unit(np.stack([np.ones(n), np.zeros(n), u(0.05, 0.7, n)], -1))) * r_amp[:, None]
-    s = _rotate(rot, _unit(np.stack([-0.5 + 0 * r_amp, u(-0.9, -0.3, n), u(0.3, 0.9, n)], -1))) * u(0.1, 0.7, n)[:, None]
+    s = _rotate(rot, _unit(np.stack([np.full(n, -0.5), u(-0.9, -0.3, n), u(0.3, 0.9, n)], -1))) * u(0.1, 0.7, n)[:, None]
     x = np.zeros((n, 3))
 
     t = _frontal(t_axis, u(-0.7, 0.15, n)) * u(0.15, 0.55, n)[:, None]

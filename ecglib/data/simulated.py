@@ -279,18 +279,19 @@ def simulate_chapman(
     labels = patient_class[patient_of]
     class_names = np.array(CHAPMAN_CLASSES)[labels]
 
-    # patient-level draws
-    def per_patient(key, low=0.01, high=0.99, spread=None):
-        u = rng.uniform(low, high, n_patients)
-        return u, np.array([_from_quantiles(table[c][key], [ui])[0] for c, ui in zip(np.array(CHAPMAN_CLASSES)[patient_class], u)])
+    # patient-level draws from the class's quantile table (inverse CDF of a uniform draw)
+    patient_names = np.array(CHAPMAN_CLASSES)[patient_class]
 
-    _, qrs_ms = per_patient("qrs_ms")
-    _, qtc_ms = per_patient("qtc_ms")
-    _, qrs_axis = per_patient("qrs_axis_deg")
-    _, t_axis = per_patient("t_axis_deg")
+    def per_patient(key):
+        u = rng.uniform(0.01, 0.99, n_patients)
+        return np.array([_from_quantiles(table[c][key], [ui])[0] for c, ui in zip(patient_names, u)])
+
+    qrs_ms = per_patient("qrs_ms")
+    qtc_ms = per_patient("qtc_ms")
+    qrs_axis = per_patient("qrs_axis_deg")
+    t_axis = per_patient("t_axis_deg")
     rate_u = rng.uniform(0.01, 0.99, n_patients)
     morph = sim.sample_morphology(n_patients, rng, qrs_axis_deg=qrs_axis, t_axis_deg=t_axis, qrs_ms=np.minimum(qrs_ms, 119.0), qtc_ms=qtc_ms)
-    patient_names = np.array(CHAPMAN_CLASSES)[patient_class]
     conditions = np.full(n_patients, "", dtype=object)
 
     def flag(name: str, mask: np.ndarray) -> None:
