@@ -1,0 +1,878 @@
+"""Jang, Kim, Yoon 2021: convolutional-autoencoder transfer for ECG rhythm classification.
+
+Glue for ``notebooks/jang2021.ipynb``: data preparation (lead II, 250 Hz, 2,048 samples,
+baseline removal, normalisation), the pre-training corpus, the data-starvation experiment
+(three arms x training sizes x trials, all with the same data, epochs, learning rate and
+optimiser), the paper-layout tables, Figures 4 and 5, and the verdict. Models live in
+:mod:`ecglib.models.cae` and :mod:`ecglib.models.googlenet2d`; the training loop in
+:mod:`ecglib.train`.
+
+Arms (names used in every table): ``transfer`` (classifier whose encoder starts from the
+pre-trained autoencoder), ``random`` (the same network, randomly initialised) and
+``image_transfer`` (spectrograms through a fixed GoogLeNet, trained classifier on its
+features).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ecglib import preprocess, stats
+from ecglib.data import DataMissingError, LabelledSet
+from ecglib.metrics import learning_curve_index
+
+ARMS: tuple[str, ...] = ("transfer", "random", "image_transfer")
+ARM_TITLES = {
+    "transfer": "Transfer learning (CAE encoder)",
+    "random": "Random initialisation",
+    "image_transfer": "Image transfer (spectrogram + GoogLeNet)",
+}
+MODEL_SELECTIONS = ("validation", "best_test_epoch_as_in_paper")
+#: pairs compared with Welch's t-test, as in the paper's Tables 2 and 3
+F1_COMPARISONS = (("transfer", "random"), ("transfer", "image_transfer"))
+LCI_COMPARISONS = (("transfer", "random"),)
+
+
+def derived_seed(seed: int, *keys: int | str) -> int:
+    """A 31-bit seed derived from ``seed`` and ``keys`` (independent streams per trial/arm/purpose)."""
+    words = [int(seed)] + [int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) for key in keys]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] & 0x7FFF_FFFF)
+
+
+def _index_digest(indices: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def preprocess_lead(
+    signals_mv: np.ndarray,
+    *,
+    fs_in_hz: float,
+    fs_hz: float = 250.0,
+    window_samples: int = 2048,
+    baseline_cutoff_hz: float = 0.5,
+    baseline_order: int = 2,
+    normalisation: str = "zscore",
+    crop: str = "end",
+) -> np.ndarray:
+    """The paper's preprocessing of single-lead ECGs.
+
+    Anti-aliased resampling to ``fs_hz`` (scipy ``resample_poly``; the authors' code took
+    every second sample), zero-phase Butterworth high-pass for baseline wander, crop (or
+    zero-pad) to ``window_samples`` and per-record normalisation.
+
+    Parameters
+    ----------
+    signals_mv : ndarray of shape (n, n_samples) or (n, n_samples, 1), millivolts
+    fs_in_hz, fs_hz : input and output sampling rates, hertz
+    window_samples : int, output length (paper: 2,048 = 8.2 s at 250 Hz)
+    baseline_cutoff_hz, baseline_order : Butterworth high-pass corner (Hz) and order
+    normalisation : {"zscore", "minmax", "none"}; the paper's "zero-normalized" data are z-scores
+    crop : {"end", "center"}, see :func:`ecglib.preprocess.crop_or_pad` ("end" keeps the start)
+
+    Returns
+    -------
+    ndarray of shape (n, window_samples, 1), float32 (z-scores, [0, 1] or mV)
+    """
+    signals = np.asarray(signals_mv, dtype=np.float32)
+    if signals.ndim == 3:
+        if signals.shape[2] != 1:
+            raise ValueError(f"expected one lead, got signals of shape {signals.shape}")
+        signals = signals[:, :, 0]
+    if signals.ndim != 2:
+        raise ValueError(f"signals_mv must be (n, n_samples) or (n, n_samples, 1), got shape {signals.shape}")
+    if normalisation not in ("zscore", "minmax", "none"):
+        raise ValueError(f"normalisation must be 'zscore', 'minmax' or 'none', got {normalisation!r}")
+    if len(signals) == 0:
+        return np.zeros((0, window_samples, 1), dtype=np.float32)
+    # records as the columns of one (n_samples, n) array: each step filters along time only
+    columns = preprocess.resample(signals.T, fs_in_hz, fs_hz)
+    columns = preprocess.remove_baseline(columns, fs_hz, cutoff_hz=baseline_cutoff_hz, order=baseline_order)
+    columns = preprocess.crop_or_pad(columns, window_samples, where=crop)
+    if normalisation == "zscore":
+        columns = preprocess.zscore(columns, axis=0)
+    elif normalisation == "minmax":
+        columns = preprocess.minmax(columns, axis=0)
+    return np.ascontiguousarray(columns.T[:, :, None], dtype=np.float32)
+
+
+def preprocess_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The :func:`preprocess_lead` keywords from a study's parameters."""
+    return dict(
+        fs_hz=cfg["fs_hz"],
+        window_samples=cfg["window_samples"],
+        baseline_cutoff_hz=cfg["baseline_cutoff_hz"],
+        baseline_order=cfg["baseline_order"],
+        normalisation=cfg["normalisation"],
+        crop=cfg["crop"],
+    )
+
+
+def cae_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`ecglib.models.cae.ConvAutoencoder` keywords from a study's parameters."""
+    return dict(
+        n_leads=1,
+        n_samples=cfg["window_samples"],
+        latent_dim=cfg["cae_latent_dim"],
+        kernel_size=cfg["cae_kernel_size"],
+        base_filters=cfg["cae_base_filters"],
+        activation=cfg["cae_activation"],
+        dropout=cfg["cae_dropout"],
+        halved_kernel_blocks=cfg["cae_halved_kernel_blocks"],
+        decoder_residual=cfg["cae_decoder_residual"],
+    )
+
+
+# --------------------------------------------------------------------------- downstream data
+
+
+def _lead_column(lead_names: Sequence[str], wanted: str, where: str) -> int:
+    lowered = [name.lower() for name in lead_names]
+    if wanted.lower() not in lowered:
+        raise KeyError(f"{where} has no lead {wanted!r}; its leads are {tuple(lead_names)}")
+    return lowered.index(wanted.lower())
+
+
+def _keep_classes(labels: np.ndarray, patient_ids: np.ndarray, *, min_examples: int, min_patients: int) -> tuple[np.ndarray, dict[str, int]]:
+    """Boolean mask of examples whose class has enough examples and patients; exclusions per class."""
+    keep = np.ones(len(labels), dtype=bool)
+    exclusions = {}
+    for name in np.unique(labels):
+        members = labels == name
+        n_patients = len(np.unique(patient_ids[members]))
+        if members.sum() < min_examples or n_patients < min_patients:
+            keep &= ~members
+            exclusions[f"class_{name}_too_small ({members.sum()} windows, {n_patients} patients)"] = int(members.sum())
+    return keep, exclusions
+
+
+def _cap_per_class(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """Indices keeping at most ``cap`` random examples of each class (all when ``cap`` is None)."""
+    if cap is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    kept = []
+    for name in np.unique(labels):
+        members = np.flatnonzero(labels == name)
+        kept.append(members if len(members) <= cap else np.sort(rng.choice(members, cap, replace=False)))
+    return np.sort(np.concatenate(kept))
+
+
+def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
+    """The labelled rhythm set of ``cfg["data_source"]``, lead II, preprocessed.
+
+    - ``sim-chapman``: ``cfg["sim_n_examples"]`` simulated 10 s lead II records at 500 Hz
+      with the 11 Chapman rhythm classes (offline; for smoke runs).
+    - ``mitbih``: 10 s windows of lead MLII lying inside one rhythm interval of the MIT-BIH
+      rhythm annotations (360 Hz); classes with fewer than ``mitbih_min_windows_per_class``
+      windows or ``mitbih_min_patients_per_class`` patients are dropped (counted in
+      ``exclusions``); records without MLII (102, 104) are dropped.
+    - ``chapman``: the paper's data, lead II of every record (10 s, 500 Hz).
+
+    Classes with more than ``max_examples_per_class`` examples are randomly capped (seeded).
+
+    Returns
+    -------
+    LabelledSet with signals ``(n, window_samples, 1)``, single-label targets indexing
+    ``target_names``, ``patient_ids``, and ``exclusions``.
+
+    Raises
+    ------
+    DataMissingError
+        the dataset is not under the data root (the message names ``ecglib data download``).
+    """
+    source = cfg["data_source"]
+    kwargs = preprocess_kwargs(cfg)
+    exclusions: dict[str, int] = {}
+    if source == "sim-chapman":
+        from ecglib.data import simulated
+
+        raw = simulated.load_labelled(
+            "sim-chapman", cfg["sim_n_examples"], seed=derived_seed(cfg["seed"], "sim-chapman"), fs_hz=500.0,
+            duration_s=10.0, leads=["II"], class_balance=cfg["sim_class_balance"],
+        )
+        labels = np.asarray(raw.target_names)[raw.targets]
+        signals_mv, fs_in_hz, patient_ids = raw.signals_mv[:, :, 0], raw.fs_hz, np.asarray(raw.patient_ids).astype(str)
+        class_order = list(raw.target_names)
+    elif source == "mitbih":
+        from ecglib import segment
+        from ecglib.data import mitbih
+
+        windows, labels_list, patients = [], [], []
+        exclusions["record_without_lead"] = 0
+        fs_in_hz = mitbih.MITBIH_FS_HZ
+        for record_id in mitbih.list_records(data_root):
+            record = mitbih.load_record(record_id, data_root)
+            try:
+                column = _lead_column(record.lead_names, cfg["mitbih_lead"], f"MIT-BIH record {record_id}")
+            except KeyError:
+                exclusions["record_without_lead"] += 1
+                continue
+            annotations = mitbih.load_annotations(record_id, data_root)
+            cut = segment.rhythm_windows(
+                record.signal_mv[:, column], annotations.rhythms, window_samples=int(round(10.0 * record.fs_hz))
+            )
+            for reason, count in cut.exclusions.items():
+                exclusions[reason] = exclusions.get(reason, 0) + int(count)
+            windows.append(cut.signals)
+            labels_list.append(cut.labels)
+            patients.append(np.full(len(cut.labels), record.patient_id))
+        signals_mv = np.concatenate(windows)
+        labels = np.concatenate(labels_list).astype(str)
+        patient_ids = np.concatenate(patients).astype(str)
+        keep, dropped = _keep_classes(
+            labels, patient_ids, min_examples=cfg["mitbih_min_windows_per_class"],
+            min_patients=cfg["mitbih_min_patients_per_class"],
+        )
+        exclusions.update(dropped)
+        signals_mv, labels, patient_ids = signals_mv[keep], labels[keep], patient_ids[keep]
+        counts = pd.Series(labels).value_counts()
+        class_order = list(counts.index)
+    elif source == "chapman":
+        from ecglib.data import chapman
+
+        folder = chapman.folder(data_root)
+        sub_folder = "ECGDataDenoised" if cfg["chapman_denoised"] else "ECGData"
+        if not (folder / sub_folder).is_dir():
+            raise DataMissingError("chapman", folder / sub_folder)
+        table = chapman.load_labels(data_root)
+        signals = []
+        for file_name in table["FileName"]:
+            record = chapman.load_record(file_name, data_root, denoised=cfg["chapman_denoised"])
+            signals.append(record.signal_mv[:, _lead_column(record.lead_names, "II", file_name)])
+        signals_mv, fs_in_hz = np.stack(signals), chapman.CHAPMAN_FS_HZ
+        labels = table["Rhythm"].to_numpy().astype(str)
+        patient_ids = table["patient_id"].to_numpy().astype(str)
+        class_order = list(chapman.RHYTHM_CODES)
+        exclusions.update(table.attrs.get("exclusions", {}))
+    else:
+        raise ValueError(f"data_source must be sim-chapman, mitbih or chapman, got {source!r}")
+
+    capped = _cap_per_class(labels, cfg["max_examples_per_class"], derived_seed(cfg["seed"], "cap"))
+    if len(capped) < len(labels):
+        exclusions["over_max_examples_per_class"] = int(len(labels) - len(capped))
+    signals_mv, labels, patient_ids = signals_mv[capped], labels[capped], patient_ids[capped]
+    class_order = [name for name in class_order if name in set(labels)]
+    targets = np.array([class_order.index(name) for name in labels], dtype=np.int64)
+    return LabelledSet(
+        signals_mv=preprocess_lead(signals_mv, fs_in_hz=fs_in_hz, **kwargs),
+        targets=targets,
+        patient_ids=patient_ids,
+        fs_hz=float(cfg["fs_hz"]),
+        lead_names=("II",),
+        target_names=tuple(class_order),
+        task="single_label",
+        source=source,
+        exclusions=exclusions,
+        units=cfg["normalisation"],
+    )
+
+
+def check_data_present(cfg: Mapping[str, Any], *, data_root=None) -> None:
+    """Fail at once (before any training) when a public dataset the run needs is absent.
+
+    Raises
+    ------
+    DataMissingError
+        naming the folder and ``ecglib data download <name>``.
+    """
+    from ecglib.data import dataset_folder
+
+    source = cfg["data_source"]
+    if source == "chapman":
+        folder = dataset_folder("chapman", data_root)
+        sub_folder = folder / ("ECGDataDenoised" if cfg["chapman_denoised"] else "ECGData")
+        if not sub_folder.is_dir() or not any(sub_folder.glob("*.csv")):
+            raise DataMissingError("chapman", sub_folder)
+    elif source == "mitbih":
+        folder = dataset_folder("mitbih", data_root)
+        if not (folder / "RECORDS").is_file():
+            raise DataMissingError("mitbih", folder)
+
+
+# --------------------------------------------------------------------------- pre-training corpus
+
+
+@dataclass
+class PretrainCorpus:
+    """Unlabelled lead II examples for the autoencoder.
+
+    Attributes
+    ----------
+    signals : ndarray of shape (n, window_samples, 1), float32, normalised
+    sources : ndarray of shape (n,), str, data source of each example
+    group_ids : ndarray of shape (n,), str, patient (or generated example) of each example
+    counts : source -> number of examples
+    skipped : source -> reason it contributed nothing
+    """
+
+    signals: np.ndarray
+    sources: np.ndarray
+    group_ids: np.ndarray
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def pretraining_corpus(
+    cfg: Mapping[str, Any],
+    *,
+    exclude_patients: Mapping[str, set[str]] | None = None,
+    data_root=None,
+) -> PretrainCorpus:
+    """Build the unlabelled pre-training corpus (the paper's 2.6 M ICU lead II ECGs are not public).
+
+    Substitutes: ``cfg["pretrain_n_gan"]`` DeepFake-GAN ECGs (lead II of the 8 generated
+    leads, 500 Hz, 10 s; cached on disk) plus, for each name in
+    ``cfg["pretrain_public_sources"]`` that is present under the data root, its lead II:
+    ``ludb`` (10 s records) and ``mitbih`` (non-overlapping 10 s MLII windows), at most
+    ``cfg["pretrain_max_per_public_source"]`` examples each. Patients listed in
+    ``exclude_patients[source]`` (the downstream validation and test patients) are never used.
+
+    Returns
+    -------
+    PretrainCorpus
+    """
+    exclude_patients = exclude_patients or {}
+    kwargs = preprocess_kwargs(cfg)
+    parts, sources, groups = [], [], []
+    counts: dict[str, int] = {}
+    skipped: dict[str, str] = {}
+    cap = cfg["pretrain_max_per_public_source"]
+    gan_seed = derived_seed(cfg["seed"], "deepfake-gan")
+    if cfg["pretrain_n_gan"] > 0:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*weights_only.*")
+            from ecglib.data import deepfake_gan
+
+            generated = deepfake_gan.cached_signals(cfg["pretrain_n_gan"], seed=gan_seed, leads="8")
+        column = deepfake_gan.lead_names("8").index("II")
+        parts.append(preprocess_lead(generated[:, :, column], fs_in_hz=deepfake_gan.FS_HZ, **kwargs))
+        sources += ["deepfake-gan"] * len(generated)
+        groups += [f"gan-{gan_seed}-{i}" for i in range(len(generated))]
+        counts["deepfake-gan"] = len(generated)
+    rng = np.random.default_rng(derived_seed(cfg["seed"], "public-pretraining"))
+    for name in cfg["pretrain_public_sources"]:
+        excluded = set(exclude_patients.get(name, set()))
+        try:
+            signals_mv, patient_ids, fs_in_hz = _public_lead_ii(name, data_root=data_root)
+        except DataMissingError as error:
+            skipped[name] = f"not under the data root ({error.folder})"
+            continue
+        keep = np.flatnonzero(~np.isin(patient_ids, list(excluded)))
+        if cap is not None and len(keep) > cap:
+            keep = np.sort(rng.choice(keep, cap, replace=False))
+        if len(keep) == 0:
+            skipped[name] = "no examples left after excluding downstream patients"
+            continue
+        parts.append(preprocess_lead(signals_mv[keep], fs_in_hz=fs_in_hz, **kwargs))
+        sources += [name] * len(keep)
+        groups += [f"{name}-{pid}" for pid in patient_ids[keep]]
+        counts[name] = int(len(keep))
+    if not parts:
+        raise ValueError("the pre-training corpus is empty: set pretrain_n_gan > 0 or provide a public source")
+    return PretrainCorpus(
+        signals=np.concatenate(parts), sources=np.asarray(sources), group_ids=np.asarray(groups),
+        counts=counts, skipped=skipped,
+    )
+
+
+def _public_lead_ii(name: str, *, data_root=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lead II 10 s examples of a public dataset: (signals (n, n_samples) mV, patient ids, fs_hz)."""
+    if name == "ludb":
+        from ecglib.data import ludb
+
+        signals, patients = [], []
+        for record_id in ludb.list_records(data_root):
+            record = ludb.load_record(record_id, data_root)
+            signals.append(record.signal_mv[:, _lead_column(record.lead_names, "II", f"LUDB {record_id}")])
+            patients.append(record.patient_id)
+        return np.stack(signals), np.asarray(patients, dtype=str), ludb.FS_HZ
+    if name == "mitbih":
+        from ecglib.data import mitbih
+
+        signals, patients = [], []
+        window = int(round(10.0 * mitbih.MITBIH_FS_HZ))
+        for record_id in mitbih.list_records(data_root):
+            record = mitbih.load_record(record_id, data_root)
+            try:
+                column = _lead_column(record.lead_names, "MLII", f"MIT-BIH {record_id}")
+            except KeyError:
+                continue
+            lead = record.signal_mv[:, column]
+            n_windows = len(lead) // window
+            signals.append(lead[: n_windows * window].reshape(n_windows, window))
+            patients += [record.patient_id] * n_windows
+        return np.concatenate(signals), np.asarray(patients, dtype=str), mitbih.MITBIH_FS_HZ
+    raise ValueError(f"pretraining public source must be 'ludb' or 'mitbih', got {name!r}")
+
+
+def pretraining_split(corpus: PretrainCorpus, *, test_fraction: float, val_fraction: float, seed: int):
+    """Group-wise train / validation (early stopping) / test (reported error) split of the corpus."""
+    from ecglib.data.splits import patient_split
+
+    return patient_split(corpus.group_ids, None, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+
+
+# --------------------------------------------------------------------------- data starvation
+
+
+def trial_indices(n_train: int, fraction: float, n_trials: int, *, resampling: str, labels: np.ndarray,
+                  seed: int) -> list[np.ndarray]:
+    """Training examples of each trial at one training size.
+
+    ``resampling="bootstrap"`` (the paper: "repeated 10 times using a bootstrapping method"):
+    ``round(fraction * n_train)`` examples drawn with replacement; ``"subsample"``: a
+    stratified subset without replacement (every trial uses all examples at ``fraction=1``).
+
+    Returns
+    -------
+    list of ``n_trials`` int64 arrays of positions into the training split
+    """
+    n_keep = max(1, int(round(fraction * n_train)))
+    if resampling == "bootstrap":
+        draws = stats.bootstrap_indices(n_train, n_trials, seed=seed)
+        return [np.asarray(row[:n_keep], dtype=np.int64) for row in draws]
+    if resampling == "subsample":
+        return stats.subsample_indices(labels, fraction, n_trials, seed=seed, stratify=fraction < 1)
+    raise ValueError(f"resampling must be 'bootstrap' or 'subsample', got {resampling!r}")
+
+
+def build_model(arm: str, *, n_classes: int, seed: int, cae_options: Mapping[str, Any], head_hidden_units: Sequence[int],
+                encoder_state: Mapping[str, torch.Tensor] | None = None, n_features: int | None = None):
+    """The classifier of one arm; the head starts identical (same ``seed``) in every arm.
+
+    Returns
+    -------
+    (model, n_loaded): ``n_loaded`` is the number of encoder tensors copied from the autoencoder
+    (0 except in the transfer arm).
+    """
+    from ecglib.models import cae, googlenet2d
+
+    if arm in ("transfer", "random"):
+        model = cae.make_classifier(seed=seed, n_classes=n_classes, hidden_units=tuple(head_hidden_units), **cae_options)
+        if arm == "random":
+            return model, 0
+        if encoder_state is None:
+            raise ValueError("the transfer arm needs the autoencoder's encoder state dict")
+        from ecglib.transfer import load_matching_weights
+
+        report = load_matching_weights(model.encoder, encoder_state)
+        expected = len(model.encoder.state_dict())
+        if report.n_loaded != expected:
+            raise ValueError(f"transfer loaded {report.n_loaded} of {expected} encoder tensors:\n{report}")
+        return model, report.n_loaded
+    if arm == "image_transfer":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return googlenet2d.FeatureClassifier(n_classes, n_features=n_features or googlenet2d.N_FEATURES,
+                                                 hidden_units=tuple(head_hidden_units)), 0
+    raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
+
+
+@dataclass
+class StarvationResult:
+    """Everything the data-starvation experiment produced.
+
+    Attributes
+    ----------
+    trials : one row per (arm, train_fraction, trial): ``n_train, best_epoch, f1_selected``
+        (test F1 at the selected epoch), ``f1_best_test_epoch`` (the paper's: best test F1
+        over epochs), ``f1`` (the headline under ``model_selection``), ``lci_test``, ``lci_val``,
+        ``seconds``
+    curves : one row per (arm, train_fraction, trial, epoch): train_loss, val/test weighted F1
+    settings : one row per (arm, train_fraction, trial): every training setting and digests of
+        the train/val/test indices (equal across arms by construction; tests check)
+    """
+
+    trials: pd.DataFrame
+    curves: pd.DataFrame
+    settings: pd.DataFrame
+
+
+def run_data_starvation(
+    inputs: Mapping[str, np.ndarray],
+    targets: np.ndarray,
+    *,
+    train_index: np.ndarray,
+    val_index: np.ndarray,
+    test_index: np.ndarray,
+    n_classes: int,
+    train_fractions: Sequence[float],
+    n_trials: int,
+    trial_resampling: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    optimizer: str,
+    model_selection: str,
+    head_hidden_units: Sequence[int],
+    cae_options: Mapping[str, Any],
+    encoder_state: Mapping[str, torch.Tensor] | None,
+    seed: int,
+    device,
+    progress: bool = True,
+) -> StarvationResult:
+    """Train every arm on every training size and trial with identical data and settings.
+
+    Parameters
+    ----------
+    inputs : arm -> ndarray of shape (n_examples, n_samples, 1): the signals for the 1-D arms,
+        GoogLeNet features ``(n_examples, 1024, 1)`` for ``image_transfer``; rows aligned with
+        ``targets``
+    targets : ndarray of shape (n_examples,), int64 class ids
+    train_index, val_index, test_index : int arrays into the examples (patient-wise split);
+        ``val_index`` unused (may be empty) under ``best_test_epoch_as_in_paper``
+    model_selection : "validation" (epoch with the best validation weighted F1) or
+        "best_test_epoch_as_in_paper" (the epoch with the best *test* weighted F1, as the paper)
+    (other parameters: the training settings shared by every arm)
+
+    Returns
+    -------
+    StarvationResult
+    """
+    from ecglib.train import fit
+
+    if model_selection not in MODEL_SELECTIONS:
+        raise ValueError(f"model_selection must be one of {MODEL_SELECTIONS}, got {model_selection!r}")
+    use_val = model_selection == "validation"
+    if use_val and len(val_index) == 0:
+        raise ValueError("model_selection='validation' needs a validation split (val_fraction > 0)")
+    monitor = "val_f1_weighted" if use_val else "test_f1_weighted"
+    targets = np.asarray(targets)
+    trial_rows, curve_rows, setting_rows = [], [], []
+    for fraction_number, fraction in enumerate(train_fractions):
+        positions = trial_indices(len(train_index), fraction, n_trials, resampling=trial_resampling,
+                                  labels=targets[train_index], seed=derived_seed(seed, "trials", fraction_number))
+        for trial, trial_positions in enumerate(positions, start=1):
+            trial_train = np.asarray(train_index)[trial_positions]
+            trial_seed = derived_seed(seed, "trial", fraction_number, trial)
+            for arm, signals in inputs.items():
+                model, n_loaded = build_model(
+                    arm, n_classes=n_classes, seed=trial_seed, cae_options=cae_options,
+                    head_hidden_units=head_hidden_units, encoder_state=encoder_state, n_features=signals.shape[1],
+                )
+                result = fit(
+                    model,
+                    (signals[trial_train], targets[trial_train]),
+                    (signals[val_index], targets[val_index]) if use_val else None,
+                    (signals[test_index], targets[test_index]),
+                    task="single_label", epochs=epochs, lr=lr, batch_size=batch_size, seed=trial_seed,
+                    device=device, optimizer=optimizer, monitor=monitor, monitor_mode="max",
+                    select_on_test=not use_val, progress=progress,
+                    label=f"{arm} {fraction:.0%} trial {trial}",
+                )
+                history = result.history
+                test_curve = history["test_f1_weighted"].to_numpy()
+                val_curve = history["val_f1_weighted"].to_numpy() if use_val else None
+                f1_selected = float(history.loc[history["epoch"] == result.best_epoch, "test_f1_weighted"].iloc[0])
+                f1_best_test = float(test_curve.max())
+                trial_rows.append(dict(
+                    arm=arm, train_fraction=fraction, trial=trial, n_train=len(trial_train),
+                    best_epoch=result.best_epoch, f1_selected=f1_selected, f1_best_test_epoch=f1_best_test,
+                    f1=f1_selected if use_val else f1_best_test,
+                    lci_test=learning_curve_index(test_curve) if len(test_curve) > 1 else np.nan,
+                    lci_val=learning_curve_index(val_curve) if use_val and len(val_curve) > 1 else np.nan,
+                    seconds=float(np.sum(result.epoch_seconds)),
+                ))
+                for _, row in history.iterrows():
+                    curve_rows.append(dict(
+                        arm=arm, train_fraction=fraction, trial=trial, epoch=int(row["epoch"]),
+                        train_loss=row["train_loss"], test_f1_weighted=row["test_f1_weighted"],
+                        val_f1_weighted=row["val_f1_weighted"] if use_val else np.nan,
+                    ))
+                setting_rows.append(dict(
+                    arm=arm, train_fraction=fraction, trial=trial, epochs=epochs, lr=lr, batch_size=batch_size,
+                    optimizer=optimizer, model_selection=model_selection, monitor=monitor, seed=trial_seed,
+                    n_train=len(trial_train), n_val=len(val_index) if use_val else 0, n_test=len(test_index),
+                    train_indices_sha=_index_digest(trial_train),
+                    val_indices_sha=_index_digest(val_index) if use_val else "",
+                    test_indices_sha=_index_digest(test_index), encoder_tensors_from_cae=n_loaded,
+                ))
+    return StarvationResult(pd.DataFrame(trial_rows), pd.DataFrame(curve_rows), pd.DataFrame(setting_rows))
+
+
+SHARED_SETTINGS = ("epochs", "lr", "batch_size", "optimizer", "model_selection", "monitor", "seed", "n_train",
+                   "n_val", "n_test", "train_indices_sha", "val_indices_sha", "test_indices_sha")
+
+
+def shared_settings_check(settings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (train_fraction, trial): whether every arm had identical data and settings.
+
+    Returns
+    -------
+    DataFrame with ``train_fraction, trial, n_arms, identical`` and the shared values.
+    """
+    rows = []
+    for (fraction, trial), group in settings.groupby(["train_fraction", "trial"], sort=True):
+        identical = all(group[column].nunique(dropna=False) == 1 for column in SHARED_SETTINGS)
+        first = group.iloc[0]
+        rows.append(dict(train_fraction=fraction, trial=trial, n_arms=len(group), identical=identical,
+                         **{column: first[column] for column in SHARED_SETTINGS}))
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def pct(fraction: float) -> int:
+    """0.25 -> 25 (training sizes are labelled in percent, as in the paper)."""
+    return int(round(100 * fraction))
+
+
+def class_counts(labels: Sequence[str] | np.ndarray, parts: Mapping[str, np.ndarray],
+                 class_names: Sequence[str]) -> pd.DataFrame:
+    """Table 1: examples per class in each part of the split (and patients per part).
+
+    Parameters
+    ----------
+    labels : class id (int) of every example
+    parts : part name -> index array (e.g. train / validation / test)
+    class_names : name of each class id
+    """
+    labels = np.asarray(labels)
+    table = pd.DataFrame({name: np.bincount(labels[np.asarray(index, dtype=np.int64)], minlength=len(class_names))
+                          for name, index in parts.items()}, index=list(class_names))
+    table["total"] = table.sum(axis=1)
+    table.loc["all classes"] = table.sum(axis=0)
+    table.index.name = "rhythm"
+    return table
+
+
+def _pvalue(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return float("nan") if a[0] == b[0] else 0.0
+    return stats.welch_ttest(a, b).p
+
+
+def welch_table(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Welch's t-test per training size for each arm pair: means, difference, t-test p."""
+    rows = []
+    for fraction, group in trials.groupby("train_fraction", sort=False):
+        for arm_a, arm_b in comparisons:
+            a = group.loc[group["arm"] == arm_a, value].to_numpy()
+            b = group.loc[group["arm"] == arm_b, value].to_numpy()
+            if len(a) == 0 or len(b) == 0:
+                continue
+            rows.append(dict(train_fraction=fraction, size_pct=pct(fraction), arm_a=arm_a, arm_b=arm_b,
+                             mean_a=float(np.mean(a)), mean_b=float(np.mean(b)),
+                             difference=float(np.mean(a) - np.mean(b)), p=_pvalue(a, b)))
+    return pd.DataFrame(rows)
+
+
+def _format_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def paper_layout(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[str, str]], *,
+                 arms: Sequence[str], arm_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The paper's Table 2/3 layout: one row per trial, then mean ± SD and Welch p-values.
+
+    Columns are ``"<size>% <arm label>"``; cells are formatted strings (3 decimals).
+    """
+    arm_labels = dict(arm_labels or {})
+    columns, rows = {}, {}
+    fractions = list(dict.fromkeys(trials["train_fraction"]))
+    n_trials = int(trials["trial"].max())
+    for fraction in fractions:
+        for arm in arms:
+            chosen = trials[(trials["train_fraction"] == fraction) & (trials["arm"] == arm)].sort_values("trial")
+            if chosen.empty:
+                continue
+            name = f"{pct(fraction)}% {arm_labels.get(arm, arm)}"
+            values = chosen[value].to_numpy()
+            cells = [f"{v:.3f}" for v in values] + [""] * (n_trials - len(values))
+            mean, sd = stats.mean_sd(values) if len(values) else (np.nan, np.nan)
+            cells.append(f"{mean:.3f} ± {sd:.3f}")
+            columns[name] = cells
+    index = [f"trial {t}" for t in range(1, n_trials + 1)] + ["mean ± SD"]
+    table = pd.DataFrame(columns, index=index)
+    pvalues = welch_table(trials, value, comparisons)
+    for arm_a, arm_b in comparisons:
+        label = f"p ({arm_a} vs {arm_b})"
+        row = {}
+        for fraction in fractions:
+            match = pvalues[(pvalues["train_fraction"] == fraction) & (pvalues["arm_a"] == arm_a) & (pvalues["arm_b"] == arm_b)]
+            if match.empty:
+                continue
+            for arm in (arm_a, arm_b):
+                row[f"{pct(fraction)}% {arm_labels.get(arm, arm)}"] = _format_p(float(match["p"].iloc[0]))
+        if row:
+            rows[label] = row
+    if rows:
+        table = pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")]).fillna("")
+    table.index.name = "row"
+    return table
+
+
+def reported_mean(reported: Mapping[str, Any], table: str, size_pct: int, arm: str) -> float | None:
+    """The paper's mean for an arm and size from ``reported.yaml`` (None when it has none)."""
+    entry = reported.get(table, {}).get(size_pct, {}).get(arm)
+    return None if entry is None else float(entry["mean"])
+
+
+def comparison_rows(trials: pd.DataFrame, value: str, reported: Mapping[str, Any], table: str, *,
+                    arms: Sequence[str], quantity: str, arm_labels: Mapping[str, str] | None = None) -> list[dict]:
+    """Rows for :func:`ecglib.report.compare_with_paper`: our mean per arm and size beside the paper's."""
+    arm_labels = dict(arm_labels or {})
+    rows = []
+    for fraction in dict.fromkeys(trials["train_fraction"]):
+        for arm in arms:
+            values = trials.loc[(trials["train_fraction"] == fraction) & (trials["arm"] == arm), value]
+            if values.empty:
+                continue
+            rows.append(dict(quantity=f"{quantity}, {arm_labels.get(arm, arm)}, {pct(fraction)}% of training set",
+                             paper=reported_mean(reported, table, pct(fraction), arm), ours=float(values.mean()), unit=""))
+    return rows
+
+
+# --------------------------------------------------------------------------- verdict and metrics
+
+
+def claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str,
+           alpha: float = 0.05) -> list[dict]:
+    """The paper's claims about Tables 2 and 3, each with whether it held on this run.
+
+    ``held`` is None where this run cannot tell (arm not run, or the image arm had no
+    ImageNet weights). ``data_note`` names the data behind the run (goes into the evidence).
+    """
+    f1 = welch_table(trials, "f1", F1_COMPARISONS)
+    lci = welch_table(trials, "lci_test", LCI_COMPARISONS)
+    result = []
+
+    def pairs(table, arm_b):
+        return table[table["arm_b"] == arm_b].sort_values("train_fraction", ascending=False)
+
+    versus_random = pairs(f1, "random")
+    if not versus_random.empty:
+        held = bool(((versus_random["difference"] > 0) & (versus_random["p"] < alpha)).all())
+        evidence = "; ".join(f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
+                             for r in versus_random.itertuples())
+        result.append(dict(claim="Transfer learning gives a higher weighted F1 than random initialisation at every "
+                                 "training size (Welch p < 0.05)", held=held, evidence=f"{evidence}. {data_note}"))
+        full = versus_random[versus_random["size_pct"] == versus_random["size_pct"].max()]
+        small = versus_random[versus_random["size_pct"] == versus_random["size_pct"].min()]
+        if len(versus_random) > 1:
+            drop_transfer = float(full["mean_a"].iloc[0] - small["mean_a"].iloc[0])
+            drop_random = float(full["mean_b"].iloc[0] - small["mean_b"].iloc[0])
+            result.append(dict(
+                claim="Shrinking the training set hurts random initialisation more than transfer learning "
+                      "(paper, 100% -> 25%: random 0.843 -> 0.543, transfer 0.857 -> 0.835)",
+                held=bool(drop_random > drop_transfer),
+                evidence=f"F1 drop from {int(full['size_pct'].iloc[0])}% to {int(small['size_pct'].iloc[0])}%: "
+                         f"random {drop_random:.3f}, transfer {drop_transfer:.3f}. {data_note}"))
+    versus_image = pairs(f1, "image_transfer")
+    if not versus_image.empty:
+        evidence = "; ".join(f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
+                             for r in versus_image.itertuples())
+        if image_arm_is_imagenet:
+            held = bool(((versus_image["difference"] > 0) & (versus_image["p"] < alpha)).all())
+        else:
+            held = None
+            evidence += ". ImageNet weights unavailable: the image arm used a random-weight feature extractor, not the paper's arm"
+        result.append(dict(claim="Transfer learning beats 2-D image transfer (spectrogram + ImageNet GoogLeNet) at "
+                                 "every training size (Welch p < 0.05)", held=held, evidence=f"{evidence}. {data_note}"))
+    if not lci.empty:
+        ordered = lci.sort_values("train_fraction", ascending=False)
+        reduced = ordered[ordered["size_pct"] < 100]
+        if not reduced.empty:
+            held = bool(((reduced["difference"] > 0) & (reduced["p"] < alpha)).all())
+            evidence = "; ".join(f"{r.size_pct}%: LCI {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
+                                 for r in ordered.itertuples())
+            result.append(dict(claim="Transfer learning gives steadier learning curves (higher LCI) than random "
+                                     "initialisation when 50% or 25% of the training set is used (p < 0.05)",
+                               held=held, evidence=f"{evidence}. {data_note}"))
+    return result
+
+
+def headline_metrics(trials: pd.DataFrame, *, recon_total: float | None = None, recon_per_point: float | None = None) -> dict[str, float]:
+    """Flat metrics for ``metrics.json``: mean F1 and LCI per arm and size, Welch p-values (finite ones)."""
+    metrics: dict[str, float] = {}
+    if recon_total is not None:
+        metrics["recon_error_total"] = float(recon_total)
+    if recon_per_point is not None:
+        metrics["recon_error_per_point"] = float(recon_per_point)
+    for (arm, fraction), group in trials.groupby(["arm", "train_fraction"], sort=False):
+        metrics[f"f1_{arm}_{pct(fraction)}"] = float(group["f1"].mean())
+        metrics[f"f1_best_test_epoch_{arm}_{pct(fraction)}"] = float(group["f1_best_test_epoch"].mean())
+        metrics[f"lci_{arm}_{pct(fraction)}"] = float(group["lci_test"].mean())
+    for name, value, comparisons in (("f1", "f1", F1_COMPARISONS), ("lci", "lci_test", LCI_COMPARISONS)):
+        for row in welch_table(trials, value, comparisons).itertuples():
+            if np.isfinite(row.p):
+                metrics[f"p_{name}_{row.arm_a}_vs_{row.arm_b}_{row.size_pct}"] = float(row.p)
+    return metrics
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *, fs_hz: float, errors: np.ndarray | None = None):
+    """Figure 4: original and reconstructed ECGs, one panel per example.
+
+    Parameters
+    ----------
+    originals, reconstructions : ndarray of shape (k, n_samples) (normalised units)
+    fs_hz : sampling rate in hertz
+    errors : ndarray of shape (k,), summed squared error of each example (shown in the title)
+    """
+    import matplotlib.pyplot as plt
+
+    k = len(originals)
+    fig, axes = plt.subplots(k, 1, figsize=(10, 1.9 * k), sharex=True, squeeze=False)
+    time_s = np.arange(originals.shape[1]) / fs_hz
+    for i, ax in enumerate(axes[:, 0]):
+        ax.plot(time_s, originals[i], color="black", lw=0.9, label="original ECG")
+        ax.plot(time_s, reconstructions[i], color="tab:red", lw=0.9, alpha=0.8, label="reconstructed ECG")
+        if errors is not None:
+            ax.set_title(f"held-out example {i + 1}: summed squared error {errors[i]:.1f}", fontsize=9)
+        ax.set_ylabel("z-score")
+    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=2)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(curves: pd.DataFrame, *, arms: Sequence[str] = ("transfer", "random"), value: str = "test_f1_weighted",
+                         arm_labels: Mapping[str, str] | None = None):
+    """Figure 5: weighted F1 per epoch for each training size, mean ± SD over trials per arm.
+
+    The epoch of the best mean is marked on each curve.
+    """
+    import matplotlib.pyplot as plt
+
+    arm_labels = dict(arm_labels or {})
+    fractions = list(dict.fromkeys(curves["train_fraction"]))
+    fig, axes = plt.subplots(1, len(fractions), figsize=(4.2 * len(fractions), 3.4), sharey=True, squeeze=False)
+    for ax, fraction in zip(axes[0], fractions):
+        for arm in arms:
+            chosen = curves[(curves["train_fraction"] == fraction) & (curves["arm"] == arm)]
+            if chosen.empty:
+                continue
+            summary = chosen.groupby("epoch")[value].agg(["mean", "std"]).fillna(0.0)
+            line = ax.plot(summary.index, summary["mean"], lw=1.4, label=arm_labels.get(arm, arm))[0]
+            ax.fill_between(summary.index, summary["mean"] - summary["std"], summary["mean"] + summary["std"],
+                            color=line.get_color(), alpha=0.2, lw=0)
+            best = summary["mean"].idxmax()
+            ax.plot([best], [summary["mean"].max()], marker="v", color=line.get_color(), ms=7)
+        ax.set_title(f"{pct(fraction)}% of the training set")
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+    axes[0, 0].set_ylabel("test weighted F1" if value.startswith("test") else "validation weighted F1")
+    axes[0, -1].legend(loc="lower right", fontsize=8, title="mean ± SD; ▼ best epoch", title_fontsize=7)
+    fig.tight_layout()
+    return fig
