@@ -70,3 +70,265 @@ def test_spectrogram_features_and_feature_classifier_shapes(tmp_path):
     assert features.shape == (3, 1024) and features.dtype == np.float32
     classifier = googlenet2d.FeatureClassifier(11)
     assert classifier(torch.from_numpy(features)[:, None, :]).shape == (3, 11)
+
+
+# --- study glue -----------------------------------------------------------------------------
+
+from ecglib import params  # noqa: E402
+from ecglib.data import DataMissingError  # noqa: E402
+from ecglib.models import cae  # noqa: E402
+from ecglib.studies import jang2021 as study  # noqa: E402
+
+STUDY = "jang2021"
+PROFILES = ("smoke", "local", "paper")
+
+
+def test_profiles_share_the_schema_keys_and_validate():
+    schema = params.load_schema(STUDY)
+    for profile in PROFILES:
+        cfg = params.load(STUDY, profile)
+        assert set(cfg.as_dict()) == set(schema), profile
+        assert cfg.profile == profile
+    paper = params.load(STUDY, "paper")
+    # the paper's protocol where it is public
+    assert (paper.fs_hz, paper.window_samples, paper.cae_kernel_size, paper.cae_latent_dim) == (250.0, 2048, 19, 60)
+    assert (paper.epochs, paper.lr, paper.optimizer, paper.n_trials) == (150, 0.005, "adam", 10)
+    assert paper.train_fractions == [1.0, 0.5, 0.25] and paper.test_fraction == 0.2
+    assert paper.data_source == "chapman"
+    assert params.load(STUDY, "smoke").data_source == "sim-chapman"
+
+
+def test_reported_means_match_their_trials():
+    reported = params.reported(STUDY)
+    assert reported["reconstruction_error"]["total"] == pytest.approx(626.583)
+    # 626.583 / 2048 = 0.30595: the paper truncates to 0.305
+    assert reported["reconstruction_error"]["total"] / 2048 == pytest.approx(reported["reconstruction_error"]["per_point"], abs=1e-3)
+    n_checked = 0
+    for table in ("table2_best_f1", "table3_lci"):
+        for size, arms in reported[table].items():
+            assert size in (100, 50, 25)
+            for arm, entry in arms.items():
+                if arm == "p_value":
+                    continue
+                assert len(entry["trials"]) == 10
+                assert np.mean(entry["trials"]) == pytest.approx(entry["mean"], abs=1e-3), (table, size, arm)
+                assert np.std(entry["trials"]) == pytest.approx(entry["sd"], abs=1.5e-3), (table, size, arm)
+                n_checked += 1
+    assert n_checked == 15
+
+
+def test_preprocess_lead_resamples_removes_baseline_and_normalises():
+    fs_in = 500.0
+    time_s = np.arange(5000) / fs_in
+    ecg_like = np.sin(2 * np.pi * 1.2 * time_s) + 0.3 * np.sin(2 * np.pi * 8 * time_s)
+    drift = 2.0 + 1.5 * np.sin(2 * np.pi * 0.05 * time_s)  # offset and slow wander
+    signals = np.stack([ecg_like + drift, 2 * ecg_like])
+    out = study.preprocess_lead(signals, fs_in_hz=fs_in, fs_hz=250.0, window_samples=2048)
+    assert out.shape == (2, 2048, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, :, 0].mean(axis=1), 0, atol=1e-5)
+    np.testing.assert_allclose(out[:, :, 0].std(axis=1), 1, atol=1e-3)
+    # after baseline removal and z-scoring, the drifting and the clean record agree away from the edges
+    middle = slice(300, 1800)
+    assert np.corrcoef(out[0, middle, 0], out[1, middle, 0])[0, 1] > 0.99
+    with pytest.raises(ValueError, match="normalisation"):
+        study.preprocess_lead(signals, fs_in_hz=fs_in, normalisation="robust")
+
+
+def test_trial_indices_bootstrap_and_subsample():
+    labels = np.repeat(np.arange(4), 25)
+    boot = study.trial_indices(100, 0.25, 3, resampling="bootstrap", labels=labels, seed=1)
+    assert [len(b) for b in boot] == [25, 25, 25]
+    assert not np.array_equal(boot[0], boot[1])
+    assert study.trial_indices(100, 0.25, 3, resampling="bootstrap", labels=labels, seed=1)[2].tolist() == boot[2].tolist()
+    full = study.trial_indices(100, 1.0, 2, resampling="bootstrap", labels=labels, seed=1)
+    assert all(len(b) == 100 for b in full) and len(np.unique(full[0])) < 100  # drawn with replacement
+    sub = study.trial_indices(100, 0.5, 2, resampling="subsample", labels=labels, seed=1)
+    assert all(len(s) == 50 and len(np.unique(s)) == 50 for s in sub)
+    assert np.bincount(labels[sub[0]]).tolist() == [12, 13, 12, 13] or set(np.bincount(labels[sub[0]])) <= {12, 13}
+
+
+TINY_CAE = dict(n_leads=1, n_samples=256, latent_dim=8, kernel_size=5, base_filters=2, activation="relu",
+                dropout=0.0, halved_kernel_blocks=0, decoder_residual=True)
+
+
+def test_transfer_and_random_arms_differ_only_in_the_encoder():
+    autoencoder = cae.make_autoencoder(seed=11, **TINY_CAE)
+    transfer, n_loaded = study.build_model("transfer", n_classes=3, seed=5, cae_options=TINY_CAE,
+                                           head_hidden_units=[4], encoder_state=autoencoder.encoder.state_dict())
+    random, zero = study.build_model("random", n_classes=3, seed=5, cae_options=TINY_CAE, head_hidden_units=[4])
+    assert n_loaded == len(autoencoder.encoder.state_dict()) and zero == 0
+    for key, value in transfer.encoder.state_dict().items():
+        assert torch.equal(value, autoencoder.encoder.state_dict()[key])
+    for key, value in transfer.head.state_dict().items():
+        assert torch.equal(value, random.head.state_dict()[key])
+    assert not torch.equal(transfer.encoder.stem[0].weight, random.encoder.stem[0].weight)
+    with pytest.raises(ValueError, match="encoder"):
+        study.build_model("transfer", n_classes=3, seed=5, cae_options=TINY_CAE, head_hidden_units=[4])
+
+
+def _tiny_problem(n=48, n_samples=256, seed=0):
+    rng = np.random.default_rng(seed)
+    targets = np.arange(n) % 3
+    time_s = np.arange(n_samples) / 64.0
+    signals = np.stack([np.sin(2 * np.pi * (1 + t) * time_s) for t in targets]) + 0.3 * rng.normal(size=(n, n_samples))
+    return signals[:, :, None].astype(np.float32), targets
+
+
+@pytest.mark.parametrize("model_selection", ["validation", "best_test_epoch_as_in_paper"])
+def test_data_starvation_arms_share_data_and_settings(model_selection):
+    signals, targets = _tiny_problem()
+    features = np.random.default_rng(1).normal(size=(len(targets), 16, 1)).astype(np.float32)
+    autoencoder = cae.make_autoencoder(seed=3, **TINY_CAE)
+    index = np.arange(len(targets))
+    result = study.run_data_starvation(
+        {"transfer": signals, "random": signals, "image_transfer": features}, targets,
+        train_index=index[:30], val_index=index[30:39] if model_selection == "validation" else index[:0],
+        test_index=index[39:], n_classes=3, train_fractions=[1.0, 0.5], n_trials=2, trial_resampling="bootstrap",
+        epochs=3, lr=0.005, batch_size=8, optimizer="adam", model_selection=model_selection, head_hidden_units=[4],
+        cae_options=TINY_CAE, encoder_state=autoencoder.encoder.state_dict(), seed=0, device="cpu", progress=False,
+    )
+    assert len(result.trials) == 3 * 2 * 2 and len(result.curves) == 3 * 2 * 2 * 3
+    assert set(result.trials["arm"]) == {"transfer", "random", "image_transfer"}
+    shared = study.shared_settings_check(result.settings)
+    assert len(shared) == 4 and shared["identical"].all() and (shared["n_arms"] == 3).all()
+    assert (result.settings.loc[result.settings["arm"] == "transfer", "encoder_tensors_from_cae"] > 0).all()
+    assert (result.settings.loc[result.settings["arm"] != "transfer", "encoder_tensors_from_cae"] == 0).all()
+    half = result.trials[result.trials["train_fraction"] == 0.5]
+    assert (half["n_train"] == 15).all()
+    assert (result.trials["f1_best_test_epoch"] >= result.trials["f1_selected"] - 1e-12).all()
+    if model_selection == "best_test_epoch_as_in_paper":
+        np.testing.assert_allclose(result.trials["f1"], result.trials["f1_best_test_epoch"])
+        assert set(result.settings["monitor"]) == {"test_f1_weighted"}
+    else:
+        np.testing.assert_allclose(result.trials["f1"], result.trials["f1_selected"])
+        assert set(result.settings["monitor"]) == {"val_f1_weighted"}
+        assert result.curves["val_f1_weighted"].notna().all()
+    # tampering with one arm's data is detected
+    tampered = result.settings.copy()
+    tampered.loc[0, "train_indices_sha"] = "different"
+    assert not study.shared_settings_check(tampered)["identical"].all()
+
+
+def test_validation_selection_needs_a_validation_split():
+    signals, targets = _tiny_problem(n=12)
+    with pytest.raises(ValueError, match="validation split"):
+        study.run_data_starvation(
+            {"random": signals}, targets, train_index=np.arange(8), val_index=np.arange(0), test_index=np.arange(8, 12),
+            n_classes=3, train_fractions=[1.0], n_trials=2, trial_resampling="bootstrap", epochs=2, lr=0.01,
+            batch_size=4, optimizer="adam", model_selection="validation", head_hidden_units=[4],
+            cae_options=TINY_CAE, encoder_state=None, seed=0, device="cpu", progress=False,
+        )
+
+
+def _fake_trials(image_gap=0.1):
+    rows = []
+    rng = np.random.default_rng(0)
+    for fraction, random_mean in ((1.0, 0.84), (0.5, 0.83), (0.25, 0.55)):
+        for trial in range(1, 6):
+            for arm, mean in (("transfer", 0.85), ("random", random_mean), ("image_transfer", 0.85 - image_gap)):
+                value = mean + 0.002 * rng.normal()
+                rows.append(dict(arm=arm, train_fraction=fraction, trial=trial, f1=value, f1_best_test_epoch=value,
+                                 lci_test=1.5 if arm == "transfer" else 1.0 + 0.01 * trial, f1_selected=value))
+    return pd.DataFrame(rows)
+
+
+import pandas as pd  # noqa: E402
+
+
+def test_paper_layout_table_structure():
+    trials = _fake_trials()
+    table = study.paper_layout(trials, "f1", study.F1_COMPARISONS, arms=["random", "image_transfer", "transfer"])
+    assert list(table.index) == [f"trial {i}" for i in range(1, 6)] + ["mean ± SD", "p (transfer vs random)",
+                                                                      "p (transfer vs image_transfer)"]
+    assert list(table.columns)[:3] == ["100% random", "100% image_transfer", "100% transfer"]
+    assert len(table.columns) == 9
+    assert table.loc["mean ± SD", "25% random"].startswith("0.55")
+    assert table.loc["p (transfer vs random)", "25% transfer"] == "<0.001"
+
+
+def test_claims_hold_on_paper_like_numbers_and_image_claim_needs_imagenet():
+    trials = _fake_trials()
+    held = {c["claim"][:40]: c["held"] for c in study.claims(trials, image_arm_is_imagenet=True, data_note="x")}
+    assert all(value is True for value in held.values()) and len(held) == 4
+    without = study.claims(trials, image_arm_is_imagenet=False, data_note="x")
+    image_claim = [c for c in without if "2-D image" in c["claim"]][0]
+    assert image_claim["held"] is None and "ImageNet weights unavailable" in image_claim["evidence"]
+    worse = _fake_trials(image_gap=-0.1)  # image arm better than transfer: the claim fails
+    image_claim = [c for c in study.claims(worse, image_arm_is_imagenet=True, data_note="x") if "2-D image" in c["claim"]][0]
+    assert image_claim["held"] is False
+
+
+def test_headline_metrics_names():
+    metrics = study.headline_metrics(_fake_trials(), recon_total=600.0, recon_per_point=600 / 2048)
+    for arm in ("transfer", "random", "image_transfer"):
+        for size in (100, 50, 25):
+            assert f"f1_{arm}_{size}" in metrics and f"lci_{arm}_{size}" in metrics
+    assert "p_f1_transfer_vs_random_25" in metrics and "p_lci_transfer_vs_random_50" in metrics
+    assert all(np.isfinite(list(metrics.values())))
+
+
+def test_paper_profile_fails_at_once_without_chapman_waveforms(tmp_path):
+    cfg = params.load(STUDY, "paper")
+    (tmp_path / "chapman").mkdir()
+    (tmp_path / "chapman" / "Diagnostics.csv").write_text("FileName,Rhythm,Beat,PatientAge,Gender\n")
+    with pytest.raises(DataMissingError, match="ecglib data download chapman"):
+        study.check_data_present(cfg, data_root=tmp_path)
+    with pytest.raises(DataMissingError, match="ecglib data download chapman"):
+        study.load_downstream(cfg, data_root=tmp_path)
+
+
+def test_load_downstream_sim_chapman_shapes():
+    cfg = {**params.load(STUDY, "smoke").as_dict(), "sim_n_examples": 44}
+    examples = study.load_downstream(cfg)
+    assert examples.signals_mv.shape == (44, cfg["window_samples"], 1)
+    assert len(examples.target_names) == 11 and examples.task == "single_label"
+    np.testing.assert_allclose(examples.signals_mv.std(axis=1), 1, atol=1e-3)
+
+
+# --- the notebook through the runner --------------------------------------------------------
+
+EXPECTED_METRICS = {
+    "recon_error_total", "recon_error_per_point", "arms_share_settings", "image_arm_imagenet_weights",
+    "f1_transfer_100", "f1_random_100", "f1_image_transfer_100", "lci_transfer_100", "lci_random_100",
+    "f1_best_test_epoch_transfer_100",
+}
+
+
+@pytest.mark.notebook
+def test_smoke_run_through_runner(tmp_path):
+    import json
+
+    from ecglib import runner
+
+    run_dir = runner.run_study(STUDY, "smoke", output_root=tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert EXPECTED_METRICS <= metrics.keys()
+    assert metrics["arms_share_settings"] == 1.0
+    assert metrics["image_arm_imagenet_weights"] == 0.0  # no ImageNet weights on CI machines
+    provenance = json.loads((run_dir / "run.json").read_text())
+    assert provenance["params"]["seed"] == 0 and provenance["status"] == "completed"
+    assert provenance["image_arm"]["weights"] == "random"
+    tables = run_dir / "tables"
+    for name in ("table1_dataset", "reconstruction_error", "table2_best_f1", "table3_lci", "verdict",
+                 "arm_settings", "arms_share_settings", "table2_vs_paper", "table3_vs_paper"):
+        assert (tables / f"{name}.csv").is_file(), name
+    for name in ("fig4_reconstructions", "fig5_learning_curves"):
+        assert (run_dir / "figures" / f"{name}.png").is_file(), name
+    # Table 2: trials, mean ± SD and p rows; two sizes x three arms; the random-weight image arm says so
+    table2 = pd.read_csv(tables / "table2_best_f1.csv", index_col=0)
+    assert list(table2.index) == ["trial 1", "trial 2", "mean ± SD", "p (transfer vs random)", "p (transfer vs image_transfer)"]
+    assert len(table2.columns) == 6
+    image_columns = [c for c in table2.columns if "Image transfer" in c]
+    assert len(image_columns) == 2 and all("ImageNet weights unavailable" in c for c in image_columns)
+    # the three arms shared splits and hyperparameters in every trial
+    settings = pd.read_csv(tables / "arm_settings.csv")
+    assert set(settings["arm"]) == {"transfer", "random", "image_transfer"}
+    for _, group in settings.groupby(["train_fraction", "trial"]):
+        for column in study.SHARED_SETTINGS:
+            assert group[column].nunique(dropna=False) == 1, column
+    assert pd.read_csv(tables / "arms_share_settings.csv")["identical"].all()
+    # the verdict names the synthetic source and tests nothing
+    verdict = pd.read_csv(tables / "verdict.csv")
+    assert set(verdict["verdict on sim-chapman"]) == {"not tested (synthetic data)"}
+    comparison = pd.read_csv(tables / "reconstruction_error.csv")
+    assert comparison["paper"].tolist() == [626.583, 0.305]
