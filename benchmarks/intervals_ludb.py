@@ -73,6 +73,8 @@ def score(table: pd.DataFrame, reference: str = "ref") -> pd.DataFrame:
                     "interval": name,
                     "n_reference": int(has_reference.sum()),
                     "failure_rate": float(measured.isna().mean()) if has_reference.any() else np.nan,
+                    # e.g. a PR measured in atrial fibrillation, where the cardiologists marked no P wave
+                    "n_measured_without_reference": int(group.loc[~has_reference, f"measured_{name}"].notna().sum()),
                     "mae": float(error.abs().mean()),
                     "median_ae": float(error.abs().median()),
                     "bias": float(error.mean()),

@@ -158,3 +158,24 @@ def test_combine_leads_takes_median_and_ignores_nan():
     combined = intervals.combine_leads(per_lead)
     assert combined["pr_ms"] == 160.0 and combined["qrs_ms"] == 90.0
     assert combined["qt_ms"] == 400.0 and combined["n_leads_qt_ms"] == 1
+
+
+def test_global_qrs_spans_the_leads():
+    # one beat (peak 200) seen by five leads; onsets 170..190, offsets 220..260 samples
+    waves_by_lead = {
+        lead: pd.DataFrame({"wave": ["QRS"], "onset": [onset], "peak": [200], "offset": [offset]})
+        for lead, onset, offset in zip("ABCDE", [170, 175, 180, 185, 190], [220, 230, 240, 250, 260])
+    }
+    # quantile 0: earliest onset to latest offset = 90 samples = 180 ms at 500 Hz
+    assert intervals.global_qrs_ms(waves_by_lead, 500.0, quantile=0.0) == pytest.approx(180.0)
+    # quantile 0.5: median onset to median offset = 60 samples
+    assert intervals.global_qrs_ms(waves_by_lead, 500.0, quantile=0.5) == pytest.approx(120.0)
+
+
+def test_qrs_combine_median_is_not_wider_than_global():
+    signal = gaussian_ecg()
+    global_ms = intervals.measure_intervals(signal, FS_HZ, LEADS)["qrs_ms"]
+    median_ms = intervals.measure_intervals(signal, FS_HZ, LEADS, qrs_combine="median")["qrs_ms"]
+    assert median_ms <= global_ms + 1e-9
+    with pytest.raises(ValueError, match="qrs_combine"):
+        intervals.measure_intervals(signal, FS_HZ, LEADS, qrs_combine="mean")

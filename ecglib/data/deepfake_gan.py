@@ -275,6 +275,10 @@ def cached_signals(
     return signals_mv
 
 
+#: the name the project's issue uses for :func:`cached_signals`
+cached_set = cached_signals
+
+
 def load_labelled(
     n: int,
     *,
