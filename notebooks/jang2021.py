@@ -172,7 +172,10 @@ with run.stage("pretraining_corpus"):
         corpus, test_fraction=cfg.pretrain_test_fraction, val_fraction=cfg.pretrain_val_fraction, seed=cfg.seed,
     )
 run.record_data("deepfake-gan", n_examples=corpus.counts.get("deepfake-gan", 0),
-                seed=study.derived_seed(cfg.seed, "deepfake-gan"))
+                seed=study.derived_seed(cfg.seed, "deepfake-gan"), used_for="pre-training")
+for name, count in corpus.counts.items():
+    if name not in ("deepfake-gan", cfg.data_source):
+        run.record_data(name, n_examples=count, used_for="pre-training (lead II, unlabelled)")
 corpus_table = pd.DataFrame(
     [{"source": name, "examples": count} for name, count in corpus.counts.items()]
     + [{"source": f"{name} (skipped: {reason})", "examples": 0} for name, reason in corpus.skipped.items()]
