@@ -4,10 +4,10 @@ Synthetic data (not a reproduction of any study). One pool of sim-chapman record
 class priors, 4 records per simulated patient) is split patient-wise into test, validation
 and a training pool; the training sets are the first 500 / 5,000 records of a fixed shuffle
 of the pool's patients. Model selection uses the validation loss only. Defaults keep it to
-about 10-15 minutes on 2 shared CPU cores (50 Hz, 10 s, 12 leads, 6 and 1 epochs, batch 32); the per-size
+about 10-15 minutes on 2 shared CPU cores (50 Hz, 10 s, 12 leads, 10 and 3 epochs, batch 32); the per-size
 epoch counts are printed with the results. Writes outputs/benchmarks/sim_resnet_accuracy.json.
 
-Run: nice .venv/bin/python benchmarks/sim_resnet_accuracy.py [--sizes 500 5000] [--epochs 6 1]
+Run: nice .venv/bin/python benchmarks/sim_resnet_accuracy.py [--sizes 500 5000] [--epochs 10 3]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ OUT = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks" / "sim_resn
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
-    parser.add_argument("--epochs", type=int, nargs="+", default=[6, 1], help="epochs per training size")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 3], help="epochs per training size")
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--n-val", type=int, default=500)
     parser.add_argument("--fs-hz", type=float, default=50.0)
