@@ -75,14 +75,15 @@ class GridResult:
 
     ``history`` has one row per epoch with the columns of ``HISTORY_COLUMNS``;
     ``best_epoch`` (1-based) is the epoch whose weights were kept (lowest validation loss,
-    ties to the earliest); ``best_state_dict`` holds those weights on the CPU;
+    ties to the earliest); ``best_state_dict`` holds those weights on the CPU (None when
+    :func:`train_grid` ran with ``keep_states=False``);
     ``test_probabilities`` are sigmoid outputs on ``test_indices`` (in that order).
     """
 
     tags: dict
     history: pd.DataFrame
     best_epoch: int
-    best_state_dict: dict[str, torch.Tensor]
+    best_state_dict: dict[str, torch.Tensor] | None
     val_loss: float
     val_balanced_accuracy: float
     test_loss: float = math.nan
@@ -255,7 +256,7 @@ def _evaluate(stack, params, signals, targets_float, index_matrix: np.ndarray, e
 
 
 def _train_chunk(model_factory, template, signals, targets_float, targets_np, runs, *, epochs, weight_decay,
-                 max_samples_per_step, device, progress):  # fmt: skip
+                 max_samples_per_step, device, progress, keep_states=True):  # fmt: skip
     states = [run.init_state if run.init_state is not None else initial_state(model_factory, run.seed) for run in runs]
     stack = _StackedModels(template, states, device)
     n_models = len(runs)
@@ -330,7 +331,9 @@ def _train_chunk(model_factory, template, signals, targets_float, targets_np, ru
             tags=dict(run.tags),
             history=history,
             best_epoch=int(best_epoch[k]),
-            best_state_dict={name: best_params[name][k].detach().cpu().clone() for name in stack.names},
+            best_state_dict=(
+                {name: best_params[name][k].detach().cpu().clone() for name in stack.names} if keep_states else None
+            ),
             val_loss=float(row["val_loss"]),
             val_balanced_accuracy=float(row["val_balanced_accuracy"]),
             n_train_examples_seen=int(n_seen[k]),
@@ -372,6 +375,7 @@ def train_grid(
     max_samples_per_step: int = 32,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    keep_states: bool = True,
     on_chunk_done: Callable[[list[GridResult]], None] | None = None,
 ) -> list[GridResult]:
     """Train every run for ``epochs`` epochs, many at once; keep each run's lowest-validation-loss weights.
@@ -394,6 +398,8 @@ def train_grid(
         use larger values (see ``benchmarks/vavekanand_grid.py``).
     device : torch device
     progress : show a tqdm bar per chunk
+    keep_states : return each run's kept weights (``best_state_dict``); False saves memory
+        in large grids (``best_state_dict`` is then None)
     on_chunk_done : called with each chunk's results as they finish (e.g. to log progress)
 
     Returns
@@ -416,7 +422,7 @@ def train_grid(
         chunk_results = _train_chunk(
             model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk],
             epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step,
-            device=device, progress=progress,
+            device=device, progress=progress, keep_states=keep_states,
         )  # fmt: skip
         for number, result in zip(chunk, chunk_results):
             results[number] = result
