@@ -373,7 +373,8 @@ data_note = (
     f"F1 = {f1_label}."
 )
 verdict = ecglib.report.show_verdict(
-    study.claims(trials, image_arm_is_imagenet=None if image_info is None else image_info.is_imagenet, data_note=data_note),
+    study.claims(trials, image_arm_is_imagenet=None if image_info is None else image_info.is_imagenet, data_note=data_note,
+                 autoencoder_error_per_point=recon_per_point, normalisation=cfg.normalisation),
     data_source=cfg.data_source,
 )
 ecglib.report.save_table(run, verdict, "verdict", caption="the paper's claims on this run's data")
@@ -384,5 +385,6 @@ metrics["n_examples"] = float(len(examples))
 metrics["n_pretrain_examples"] = float(len(corpus.signals))
 metrics["arms_share_settings"] = float(shared["identical"].all())
 metrics["image_arm_imagenet_weights"] = float(image_info is not None and image_info.is_imagenet)
+metrics["autoencoder_learned"] = float(bool(study.autoencoder_learned(recon_per_point, cfg.normalisation)))
 run.finish(metrics=metrics)
 metrics

@@ -258,6 +258,15 @@ def test_claims_hold_on_paper_like_numbers_and_image_claim_needs_imagenet():
     assert image_claim["held"] is False
 
 
+def test_claims_untested_when_the_autoencoder_learnt_nothing():
+    trials = _fake_trials()
+    failed = study.claims(trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.999)
+    assert all(c["held"] is None and c["evidence"].startswith("Untested") for c in failed)
+    learned = study.claims(trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.3)
+    assert all(c["held"] is True for c in learned)
+    assert study.autoencoder_learned(0.95, "minmax") is None
+
+
 def test_headline_metrics_names():
     metrics = study.headline_metrics(_fake_trials(), recon_total=600.0, recon_per_point=600 / 2048)
     for arm in ("transfer", "random", "image_transfer"):

@@ -744,13 +744,42 @@ def comparison_rows(trials: pd.DataFrame, value: str, reported: Mapping[str, Any
 # --------------------------------------------------------------------------- verdict and metrics
 
 
+#: On z-scored data, predicting zero everywhere gives a reconstruction error of 1 per point;
+#: an autoencoder at or above this value has learnt (almost) nothing, and its encoder is no
+#: pre-training, so the transfer claims cannot be tested with it.
+AUTOENCODER_FAILED_ERROR_PER_POINT = 0.9
+
+
+def autoencoder_learned(error_per_point: float | None, normalisation: str) -> bool | None:
+    """Whether the autoencoder reconstructs better than the mean (None when it cannot be told)."""
+    if error_per_point is None or normalisation != "zscore":
+        return None
+    return bool(error_per_point < AUTOENCODER_FAILED_ERROR_PER_POINT)
+
+
 def claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str,
-           alpha: float = 0.05) -> list[dict]:
+           alpha: float = 0.05, autoencoder_error_per_point: float | None = None,
+           normalisation: str = "zscore") -> list[dict]:
     """The paper's claims about Tables 2 and 3, each with whether it held on this run.
 
-    ``held`` is None where this run cannot tell (arm not run, or the image arm had no
-    ImageNet weights). ``data_note`` names the data behind the run (goes into the evidence).
+    ``held`` is None where this run cannot tell: an arm not run, the image arm without
+    ImageNet weights, or an autoencoder that learnt nothing (z-scored data with a
+    reconstruction error per point of at least :data:`AUTOENCODER_FAILED_ERROR_PER_POINT`;
+    then every claim about the transfer arm is untested). ``data_note`` names the data behind
+    the run (goes into the evidence).
     """
+    result = _claims(trials, image_arm_is_imagenet=image_arm_is_imagenet, data_note=data_note, alpha=alpha)
+    if autoencoder_learned(autoencoder_error_per_point, normalisation) is False:
+        note = (f"Untested: the autoencoder did not learn to reconstruct (error per point "
+                f"{autoencoder_error_per_point:.3f}; predicting zero gives 1.0 on z-scored data), so the transfer "
+                "arm had no useful pre-training. ")
+        for claim in result:
+            claim["held"] = None
+            claim["evidence"] = note + claim["evidence"]
+    return result
+
+
+def _claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str, alpha: float) -> list[dict]:
     f1 = welch_table(trials, "f1", F1_COMPARISONS)
     lci = welch_table(trials, "lci_test", LCI_COMPARISONS)
     result = []
