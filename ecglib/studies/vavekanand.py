@@ -58,12 +58,15 @@ class WindowSet:
         n_abnormal, and the exclusion counts
     exclusions : reason -> count, summed over patients (for ``run.record_data``)
     files : data files read (for checksums in the run's provenance)
+    start_samples : ndarray of shape (n_windows,), int64, first sample of each window in its
+        record at the original sampling rate
     """
 
     windows: LabelledSet
     per_patient: pd.DataFrame
     exclusions: dict[str, int] = field(default_factory=dict)
     files: list = field(default_factory=list)
+    start_samples: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------- windows
@@ -148,7 +151,7 @@ def mitbih_windows(
     from ecglib.data import cache, mitbih
 
     folder = mitbih.folder(root)  # raises DataMissingError naming the download command
-    signals, targets, patient_ids, rows, files = [], [], [], [], []
+    signals, targets, patient_ids, rows, files, starts = [], [], [], [], [], []
     exclusions: dict[str, int] = {}
     for record_id in patients:
         record = mitbih.load_record(record_id, root) if not use_cache else None
@@ -166,12 +169,12 @@ def mitbih_windows(
                 column, used = 0, record.lead_names[0]
             else:
                 return {"lead_missing": np.ones(1, np.int64)}
-            window_signals, labels, starts, excl = _record_windows(
+            window_signals, labels, window_starts, excl = _record_windows(
                 record.signal_mv[:, column], record.fs_hz, annotations.beat_samples, annotations.beat_symbols,
                 band_hz=band_hz, filter_order=filter_order, normalise_range=normalise_range, window_s=window_s,
                 window_samples_out=window_samples_out, normal_symbols=normal_symbols, resample_method=resample_method,
             )  # fmt: skip
-            return {"signals": window_signals, "labels": labels, "start_samples": starts,
+            return {"signals": window_signals, "labels": labels, "start_samples": window_starts,
                     "lead_used": np.frombuffer(used.ljust(8).encode(), dtype=np.uint8).copy(),
                     "no_beat_annotation": np.array([excl["no_beat_annotation"]], np.int64),
                     "incomplete_tail": np.array([excl["incomplete_tail"]], np.int64)}  # fmt: skip
@@ -187,6 +190,7 @@ def mitbih_windows(
             exclusions[f"windows_{reason}"] = exclusions.get(f"windows_{reason}", 0) + int(arrays[reason][0])
         signals.append(arrays["signals"])
         targets.append(labels)
+        starts.append(arrays["start_samples"].astype(np.int64))
         patient_ids += [str(record_id)] * len(labels)
         rows.append({"patient": str(record_id), "lead": lead_used, "n_windows": len(labels),
                      "n_normal": int((labels == 0).sum()), "n_abnormal": int((labels == 1).sum()),
@@ -203,7 +207,9 @@ def mitbih_windows(
         exclusions=exclusions,
         units=f"min-max per record to {tuple(normalise_range)}",
     )
-    return WindowSet(labelled, pd.DataFrame(rows), exclusions, files)
+    if not rows:
+        raise ValueError(f"no windows: every requested record ({list(patients)}) was excluded ({exclusions})")
+    return WindowSet(labelled, pd.DataFrame(rows), exclusions, files, np.concatenate(starts))
 
 
 def simulated_windows(
@@ -232,7 +238,7 @@ def simulated_windows(
     simulated_set = simulated.simulate(
         "sim-mitbih-windows", n_patients * windows_per_patient * 20, seed=seed, windows_per_patient=windows_per_patient
     ).labelled
-    signals, targets, patient_ids, rows = [], [], [], []
+    signals, targets, patient_ids, rows, starts = [], [], [], [], []
     dropped = 0
     for patient in pd.unique(simulated_set.patient_ids):
         if len(rows) == n_patients:
@@ -248,6 +254,7 @@ def simulated_windows(
         window_signals = resample_windows(scaled.reshape(len(labels), -1), window_samples_out, method=resample_method)
         signals.append(window_signals)
         targets.append(labels)
+        starts.append(np.arange(len(labels), dtype=np.int64) * (record.size // len(labels)))
         patient_ids += [str(patient)] * len(labels)
         rows.append({"patient": str(patient), "lead": simulated_set.lead_names[0], "n_windows": len(labels),
                      "n_normal": int((labels == 0).sum()), "n_abnormal": int((labels == 1).sum()),
@@ -261,7 +268,7 @@ def simulated_windows(
         target_names=("normal", "abnormal"), task="single_label", source="sim-mitbih-windows", exclusions=exclusions,
         units=f"min-max per record to {tuple(normalise_range)}",
     )  # fmt: skip
-    return WindowSet(labelled, pd.DataFrame(rows), exclusions, [])
+    return WindowSet(labelled, pd.DataFrame(rows), exclusions, [], np.concatenate(starts))
 
 
 # --------------------------------------------------------------------------- splits

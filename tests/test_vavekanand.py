@@ -1,0 +1,201 @@
+"""Vavekanand study glue: windows, per-patient splits, no test window in training, selection, Table 1, smoke run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglib.data import LabelledSet
+from ecglib.grid import GridResult
+from ecglib.studies import vavekanand as vv
+
+
+
+@pytest.fixture
+def mitbih_root():
+    """The data root holding MIT-BIH (``$ECGLIB_DATA``); skip when absent."""
+    from ecglib import data
+
+    folder = data.dataset_folder("mitbih")
+    if not folder.is_dir():
+        pytest.skip(f"MIT-BIH not found under {folder} (set $ECGLIB_DATA to a data root holding mitdb/)")
+    return folder.parent
+
+
+def _windows(n_patients=3, n_per_patient=50, seed=0) -> LabelledSet:
+    rng = np.random.default_rng(seed)
+    n = n_patients * n_per_patient
+    targets = np.tile((np.arange(n_per_patient) % 4 == 0).astype(np.int64), n_patients)
+    return LabelledSet(
+        signals_mv=rng.normal(size=(n, 128, 1)).astype(np.float32), targets=targets,
+        patient_ids=np.repeat([f"p{i}" for i in range(n_patients)], n_per_patient), fs_hz=128.0, lead_names=("MLII",),
+        target_names=("normal", "abnormal"), task="single_label", source="test",
+    )  # fmt: skip
+
+
+def test_split_is_within_patient_stratified_and_disjoint():
+    windows = _windows()
+    splits = vv.split_windows(windows, seed=0)
+    for patient, parts in splits.by_patient.items():
+        rows = np.flatnonzero(windows.patient_ids == patient)
+        together = np.concatenate([parts["train"], parts["val"], parts["test"]])
+        assert sorted(together) == sorted(rows)  # every window once, only this patient's
+        assert len(parts["test"]) == 10 and len(parts["val"]) == 8 and len(parts["train"]) == 32  # 80/20 then 80/20
+        for name in ("train", "val", "test"):
+            assert set(windows.targets[parts[name]]) == {0, 1}  # stratified: both classes everywhere
+    assert (splits.part == "test").sum() == 30
+
+
+def test_pretraining_never_sees_a_test_window(monkeypatch):
+    windows = _windows()
+    splits = vv.split_windows(windows, seed=0)
+    seen = {}
+
+    def fake_train_grid(model_factory, signals, targets, runs, **kwargs):
+        seen["runs"] = runs
+        return [GridResult(tags={}, history=pd.DataFrame(), best_epoch=1, best_state_dict={}, val_loss=0.0, val_balanced_accuracy=1.0)]
+
+    monkeypatch.setattr(vv, "train_grid", fake_train_grid)
+    vv.pretrain(None, None, windows.targets, splits, epochs=1, lr=1e-3, batch_size=32, weight_decay=0.0, seed=0)
+    [run] = seen["runs"]
+    test = set(splits.indices("test"))
+    assert not test & set(run.train_indices) and not test & set(run.val_indices)
+    assert run.test_indices is None
+    assert len(run.train_indices) == 96 and len(run.val_indices) == 24  # pooled over all patients
+    with pytest.raises(AssertionError, match="test windows"):
+        vv.assert_no_test_in(splits.indices("test")[:3], splits)
+
+
+def test_grid_runs_pair_individual_and_fine_tuned_and_keep_test_apart():
+    windows = _windows()
+    splits = vv.split_windows(windows, seed=0)
+    state = {"w": 1}
+    runs = vv.grid_runs(splits, ["p0", "p1"], learning_rates=[0.001, 0.01, 0.1], batch_sizes=[4, 16, 32],
+                        weighted_sampling=[True, False], seed=0, pretrained_state=state)  # fmt: skip
+    assert len(runs) == 2 * 18 * 2
+    for individual, fine in zip(runs[0::2], runs[1::2]):
+        assert individual.tags["mode"] == "individual" and fine.tags["mode"] == "fine_tuned"
+        assert individual.seed == fine.seed and individual.init_state is None and fine.init_state is state
+        patient_test = set(splits.by_patient[individual.tags["patient"]]["test"])
+        assert set(individual.test_indices) == patient_test
+        assert not patient_test & (set(individual.train_indices) | set(individual.val_indices))
+    with pytest.raises(ValueError, match="pretrained_state"):
+        vv.grid_runs(splits, ["p0"], learning_rates=[0.1], batch_sizes=[4], weighted_sampling=[True], seed=0)
+
+
+def _results():
+    rows = []
+    for mode in vv.MODES:
+        for lr, val, test in ((0.001, 0.9, 0.70), (0.01, 0.8, 0.95)):
+            rows.append({"patient": "p0", "mode": mode, "lr": lr, "batch_size": 4, "weighted_sampling": True,
+                         "val_loss": 0.3, "val_balanced_accuracy": val + (0.05 if mode == "fine_tuned" and lr == 0.01 else 0),
+                         "test_balanced_accuracy": test})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_selection_uses_validation_by_default_and_test_only_as_labelled_option():
+    results = _results()
+    chosen = vv.select_per_patient(results)
+    assert set(chosen["lr"]) == {0.001} and set(chosen["test_balanced_accuracy"]) == {0.70}
+    leaky = vv.select_per_patient(results, model_selection="test_set_as_in_paper")
+    assert set(leaky["lr"]) == {0.01}
+    with pytest.raises(ValueError):
+        vv.select_per_patient(results, model_selection="test")
+
+
+def test_individual_choice_reuses_the_individual_grid_point():
+    results = _results()
+    results.loc[(results["mode"] == "fine_tuned") & (results["lr"] == 0.01), "val_balanced_accuracy"] = 0.99
+    own = vv.select_per_patient(results)
+    reuse = vv.select_per_patient(results, finetune_hyperparameters="individual_choice")
+    assert own.set_index("mode").loc["fine_tuned", "lr"] == 0.01
+    assert reuse.set_index("mode").loc["fine_tuned", "lr"] == 0.001
+
+
+def test_table1_and_summary():
+    chosen = vv.select_per_patient(_results())
+    per_patient = pd.DataFrame([{"patient": "p0", "n_windows": 50, "n_abnormal": 13}])
+    table = vv.table1(chosen, per_patient, {"p0": {"batch_size": 4, "lr": 0.001, "weighted_sampling": True, "balanced_accuracy": 0.713}})
+    assert list(table.columns) == [
+        "patient", "n_windows", "n_abnormal", "ind_batch_size", "ind_lr", "ind_weighted_sampling", "ind_balanced_accuracy",
+        "ft_batch_size", "ft_lr", "ft_weighted_sampling", "ft_balanced_accuracy", "paper_batch_size", "paper_lr",
+        "paper_weighted_sampling", "paper_balanced_accuracy",
+    ]  # fmt: skip
+    assert table.loc[0, "paper_balanced_accuracy"] == 0.713
+    summary = vv.summary(table)
+    assert summary["mean_bacc_individual"] == pytest.approx(0.70) and summary["n_below_75_individual"] == 1
+
+
+def test_resample_windows_to_128_samples_keeps_a_slow_wave():
+    t_s = np.arange(360) / 360.0
+    windows = np.stack([np.sin(2 * np.pi * 3 * t_s), np.cos(2 * np.pi * 2 * t_s)]).astype(np.float32)
+    for method in ("polyphase", "fft"):
+        out = vv.resample_windows(windows, 128, method=method)
+        assert out.shape == (2, 128) and out.dtype == np.float32
+        t_out = np.arange(128) / 128.0
+        np.testing.assert_allclose(out[0, 10:-10], np.sin(2 * np.pi * 3 * t_out)[10:-10], atol=0.05)
+
+
+def test_missing_mitbih_names_the_download_command(tmp_path):
+    from ecglib.data import DataMissingError
+
+    with pytest.raises(DataMissingError, match="ecglib data download mitbih"):
+        vv.mitbih_windows(["100"], root=tmp_path)
+
+
+@pytest.mark.real_data
+def test_real_windows_are_labelled_by_the_beats_inside(mitbih_root):
+    from ecglib.data import mitbih
+
+    window_set = vv.mitbih_windows(["119", "102"], root=mitbih_root, use_cache=False)
+    per_patient = window_set.per_patient.set_index("patient")
+    assert per_patient.loc["102", "lead"] == "V5"  # record 102 has no MLII: first lead, noted
+    assert per_patient.loc["119", "lead"] == "MLII"
+    rows = window_set.windows.patient_ids == "119"
+    starts, labels = window_set.start_samples[rows], window_set.windows.targets[rows]
+    assert window_set.windows.signals_mv.shape[1:] == (128, 1)
+    annotations = mitbih.load_annotations("119", mitbih_root)
+    n_checked = {"V": 0, "N only": 0}
+    for start, label in zip(starts, labels):
+        inside = annotations.beat_symbols[(annotations.beat_samples >= start) & (annotations.beat_samples < start + 360)]
+        assert len(inside)  # windows without beats are excluded
+        if "V" in inside:
+            assert label == 1
+            n_checked["V"] += 1
+        elif set(inside) == {"N"}:
+            assert label == 0
+            n_checked["N only"] += 1
+    assert n_checked["V"] > 100 and n_checked["N only"] > 500
+    # every 1 s window of the 650,000-sample record is either kept or counted as beat-free
+    assert per_patient.loc["119", "n_windows"] + per_patient.loc["119", "windows_without_beats"] == 650_000 // 360
+    excluded = vv.mitbih_windows(["102", "119"], root=mitbih_root, lead_fallback="exclude", use_cache=False)
+    assert list(excluded.per_patient["patient"]) == ["119"] and excluded.exclusions["record_without_MLII"] == 1
+
+
+@pytest.mark.notebook
+def test_smoke_run_writes_table1_figures_and_metrics(tmp_path):
+    import ecglib.runner
+
+    run_dir = ecglib.runner.run_study("vavekanand", "smoke", output_root=tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["n_parameters"] == 67_169
+    for key in ("mean_bacc_individual", "mean_bacc_fine_tuned", "n_above_95_individual", "n_below_75_fine_tuned", "n_windows"):
+        assert np.isfinite(metrics[key])
+    assert 0.0 <= metrics["mean_bacc_individual"] <= 1.0
+    table = pd.read_csv(run_dir / "tables" / "table1_per_patient.csv")
+    assert len(table) == metrics["n_patients"] == 4
+    assert {"ind_batch_size", "ind_lr", "ind_weighted_sampling", "ind_balanced_accuracy", "ft_balanced_accuracy",
+            "paper_balanced_accuracy"} <= set(table.columns)  # fmt: skip
+    assert set(table["ind_batch_size"]) <= {16} and set(table["ind_lr"]) <= {0.001, 0.01}
+    summary = pd.read_csv(run_dir / "tables" / "summary_vs_paper.csv")
+    assert summary.set_index("quantity").loc["mean balanced accuracy, individual", "paper"] == pytest.approx(94.6)
+    for name in ("fig3_pretraining_loss", "fig4_hist_individual", "fig5_patient_curves_individual", "fig6_hist_fine_tuned",
+                 "fig7_patient_curves_fine_tuned", "fig8_per_patient", "gain_vs_training_windows"):  # fmt: skip
+        assert (run_dir / "figures" / f"{name}.png").is_file()
+    verdict = (run_dir / "tables" / "verdict.md").read_text()
+    assert "not tested (synthetic data)" in verdict
+    provenance = json.loads((run_dir / "run.json").read_text())
+    assert provenance["params"]["model_selection"] == "validation"
