@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--steps", default="64,128,256", help="max_samples_per_step values to try")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-plain", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="train_grid n_workers (processes, one thread each)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -91,10 +92,10 @@ def main() -> None:
         for steps in [int(s) for s in args.steps.split(",")]:
             start = time.perf_counter()
             results = train_grid(BeatCNN, signals, targets, runs, epochs=args.epochs, weight_decay=1e-4,
-                                 max_samples_per_step=steps)  # fmt: skip
+                                 max_samples_per_step=steps, n_workers=args.workers)  # fmt: skip
             seconds = time.perf_counter() - start
             seen = sum(r.n_train_examples_seen for r in results)
-            rows.append({"method": "train_grid", "batch_size": batch_size, "models": len(runs),
+            rows.append({"method": f"train_grid x{args.workers}", "batch_size": batch_size, "models": len(runs),
                          "max_samples_per_step": steps, "seconds": seconds, "examples_per_s": seen / seconds})  # fmt: skip
     print(f"{'method':<12} {'batch':>5} {'models':>6} {'step':>5} {'seconds':>8} {'examples/s':>10} {'speed-up':>8}")
     for row in rows:
@@ -102,7 +103,7 @@ def main() -> None:
         row["speedup_vs_plain"] = speedup
         print(f"{row['method']:<12} {row['batch_size']:>5} {row['models']:>6} {str(row['max_samples_per_step']):>5} "
               f"{row['seconds']:>8.1f} {row['examples_per_s']:>10.0f} {speedup:>8.2f}")  # fmt: skip
-    best = {b: max(r["examples_per_s"] for r in rows if r["method"] == "train_grid" and r["batch_size"] == b) for b in BATCH_SIZES}
+    best = {b: max(r["examples_per_s"] for r in rows if r["method"].startswith("train_grid") and r["batch_size"] == b) for b in BATCH_SIZES}
     examples_per_batch_size = 2 * N_PATIENTS_PAPER * 12 * EPOCHS_PAPER * args.n_train
     grid_hours = sum(examples_per_batch_size / best[b] for b in BATCH_SIZES) / 3600
     pretrain_hours = N_PATIENTS_PAPER * args.n_train * EPOCHS_PAPER / (plain_rate.get(32) or best[32]) / 3600

@@ -376,6 +376,7 @@ def train_grid(
     device: torch.device | str = "cpu",
     progress: bool = False,
     keep_states: bool = True,
+    n_workers: int = 1,
     on_chunk_done: Callable[[list[GridResult]], None] | None = None,
 ) -> list[GridResult]:
     """Train every run for ``epochs`` epochs, many at once; keep each run's lowest-validation-loss weights.
@@ -400,6 +401,10 @@ def train_grid(
     progress : show a tqdm bar per chunk
     keep_states : return each run's kept weights (``best_state_dict``); False saves memory
         in large grids (``best_state_dict`` is then None)
+    n_workers : CPU only: worker processes (forked, one torch thread each), each training
+        its share of the chunks; on a small CPU one single-threaded process per core beats
+        one multi-threaded process (tiny operations spend their time synchronising threads).
+        Results do not depend on it.
     on_chunk_done : called with each chunk's results as they finish (e.g. to log progress)
 
     Returns
@@ -418,17 +423,49 @@ def train_grid(
     _check_runs(runs, len(targets_np), targets_np)
     template = initial_state_module(model_factory)
     results: list[GridResult | None] = [None] * len(runs)
-    for chunk in plan_chunks(runs, max_samples_per_step):
-        chunk_results = _train_chunk(
-            model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk],
-            epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step,
-            device=device, progress=progress, keep_states=keep_states,
-        )  # fmt: skip
+    chunks = plan_chunks(runs, max_samples_per_step)
+    options = dict(epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step, device=device,
+                   progress=progress, keep_states=keep_states)  # fmt: skip
+    if n_workers > 1 and device.type == "cpu" and len(chunks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # balance the workers by cost (training examples x models), largest chunks first
+        shares: list[list[list[int]]] = [[] for _ in range(n_workers)]
+        load = [0] * n_workers
+        for chunk in sorted(chunks, key=lambda c: -sum(len(runs[n].train_indices) for n in c)):
+            worker = load.index(min(load))
+            shares[worker].append(chunk)
+            load[worker] += sum(len(runs[n].train_indices) for n in chunk)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_train_chunks_in_worker, model_factory, signals_t, targets_float, targets_np,
+                            [[runs[n] for n in chunk] for chunk in share], options)  # fmt: skip
+                for share in shares if share
+            ]
+            owners = {future: share for future, share in zip(futures, [s for s in shares if s])}
+            for future in as_completed(futures):
+                for chunk, chunk_results in zip(owners[future], future.result()):
+                    for number, result in zip(chunk, chunk_results):
+                        results[number] = result
+                    if on_chunk_done is not None:
+                        on_chunk_done(chunk_results)
+        return results  # type: ignore[return-value]
+    for chunk in chunks:
+        chunk_results = _train_chunk(model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk], **options)
         for number, result in zip(chunk, chunk_results):
             results[number] = result
         if on_chunk_done is not None:
             on_chunk_done(chunk_results)
     return results  # type: ignore[return-value]
+
+
+def _train_chunks_in_worker(model_factory, signals, targets_float, targets_np, chunk_runs, options):
+    """Worker process body: one torch thread, the given chunks in order."""
+    torch.set_num_threads(1)
+    template = initial_state_module(model_factory)
+    return [_train_chunk(model_factory, template, signals, targets_float, targets_np, runs, **options) for runs in chunk_runs]
 
 
 def initial_state_module(model_factory: Callable[[], nn.Module]) -> nn.Module:

@@ -61,6 +61,7 @@ weighted_sampling = [True, False]
 model_selection = "validation"  # validation | test_set_as_in_paper
 finetune_hyperparameters = "own_grid"  # own_grid | individual_choice
 grid_samples_per_step = 64
+grid_workers = 1
 example_patient = "203"
 variant_2d = True
 variant_patients = None
@@ -190,7 +191,7 @@ with run.stage("patient_grid"):
         model_factory, signals, targets, splits, patient_list, learning_rates=cfg.learning_rates,
         batch_sizes=cfg.batch_sizes, weighted_sampling=cfg.weighted_sampling, epochs=cfg.epochs,
         weight_decay=cfg.weight_decay, seed=cfg.seed, pretrained_state=pretrained.best_state_dict,
-        device=run.device, max_samples_per_step=cfg.grid_samples_per_step,
+        device=run.device, max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers,
     )  # fmt: skip
 ecglib.report.save_table(run, results, "grid_all_runs", caption="every grid run: validation and test balanced accuracy",
                          data_source=cfg.data_source)  # fmt: skip
@@ -300,7 +301,7 @@ if cfg.variant_2d:
             batch_sizes=cfg.variant_batch_sizes, weighted_sampling=cfg.variant_weighted_sampling,
             epochs=cfg.variant_epochs, weight_decay=cfg.weight_decay, seed=cfg.seed,
             pretrained_state=variant_pretrained.best_state_dict, device=run.device,
-            max_samples_per_step=cfg.grid_samples_per_step,
+            max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers,
         )  # fmt: skip
     variant_table = vv.table1(vv.select_per_patient(variant_results, model_selection=cfg.model_selection,
                                                     finetune_hyperparameters=cfg.finetune_hyperparameters),

@@ -107,3 +107,16 @@ def test_bad_indices_are_refused():
     signals, targets = _toy(n=20)
     with pytest.raises(ValueError, match="train_indices"):
         train_grid(BeatCNN, signals, targets, [GridRun(np.array([0, 25]), np.array([1]), lr=1e-3, batch_size=2)], epochs=1)
+
+
+def test_worker_processes_give_the_same_results():
+    signals, targets = _toy(n=120)
+    idx = np.arange(120)
+    runs = [GridRun(idx[:50], idx[50:70], lr=lr, batch_size=b, seed=s, test_indices=idx[70:])
+            for s, (lr, b) in enumerate([(1e-3, 4), (1e-2, 4), (1e-3, 16), (1e-2, 32)])]  # fmt: skip
+    alone = train_grid(BeatCNN, signals, targets, runs, epochs=1, max_samples_per_step=4, keep_states=False)
+    shared = train_grid(BeatCNN, signals, targets, runs, epochs=1, max_samples_per_step=4, keep_states=False, n_workers=2)
+    for a, b in zip(alone, shared):
+        assert a.tags == b.tags and a.best_state_dict is None
+        np.testing.assert_allclose(a.history.to_numpy(), b.history.to_numpy(), atol=1e-6)
+        assert a.test_balanced_accuracy == b.test_balanced_accuracy

@@ -354,7 +354,7 @@ def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, w
 
 def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, patients, *, learning_rates, batch_sizes,
                      weighted_sampling, epochs: int, weight_decay: float, seed: int, pretrained_state,
-                     device="cpu", max_samples_per_step: int = 32, progress: bool = False):  # fmt: skip
+                     device="cpu", max_samples_per_step: int = 32, n_workers: int = 1, progress: bool = False):  # fmt: skip
     """Train the whole grid for both modes; return (results DataFrame, {(patient, mode, lr, bs, ws): history}).
 
     The results have one row per run: patient, mode, lr, batch_size, weighted_sampling,
@@ -365,7 +365,7 @@ def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, pat
                      weighted_sampling=weighted_sampling, seed=seed, pretrained_state=pretrained_state)  # fmt: skip
     results = train_grid(model_factory, signals, targets, runs, epochs=epochs, weight_decay=weight_decay,
                          max_samples_per_step=max_samples_per_step, device=device, progress=progress,
-                         keep_states=False)  # fmt: skip
+                         keep_states=False, n_workers=n_workers)  # fmt: skip
     rows, histories = [], {}
     for run, result in zip(runs, results):
         tags = result.tags
