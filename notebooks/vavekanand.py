@@ -291,13 +291,15 @@ variant_metrics = {}
 if cfg.variant_2d:
     with run.stage("variant_2d"):
         variant_list = vv.check_patients(cfg.variant_patients, patient_list)
-        images = torch.from_numpy(vv.image_inputs(windows, image_size=cfg.variant_image_size))
+        variant_rows, variant_splits = vv.subset_splits(splits, variant_list)  # same split as the 1D models
+        images = torch.from_numpy(vv.image_inputs(windows.subset(variant_rows), image_size=cfg.variant_image_size))
+        variant_targets = targets[variant_rows]
         image_factory = partial(TripleChannelCNN2d, 3, cfg.variant_image_size, n_blocks=cfg.variant_n_blocks)
-        variant_pretrained = vv.pretrain(image_factory, images, targets, splits, epochs=cfg.variant_pretrain_epochs,
+        variant_pretrained = vv.pretrain(image_factory, images, variant_targets, variant_splits, epochs=cfg.variant_pretrain_epochs,
                                          lr=cfg.pretrain_lr, batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay,
                                          seed=cfg.seed, device=run.device, patients=variant_list)  # fmt: skip
         variant_results, _ = vv.run_patient_grid(
-            image_factory, images, targets, splits, variant_list, learning_rates=cfg.variant_learning_rates,
+            image_factory, images, variant_targets, variant_splits, variant_list, learning_rates=cfg.variant_learning_rates,
             batch_sizes=cfg.variant_batch_sizes, weighted_sampling=cfg.variant_weighted_sampling,
             epochs=cfg.variant_epochs, weight_decay=cfg.weight_decay, seed=cfg.seed,
             pretrained_state=variant_pretrained.best_state_dict, device=run.device,

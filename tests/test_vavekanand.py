@@ -69,6 +69,17 @@ def test_pretraining_never_sees_a_test_window(monkeypatch):
         vv.assert_no_test_in(splits.indices("test")[:3], splits)
 
 
+def test_subset_splits_keeps_the_assignment():
+    windows = _windows()
+    splits = vv.split_windows(windows, seed=0)
+    rows, sub = vv.subset_splits(splits, ["p2", "p0"])
+    assert len(rows) == 100 and set(windows.patient_ids[rows]) == {"p0", "p2"}
+    for patient in ("p0", "p2"):
+        for name in ("train", "val", "test"):
+            np.testing.assert_array_equal(rows[sub.by_patient[patient][name]], splits.by_patient[patient][name])
+    np.testing.assert_array_equal(sub.part, splits.part[rows])
+
+
 def test_grid_runs_pair_individual_and_fine_tuned_and_keep_test_apart():
     windows = _windows()
     splits = vv.split_windows(windows, seed=0)

@@ -303,6 +303,20 @@ def split_windows(windows: LabelledSet, *, test_fraction: float = 0.2, val_fract
     return PatientSplits(part.astype(str), by_patient)
 
 
+def subset_splits(splits: PatientSplits, patients) -> tuple[np.ndarray, PatientSplits]:
+    """The windows of ``patients`` only, with the same train/val/test assignment.
+
+    Returns ``(rows, sub_splits)``: ``rows`` are the kept windows' indices in the full set
+    (sorted); ``sub_splits`` indexes into ``rows`` (position ``i`` = window ``rows[i]``).
+    """
+    patients = [str(p) for p in patients]
+    rows = np.sort(np.concatenate([np.concatenate(list(splits.by_patient[p].values())) for p in patients]))
+    position = np.full(len(splits.part), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    by_patient = {p: {name: position[idx] for name, idx in splits.by_patient[p].items()} for p in patients}
+    return rows, PatientSplits(splits.part[rows], by_patient)
+
+
 def assert_no_test_in(indices: np.ndarray, splits: PatientSplits) -> None:
     """Raise AssertionError if any of ``indices`` is a test window."""
     leaked = np.asarray(indices)[splits.part[np.asarray(indices)] == "test"]
