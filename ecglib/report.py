@@ -53,7 +53,7 @@ def data_label(data_source: str) -> str:
 
     try:
         meta = data.info(data_source)
-        label = f"{data_source}: {meta.title} {meta.version}".strip()
+        label = f"{data_source}: {meta.title}, version {meta.version}"
     except (KeyError, ImportError, AttributeError):
         label = data_source
     return f"{label} [{SYNTHETIC_NOTE.split(':')[0]}]" if is_synthetic(data_source) else label
