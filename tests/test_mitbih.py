@@ -160,3 +160,25 @@ def test_missing_records_list_is_named(copy_root):
     (copy_root / "mitdb" / "RECORDS").unlink()
     with pytest.raises(DataMissingError, match="RECORDS"):
         mitbih.list_records(copy_root)
+
+
+# Beat counts per symbol over all 48 records, as published in PhysioNet's MIT-BIH
+# directory ("Table 1: beats" of the database's documentation).
+PHYSIONET_BEAT_COUNTS = {
+    "N": 75052, "L": 8075, "R": 7259, "V": 7130, "/": 7028, "A": 2546, "f": 982, "F": 803,
+    "j": 229, "a": 150, "E": 106, "J": 83, "Q": 33, "e": 16, "S": 2,
+}
+
+
+@pytest.mark.real_data
+def test_all_48_records_and_all_beat_annotations_load(mitbih_root):
+    symbols: Counter = Counter()
+    for record_id in mitbih.list_records(mitbih_root):
+        record = mitbih.load_record(record_id, mitbih_root)
+        annotations = mitbih.load_annotations(record_id, mitbih_root)
+        assert record.signal_mv.shape == (650_000, 2) and record.fs_hz == 360
+        assert np.isfinite(record.signal_mv).all()
+        assert annotations.beat_samples.min() >= 0 and annotations.beat_samples.max() < 650_000
+        symbols.update(annotations.beat_symbols.tolist())
+    assert dict(symbols) == PHYSIONET_BEAT_COUNTS
+    assert sum(symbols.values()) == 109_494
