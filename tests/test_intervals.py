@@ -179,3 +179,22 @@ def test_qrs_combine_median_is_not_wider_than_global():
     assert median_ms <= global_ms + 1e-9
     with pytest.raises(ValueError, match="qrs_combine"):
         intervals.measure_intervals(signal, FS_HZ, LEADS, qrs_combine="mean")
+
+
+def test_simulator_ground_truth_is_recovered_on_sinus_rhythms():
+    """12-lead simulated sinus ECGs (SR, SB, ST) with exact ground truth, at 25 dB SNR."""
+    from ecglib.data import simulated
+
+    sim = simulated.simulate("sim-chapman", 40, seed=3, class_balance="uniform", snr_db=25)
+    examples = sim.labelled
+    sinus = np.isin(np.asarray(examples.target_names)[examples.targets], ["SR", "SB", "ST"])
+    assert sinus.sum() >= 8
+    measured = intervals.measure_batch(examples.signals_mv[sinus], examples.fs_hz, examples.lead_names)
+    truth = sim.intervals[sinus].reset_index(drop=True)
+    median_abs_error = {k: float(np.nanmedian(np.abs(measured[k].to_numpy() - truth[k].to_numpy())))
+                        for k in ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")}
+    assert measured[["hr_bpm", "pr_ms", "qrs_ms", "qt_ms"]].notna().all().all()
+    assert median_abs_error["hr_bpm"] < 2.0
+    assert median_abs_error["pr_ms"] < 25.0
+    assert median_abs_error["qrs_ms"] < 30.0
+    assert median_abs_error["qt_ms"] < 60.0
