@@ -138,7 +138,7 @@ def initial_state(model_factory: Callable[[], nn.Module], seed: int) -> dict[str
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
-def _check_runs(runs: Sequence[GridRun], n_examples: int, targets: np.ndarray) -> None:
+def _check_runs(runs: Sequence[GridRun], n_examples: int) -> None:
     for number, run in enumerate(runs):
         for name in ("train_indices", "val_indices", "test_indices"):
             indices = getattr(run, name)
@@ -151,8 +151,6 @@ def _check_runs(runs: Sequence[GridRun], n_examples: int, targets: np.ndarray) -
             raise ValueError(f"run {number} ({run.tags}): needs at least one training and one validation example")
         if run.batch_size < 1 or not run.lr > 0:
             raise ValueError(f"run {number} ({run.tags}): batch_size must be >= 1 and lr > 0")
-        if run.weighted_sampling and len(np.unique(targets[np.asarray(run.train_indices)])) < 2:
-            pass  # one class only: the weights are uniform, which is still well defined
 
 
 class _StackedModels:
@@ -420,7 +418,7 @@ def train_grid(
     if len(signals_t) != len(targets_np):
         raise ValueError(f"signals ({len(signals_t)}) and targets ({len(targets_np)}) disagree in length")
     targets_float = torch.as_tensor(targets_np, dtype=torch.float32, device=device)
-    _check_runs(runs, len(targets_np), targets_np)
+    _check_runs(runs, len(targets_np))
     template = initial_state_module(model_factory)
     results: list[GridResult | None] = [None] * len(runs)
     chunks = plan_chunks(runs, max_samples_per_step)
@@ -495,7 +493,7 @@ def train_single(
     signals_t = torch.as_tensor(np.asarray(signals) if not isinstance(signals, torch.Tensor) else signals)
     signals_t = signals_t.to(device=device, dtype=torch.float32)
     targets_float = torch.as_tensor(targets_np, dtype=torch.float32, device=device)
-    _check_runs([run], len(targets_np), targets_np)
+    _check_runs([run], len(targets_np))
     model = initial_state_module(model_factory).to(device)
     state = run.init_state if run.init_state is not None else initial_state(model_factory, run.seed)
     model.load_state_dict(state)

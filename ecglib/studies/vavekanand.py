@@ -23,7 +23,6 @@ same person; each gets its own classifier there, and here).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -572,8 +571,3 @@ def check_patients(requested, available) -> list[str]:
     if missing:
         raise ValueError(f"patients {missing} have no windows; available: {available}")
     return [str(p) for p in requested]
-
-
-def nan_mean(values) -> float:
-    values = np.asarray(values, float)
-    return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
