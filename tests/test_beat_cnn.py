@@ -60,3 +60,12 @@ def test_cnn2d_shapes_and_no_buffers():
     assert not list(model.buffers())
     with pytest.raises(ValueError):
         TripleChannelCNN2d(3, 4, n_blocks=3)
+
+
+def test_registered_families_build_by_name():
+    from ecglib.models import make_model
+
+    model = make_model("beat_cnn", seed=0)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 67_169
+    again = make_model("beat_cnn", seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

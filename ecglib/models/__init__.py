@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ecglib.models import resnet1d
+from ecglib.models import beat_cnn, cae, cnn2d, resnet1d
 
 #: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
@@ -21,6 +21,9 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "resnet1d34": resnet1d.ResNet1d34,
     "resnet1d50": resnet1d.ResNet1d50,
     "resnet1d101": resnet1d.ResNet1d101,
+    "beat_cnn": beat_cnn.BeatCNN,  # Vavekanand et al.: 67,169 parameters
+    "cnn2d_triple": cnn2d.TripleChannelCNN2d,  # Vavekanand's GAF/MTF/RP image variant
+    "cae": cae.ConvAutoencoder,  # Jang et al. 2021 convolutional autoencoder
 }
 
 
