@@ -262,6 +262,8 @@ def default_output_dir(study: str, profile: str) -> Path:
 def start_run(cfg: _params.Params, *, output_dir: str | os.PathLike | None = None) -> Run:
     """Begin a run inside a notebook: seed, choose the device, write the first ``run.json``.
 
+    When the study has an ``n_threads`` parameter (> 0), torch's CPU threads are set to it.
+
     ``output_dir`` is injected by :func:`run_study`; left ``None`` (JupyterLab, plain
     papermill) it is ``outputs/<study>/<profile>``.
     """
@@ -272,6 +274,12 @@ def start_run(cfg: _params.Params, *, output_dir: str | os.PathLike | None = Non
     (out / "tables").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     device = resolve_device(cfg.device)
+    if cfg.values.get("n_threads"):
+        # Studies may pin torch's intra-op threads: on small shared machines one thread
+        # avoids OpenMP spin-waits that make small models several times slower.
+        import torch
+
+        torch.set_num_threads(int(cfg.n_threads))
     seeds = seed_everything(cfg.seed)
     run = Run(cfg=cfg, output_dir=out, device=device, data_root=_data_root())
     run.provenance = {

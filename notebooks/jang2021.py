@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (ecglib)
 #     language: python
@@ -102,8 +104,6 @@ from ecglib.train import fit, predict
 
 cfg = ecglib.params.check("jang2021", globals())
 run = ecglib.runner.start_run(cfg, output_dir=output_dir)
-if cfg.n_threads:
-    torch.set_num_threads(cfg.n_threads)
 reported = ecglib.params.reported("jang2021")
 ecglib.report.set_style()
 display(Markdown(ecglib.report.data_banner(cfg.data_source)))
