@@ -30,7 +30,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/smoke_runs.py
 
 lab: setup
-	$(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6  # optional UI, kept out of the pinned run environment
 	$(BIN)/jupyter lab notebooks/
 
 clean-outputs:
