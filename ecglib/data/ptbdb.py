@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, LabelledSet, dataset_folder
+from ecglib.data.wfdb_records import read_record_mv
 
 NAME = "ptbdb"
 FS_HZ = 1000.0
@@ -94,31 +95,16 @@ def load_record(record_id: str, root: str | os.PathLike | None = None, *, lead_n
 
     ``meta`` holds ``reason_for_admission`` (None when the header has none), ``age`` and ``sex``.
     """
-    import wfdb
-
     base = folder(root) / record_id
     header_path = base.with_suffix(".hea")
-    if not header_path.exists():
-        raise DataFormatError(f"{header_path}: record header is missing")
-    try:
-        record = wfdb.rdrecord(str(base))
-    except Exception as exc:  # wfdb raises ValueError/IndexError/OSError on damaged files
-        raise DataFormatError(f"{base}: cannot read WFDB record ({exc})") from None
-    if record.fs != FS_HZ:
-        raise DataFormatError(f"{header_path}: sampling rate {record.fs:g} Hz, expected {FS_HZ:g} Hz")
-    if any(unit != "mV" for unit in record.units):
-        raise DataFormatError(f"{header_path}: units {record.units}, expected mV")
-    signal = np.asarray(record.p_signal, dtype=np.float32)
-    if np.isnan(signal).any():
-        raise DataFormatError(f"{base}: signal contains NaN (truncated .dat?)")
-    names = tuple(_CANONICAL_LEAD.get(name.lower(), name) for name in record.sig_name)
+    signal, names, comments_lines = read_record_mv(base, fs_hz=FS_HZ, canonical_leads=_CANONICAL_LEAD)
     if lead_names is not None:
         missing = [name for name in lead_names if name not in names]
         if missing:
             raise DataFormatError(f"{header_path}: leads {missing} not in {names}")
         signal = signal[:, [names.index(name) for name in lead_names]]
         names = tuple(lead_names)
-    comments = parse_comments(record.comments)
+    comments = parse_comments(comments_lines)
     reason = comments.get("Reason for admission")
     return EcgRecord(
         record_id=record_id,

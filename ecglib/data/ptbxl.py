@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, LabelledSet, dataset_folder
+from ecglib.data.wfdb_records import read_record_mv
 
 NAME = "ptbxl"
 SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -164,23 +165,7 @@ def _check_fs(fs_hz: int) -> None:
 
 def read_signal_mv(record_path: Path, *, fs_hz: int) -> tuple[np.ndarray, tuple[str, ...]]:
     """Samples (n_samples, 12) float32 mV and canonical lead names of one WFDB record path (no extension)."""
-    import wfdb
-
-    header_path = record_path.with_suffix(".hea")
-    if not header_path.exists():
-        raise DataFormatError(f"{header_path}: record header is missing")
-    try:
-        record = wfdb.rdrecord(str(record_path))
-    except Exception as exc:  # wfdb raises ValueError/IndexError/OSError on damaged files
-        raise DataFormatError(f"{record_path}: cannot read WFDB record ({exc})") from None
-    if record.fs != fs_hz:
-        raise DataFormatError(f"{header_path}: sampling rate {record.fs:g} Hz, expected {fs_hz} Hz")
-    if any(unit != "mV" for unit in record.units):
-        raise DataFormatError(f"{header_path}: units {record.units}, expected mV")
-    signal = np.asarray(record.p_signal, dtype=np.float32)
-    if np.isnan(signal).any():
-        raise DataFormatError(f"{record_path}: signal contains NaN (truncated .dat?)")
-    names = tuple(_CANONICAL_LEAD.get(name.lower(), name) for name in record.sig_name)
+    signal, names, _ = read_record_mv(record_path, fs_hz=fs_hz, canonical_leads=_CANONICAL_LEAD)
     return signal, names
 
 
