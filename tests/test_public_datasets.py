@@ -305,3 +305,13 @@ def test_deepfake_errors(root):
     truth.to_csv(folder / deepfake.GROUND_TRUTH_FILE, index=False)
     with pytest.raises(DataFormatError, match=r"ground_truth\.csv: none of the columns \('qt', 'qtinterval'\)"):
         deepfake.load_ground_truth(root)
+
+
+def test_unknown_lead_names_the_record(root):
+    nl.write_ptbxl(root / "ptb-xl", PTBXL_CODES[:2], with_500=False)
+    with pytest.raises(DataFormatError, match=r"ecg_id 1: leads \['V7'\] not in"):
+        ptbxl.load_labelled(root, fs_hz=100, lead_names=("I", "V7"))
+    nl.write_ptbdb(root / "ptbdb", {"patient104/s0306lre": "Healthy control"})
+    with pytest.raises(DataFormatError, match=r"s0306lre\.hea: leads \['V7'\] not in"):
+        ptbdb.load_record("patient104/s0306lre", root, lead_names=("I", "V7"))
+    assert ptbdb.load_record("patient104/s0306lre", root, lead_names=("V1", "I")).lead_names == ("V1", "I")

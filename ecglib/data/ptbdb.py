@@ -23,6 +23,7 @@ import numpy as np
 
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, LabelledSet, dataset_folder
 from ecglib.data.wfdb_records import read_record_mv
+from ecglib.preprocess import select_leads
 
 NAME = "ptbdb"
 FS_HZ = 1000.0
@@ -99,10 +100,10 @@ def load_record(record_id: str, root: str | os.PathLike | None = None, *, lead_n
     header_path = base.with_suffix(".hea")
     signal, names, comments_lines = read_record_mv(base, fs_hz=FS_HZ, canonical_leads=_CANONICAL_LEAD)
     if lead_names is not None:
-        missing = [name for name in lead_names if name not in names]
-        if missing:
-            raise DataFormatError(f"{header_path}: leads {missing} not in {names}")
-        signal = signal[:, [names.index(name) for name in lead_names]]
+        try:
+            signal = select_leads(signal, names, lead_names)
+        except KeyError as err:
+            raise DataFormatError(f"{header_path}: {err.args[0]}") from None
         names = tuple(lead_names)
     comments = parse_comments(comments_lines)
     reason = comments.get("Reason for admission")

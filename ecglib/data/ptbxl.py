@@ -36,6 +36,7 @@ import pandas as pd
 
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, LabelledSet, dataset_folder
 from ecglib.data.wfdb_records import read_record_mv
+from ecglib.preprocess import select_leads
 
 NAME = "ptbxl"
 SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -247,7 +248,7 @@ def load_labelled(
 def _select_leads(record: EcgRecord, lead_names: tuple[str, ...] | None) -> np.ndarray:
     if lead_names is None:
         return record.signal_mv
-    missing = [name for name in lead_names if name not in record.lead_names]
-    if missing:
-        raise DataFormatError(f"ecg_id {record.record_id}: leads {missing} not in {record.lead_names}")
-    return record.signal_mv[:, [record.lead_names.index(name) for name in lead_names]]
+    try:
+        return select_leads(record.signal_mv, record.lead_names, lead_names)
+    except KeyError as err:
+        raise DataFormatError(f"ecg_id {record.record_id}: {err.args[0]}") from None
