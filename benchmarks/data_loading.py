@@ -16,7 +16,6 @@ Prints a table and writes ``outputs/benchmarks/data_loading.json``. No timing as
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 import ecglib.data
 from ecglib import preprocess, segment
 from ecglib.data import cache, mitbih
+from ecglib.runner import write_json_atomic
 
 CODE_VERSION = "benchmark-1"
 
@@ -135,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "target": "cached >= 20x raw",
     }
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(result, indent=2))
-    os.replace(temporary, output)
+    write_json_atomic(output, result)
     print(f"wrote {output}")
     return 0
 

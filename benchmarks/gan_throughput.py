@@ -10,7 +10,6 @@ with each method on 8-lead GAN ECGs. Writes outputs/benchmarks/gan_throughput.js
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 from ecglib import intervals
 from ecglib.data import deepfake_gan
+from ecglib.runner import write_json_atomic
 
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks"
 
@@ -76,8 +76,7 @@ def main() -> None:
         result["measure_s_per_ecg"][method] = {"median": float(np.median(seconds)), "mean": float(np.mean(seconds)), "max": float(np.max(seconds))}
         print(f"{method:<12}{np.median(seconds):>8.3f}{np.mean(seconds):>8.3f}{np.max(seconds):>8.3f}{measured:>7}/{args.n_measure}")
 
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUTPUT_DIR / "gan_throughput.json").write_text(json.dumps(result, indent=2))
+    write_json_atomic(OUTPUT_DIR / "gan_throughput.json", result)
     print(f"\nwrote {OUTPUT_DIR / 'gan_throughput.json'}")
 
 

@@ -18,7 +18,6 @@ Writes outputs/benchmarks/intervals_ludb.json and the per-record CSV beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +28,7 @@ import pandas as pd
 
 from ecglib import intervals
 from ecglib.data import deepfake_gan, ludb
+from ecglib.runner import write_json_atomic
 
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks"
 NAMES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
@@ -129,7 +129,7 @@ def main() -> None:
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUTPUT_DIR / "intervals_ludb_records.csv", index=False)
     gan.to_csv(OUTPUT_DIR / "intervals_gan.csv", index=False)
-    (OUTPUT_DIR / "intervals_ludb.json").write_text(json.dumps(results, indent=2, default=float))
+    write_json_atomic(OUTPUT_DIR / "intervals_ludb.json", results)
     print(f"wrote {OUTPUT_DIR / 'intervals_ludb.json'}")
 
 

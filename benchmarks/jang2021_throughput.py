@@ -19,7 +19,6 @@ Prints a table and writes ``outputs/benchmarks/jang2021_throughput.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from ecglib.models import cae
+from ecglib.runner import write_json_atomic
 
 CONFIGS = {
     "paper": dict(n_samples=2048, base_filters=16),
@@ -107,11 +107,8 @@ def main() -> None:
         "rows": rows,
     }
     out_dir = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks"
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "jang2021_throughput.json"
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(payload, indent=2))
-    os.replace(temporary, path)
+    write_json_atomic(path, payload)
     print(f"wrote {path}")
 
 

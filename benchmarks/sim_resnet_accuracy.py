@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import ecglib.metrics
 import ecglib.train
 from ecglib.data import simulated, splits
 from ecglib.models import make_model
+from ecglib.runner import write_json_atomic
 
 OUT = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks" / "sim_resnet_accuracy.json"
 
@@ -95,10 +94,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['n_train']:8d} {row['epochs']:6d} {row['best_epoch']:5d} {row['test_accuracy']:9.3f} {row['test_f1_macro']:9.3f} {row['train_s']:8.0f}")
     print(f"majority-class test accuracy: {majority:.3f}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=OUT.parent, suffix=".json", delete=False) as handle:
-        json.dump({"settings": settings, "rows": rows}, handle, indent=2)
-    os.replace(handle.name, OUT)
+    write_json_atomic(OUT, {"settings": settings, "rows": rows})
 
 
 if __name__ == "__main__":

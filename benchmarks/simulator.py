@@ -15,8 +15,6 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
     os.environ[_name] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -24,6 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ecglib.data import simulated  # noqa: E402
+from ecglib.runner import write_json_atomic  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks" / "simulator.json"
 
@@ -62,10 +61,7 @@ def main() -> None:
     print(f"{'case':46s} {'n':>6s} {'wall s':>8s} {'ECG/s wall':>11s} {'ECG/s CPU':>10s}")
     for row in rows:
         print(f"{row['case']:46s} {row['n_examples']:6d} {row['best_wall_s']:8.2f} {row['ecgs_per_s_wall']:11.0f} {row['ecgs_per_s_cpu']:10.0f}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=OUT.parent, suffix=".json", delete=False) as handle:
-        json.dump({"load_average_1min": load, "rows": rows}, handle, indent=2)
-    os.replace(handle.name, OUT)
+    write_json_atomic(OUT, {"load_average_1min": load, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ memory over that process tree (runner + Jupyter kernel), sampled every 0.2 s.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -71,8 +70,7 @@ def main() -> int:
     peak = max((row["peak_rss_gib"] for row in rows), default=0.0)
     print(f"{'all':12s}     {total:8.1f} {peak:9.2f}   (budget: 600 s, 4 GiB)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": rows, "total_wall_s": total, "peak_rss_gib": peak}, indent=2))
+        runner.write_json_atomic(args.json, {"rows": rows, "total_wall_s": total, "peak_rss_gib": peak})
     return 0 if all(row["ok"] for row in rows) else 1
 
 

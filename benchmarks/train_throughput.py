@@ -15,7 +15,6 @@ On a small, busy CPU box ``--threads 1`` can be several times faster than torch'
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from ecglib import train
+from ecglib.runner import write_json_atomic
 
 
 def small_cnn(n_leads: int, n_classes: int, *, seed: int) -> nn.Module:
@@ -115,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2))
-    os.replace(temporary, output)
+    write_json_atomic(output, report)
     print(f"wrote {output}")
     return 0
 

@@ -21,7 +21,6 @@ Timings on a shared machine vary; rerun when the CPU is idle for clean figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -32,6 +31,7 @@ import torch
 
 from ecglib.grid import GridRun, train_grid, train_single
 from ecglib.models.beat_cnn import BeatCNN
+from ecglib.runner import write_json_atomic
 
 BATCH_SIZES = (4, 16, 32)
 LEARNING_RATES = (0.001, 0.01, 0.1)
@@ -112,12 +112,9 @@ def main() -> None:
         estimate["plain_loop_hours"] = sum(examples_per_batch_size / plain_rate[b] for b in BATCH_SIZES) / 3600 + pretrain_hours
     print("estimated full local protocol: " + ", ".join(f"{k} {v:.2f}" for k, v in estimate.items()))
     out_dir = Path("outputs/benchmarks")
-    out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"rows": rows, "estimate": estimate, "args": vars(args), "torch_threads": torch.get_num_threads(),
                "cpu_count": os.cpu_count(), "machine": platform.platform(), "load_average": os.getloadavg()}  # fmt: skip
-    tmp = out_dir / "vavekanand_grid.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(tmp, out_dir / "vavekanand_grid.json")
+    write_json_atomic(out_dir / "vavekanand_grid.json", payload)
 
 
 if __name__ == "__main__":
