@@ -133,10 +133,12 @@ class BeatCNN(nn.Module):
     def batched_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """Logits of K models of this architecture, each on its own batch.
 
-        The convolutions run as batched matrix products over unfolded windows (one
-        ``torch.bmm`` per layer for all K models), channels last; on a CPU this is several
-        times faster than K separate small-batch calls or ``torch.func.vmap`` (which turns
-        into grouped convolutions).
+        The K models' channels sit side by side (``(batch, K * channels, samples)``) and
+        every convolution is one grouped ``F.conv1d`` with ``groups=K``; padding, ReLU, skip
+        and max pooling act per channel and need no change. On a CPU oneDNN runs these
+        grouped convolutions at 50-95 GFLOP/s on one AVX-512 core (K = 8-32 models of batch
+        4-32), against 40-45 for batched matrix products over unfolded windows and ~35 for
+        one model at batch 32 through ``nn.Conv1d`` (measured while choosing this layout).
 
         Parameters
         ----------
@@ -147,19 +149,21 @@ class BeatCNN(nn.Module):
         -------
         tensor of shape (K, batch): logits
         """
-        n_models, batch = x.shape[:2]
-        hidden = x.transpose(2, 3)  # (K, batch, n_samples, n_leads): channels last
-        hidden = F.relu(_conv_channels_last(hidden, params["encoder.0.weight"], None))
+        n_models, batch, n_leads, n_samples = x.shape
+        # the bias-free 1x1 stem as a product: a grouped convolution with one input channel per
+        # group falls back to a slow per-group loop in PyTorch
+        stem = params["encoder.0.weight"][..., 0]  # (K, n_filters, n_leads)
+        hidden = F.relu(torch.einsum("kbis,koi->bkos", x, stem)).reshape(batch, n_models * self.n_filters, n_samples)
         for block in range(self.n_blocks):
             prefix = f"encoder.{block + 2}."
-            out = F.relu(_conv_channels_last(hidden, params[prefix + "conv1.weight"], params[prefix + "conv1.bias"]))
-            out = _conv_channels_last(out, params[prefix + "conv2.weight"], params[prefix + "conv2.bias"])
-            left, right = _split_padding(hidden.shape[2] - out.shape[2])
-            out = torch.cat(
-                [out[:, :, :1].expand(-1, -1, left, -1), out, out[:, :, -1:].expand(-1, -1, right, -1)], dim=2
-            )
-            hidden = F.relu(out + hidden).unfold(2, self.pool_size, self.pool_stride).amax(dim=-1)
-        features = hidden.transpose(2, 3).reshape(n_models, batch, -1)  # same order as nn.Flatten on (C, L)
+            out = F.conv1d(hidden, _grouped(params[prefix + "conv1.weight"]), params[prefix + "conv1.bias"].reshape(-1),
+                           groups=n_models)  # fmt: skip
+            out = F.conv1d(F.relu(out), _grouped(params[prefix + "conv2.weight"]),
+                           params[prefix + "conv2.bias"].reshape(-1), groups=n_models)  # fmt: skip
+            out = F.pad(out, _split_padding(hidden.shape[-1] - out.shape[-1]), mode="replicate")
+            hidden = F.max_pool1d(F.relu(out + hidden), self.pool_size, self.pool_stride)
+        # (batch, K * C, L) -> (K, batch, C * L): the order of nn.Flatten on each model's (C, L)
+        features = hidden.reshape(batch, n_models, -1).transpose(0, 1)
         dense = torch.baddbmm(params["head.0.bias"][:, None, :], features, params["head.0.weight"].transpose(1, 2))
         if self.dense_activation == "relu":
             dense = F.relu(dense)
@@ -167,21 +171,6 @@ class BeatCNN(nn.Module):
         return logits[..., 0]
 
 
-def _conv_channels_last(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """Valid 1D convolution of K models at once.
-
-    x : (K, batch, n_samples, in_channels); weight : (K, out_channels, in_channels, kernel);
-    bias : (K, out_channels) or None. Returns (K, batch, n_samples - kernel + 1, out_channels).
-    """
-    n_models, batch, length, in_channels = x.shape
-    out_channels, kernel = weight.shape[1], weight.shape[3]
-    out_length = length - kernel + 1
-    # unfold -> (K, batch, out_length, in_channels, kernel): flattening (in_channels, kernel)
-    # matches the weight's (in_channels, kernel) layout
-    columns = x.unfold(2, kernel, 1).reshape(n_models, batch * out_length, in_channels * kernel)
-    weight_matrix = weight.reshape(n_models, out_channels, in_channels * kernel).transpose(1, 2)
-    if bias is None:
-        out = torch.bmm(columns, weight_matrix)
-    else:
-        out = torch.baddbmm(bias[:, None, :], columns, weight_matrix)
-    return out.reshape(n_models, batch, out_length, out_channels)
+def _grouped(weight: torch.Tensor) -> torch.Tensor:
+    """Stacked conv weights (K, out, in, kernel) -> one grouped-convolution weight (K * out, in, kernel)."""
+    return weight.reshape(-1, *weight.shape[2:])

@@ -23,6 +23,8 @@ same person; each gets its own classifier there, and here).
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -376,9 +378,16 @@ def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, pat
     """
     runs = grid_runs(splits, patients, learning_rates=learning_rates, batch_sizes=batch_sizes,
                      weighted_sampling=weighted_sampling, seed=seed, pretrained_state=pretrained_state)  # fmt: skip
+    started, n_done = time.perf_counter(), 0
+
+    def log_chunk(chunk_results):  # a line per finished chunk: long headless runs show where they are
+        nonlocal n_done
+        n_done += len(chunk_results)
+        print(f"grid: {n_done}/{len(runs)} runs done after {time.perf_counter() - started:.0f} s", flush=True)
+
     results = train_grid(model_factory, signals, targets, runs, epochs=epochs, weight_decay=weight_decay,
                          max_samples_per_step=max_samples_per_step, device=device, progress=progress,
-                         keep_states=False, n_workers=n_workers)  # fmt: skip
+                         keep_states=False, n_workers=n_workers, on_chunk_done=log_chunk)  # fmt: skip
     rows, histories = [], {}
     for run, result in zip(runs, results):
         tags = result.tags
