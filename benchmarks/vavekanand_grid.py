@@ -1,19 +1,22 @@
 """Training throughput of the Vavekanand grid: plain one-model loop vs ``ecglib.grid.train_grid``.
 
-The study's full protocol trains 29 patients x 36 grid points (lr x batch size x weighted
-sampling) x 2 (individual, fine-tuned) ... here one epoch of a realistic slice: ``--patients``
-synthetic "patients" with ``--n-train`` training and ``--n-val`` validation windows each
-(1 x 128 samples, the BeatCNN input), the 12 grid points of each batch size (4, 16, 32).
-The plain loop (``ecglib.grid.train_single``: nn.Module + torch.optim.Adam, one run at a
-time) is timed on one run per batch size; ``train_grid`` on all runs of each batch size
-for several ``max_samples_per_step`` values. Both include the per-epoch validation pass.
+The study's full protocol trains, per patient, 18 grid points (3 learning rates x 3 batch
+sizes x weighted sampling on/off) for each of 2 modes (individual, fine-tuned): 29 x 36 runs
+of 30 epochs. Here one epoch of a realistic slice: ``--patients`` synthetic "patients" with
+``--n-train`` training and ``--n-val`` validation windows each (1 x 128 samples, the BeatCNN
+input), that is 12 runs per patient and batch size (4, 16, 32). The plain loop
+(``ecglib.grid.train_single``: nn.Module + torch.optim.Adam, one run at a time, torch's
+default threads) is timed on one run per batch size; ``train_grid`` on all runs of each
+batch size for several ``max_samples_per_step`` values. Both include the per-epoch
+validation pass.
 
 Throughput is training examples per second (one example = one window through one model's
 forward + backward + update). The last line estimates the full local protocol's wall time
-from the best grid setting: 2 x 29 patients x 12 runs per batch size x 30 epochs x the
-measured per-batch-size throughput, with ``--n-train`` windows per run, plus the pre-training.
+from the best grid setting: 29 patients x 12 runs per batch size x 30 epochs x the measured
+per-batch-size throughput, with ``--n-train`` windows per run, plus the pre-training (29 x
+``--n-train`` windows x 30 epochs at the batch-32 rate).
 
-Usage: ``python benchmarks/vavekanand_grid.py [--epochs 1] [--patients 3] [--n-train 1088]``.
+Usage: ``python benchmarks/vavekanand_grid.py [--epochs 1] [--patients 3] [--n-train 1088] [--workers 2]``.
 Prints a table and writes ``outputs/benchmarks/vavekanand_grid.json``. No timing asserts.
 Timings on a shared machine vary; rerun when the CPU is idle for clean figures.
 """
@@ -104,7 +107,7 @@ def main() -> None:
         print(f"{row['method']:<12} {row['batch_size']:>5} {row['models']:>6} {str(row['max_samples_per_step']):>5} "
               f"{row['seconds']:>8.1f} {row['examples_per_s']:>10.0f} {speedup:>8.2f}")  # fmt: skip
     best = {b: max(r["examples_per_s"] for r in rows if r["method"].startswith("train_grid") and r["batch_size"] == b) for b in BATCH_SIZES}
-    examples_per_batch_size = 2 * N_PATIENTS_PAPER * 12 * EPOCHS_PAPER * args.n_train
+    examples_per_batch_size = N_PATIENTS_PAPER * 12 * EPOCHS_PAPER * args.n_train  # 12 = 6 grid points x 2 modes
     grid_hours = sum(examples_per_batch_size / best[b] for b in BATCH_SIZES) / 3600
     pretrain_hours = N_PATIENTS_PAPER * args.n_train * EPOCHS_PAPER / (plain_rate.get(32) or best[32]) / 3600
     estimate = {"grid_hours": grid_hours, "pretrain_hours": pretrain_hours, "total_hours": grid_hours + pretrain_hours}

@@ -369,7 +369,7 @@ def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, w
 
 def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, patients, *, learning_rates, batch_sizes,
                      weighted_sampling, epochs: int, weight_decay: float, seed: int, pretrained_state,
-                     device="cpu", max_samples_per_step: int = 32, n_workers: int = 1, progress: bool = False):  # fmt: skip
+                     device="cpu", max_samples_per_step: int = 256, n_workers: int = 1, progress: bool = False):  # fmt: skip
     """Train the whole grid for both modes; return (results DataFrame, {(patient, mode, lr, bs, ws): history}).
 
     The results have one row per run: patient, mode, lr, batch_size, weighted_sampling,
