@@ -78,7 +78,12 @@ def markdown_table(df: pd.DataFrame, *, float_format: str = "{:.4g}") -> str:
 
     def cell(value: Any) -> str:
         if isinstance(value, (float, np.floating)):
-            return "" if math.isnan(value) else float_format.format(value)
+            if math.isnan(value):
+                return ""
+            if math.isfinite(value) and abs(value) >= 1e4:
+                # counts such as 49,245 windows read better in full than as 4.924e+04
+                return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+            return float_format.format(value)
         return str(value).replace("|", "\\|").replace("\n", " ")
 
     frame = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df

@@ -35,3 +35,8 @@ def test_markdown_table_escapes_and_formats():
     text = report.markdown_table(pd.DataFrame({"a": [1.23456, float("nan")], "b": ["x|y", "z"]}))
     lines = text.splitlines()
     assert lines[0] == "| a | b |" and lines[2] == "| 1.235 | x\\|y |" and lines[3] == "|  | z |"
+
+
+def test_markdown_table_writes_large_numbers_in_full():
+    text = report.markdown_table(pd.DataFrame({"paper": [49245.0, 67169.0, 12345.67, 0.946, -48765.0]}))
+    assert text.splitlines()[2:] == ["| 49,245 |", "| 67,169 |", "| 12,345.7 |", "| 0.946 |", "| -48,765 |"]
