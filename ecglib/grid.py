@@ -25,9 +25,14 @@ logits (sigmoid + BCE, the paper's loss). A model class may provide
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -396,6 +401,7 @@ def train_grid(
     keep_states: bool = True,
     n_workers: int = 1,
     on_chunk_done: Callable[[list[GridResult]], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> list[GridResult]:
     """Train every run for ``epochs`` epochs, many at once; keep each run's lowest-validation-loss weights.
 
@@ -424,6 +430,11 @@ def train_grid(
         one multi-threaded process (tiny operations spend their time synchronising threads).
         Results do not depend on it.
     on_chunk_done : called with each chunk's results as they finish (e.g. to log progress)
+    checkpoint_dir : folder that keeps each finished run's result (one file per run, named by
+        a digest of everything that determines it: data, indices, hyper-parameters, initial
+        weights, architecture, epochs). Runs found there are loaded instead of trained, so an
+        interrupted grid resumes where it stopped; None keeps nothing. The files are pickles:
+        only point this at a folder you trust.
 
     Returns
     -------
@@ -439,22 +450,42 @@ def train_grid(
         raise ValueError(f"signals ({len(signals_t)}) and targets ({len(targets_np)}) disagree in length")
     targets_float = torch.as_tensor(targets_np, dtype=torch.float32, device=device)
     _check_runs(runs, len(targets_np))
+    results: list[GridResult | None] = [None] * len(runs)
+    store = None
+    if checkpoint_dir is not None:
+        store = _Checkpoints(Path(checkpoint_dir), model_factory, signals_t, targets_np, epochs=epochs,
+                             weight_decay=weight_decay, keep_states=keep_states)  # fmt: skip
+        for number, run in enumerate(runs):
+            results[number] = store.load(run)
+    todo = [number for number, result in enumerate(results) if result is None]
+
+    def finished(numbers: list[int], chunk_results: list[GridResult]) -> None:
+        for number, result in zip(numbers, chunk_results):
+            results[number] = result
+            if store is not None:
+                store.save(runs[number], result)
+        if on_chunk_done is not None:
+            on_chunk_done(chunk_results)
+
     # Long runs drive some Adam moments and activations into subnormal floats, which x86
     # CPUs handle ~100x slower: measured on real MIT-BIH pre-training, 10 epochs took 139 s
     # with flushing and did not finish in 420 s without. Flushing changes values below 1e-38 only.
     torch.set_flush_denormal(True)
     try:
-        return _train_grid(model_factory, signals_t, targets_float, targets_np, runs, epochs=epochs,
-                           weight_decay=weight_decay, max_samples_per_step=max_samples_per_step, device=device,
-                           progress=progress, keep_states=keep_states, n_workers=n_workers, on_chunk_done=on_chunk_done)  # fmt: skip
+        _train_grid(model_factory, signals_t, targets_float, targets_np, [runs[n] for n in todo], todo, finished,
+                    epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step,
+                    device=device, progress=progress, keep_states=keep_states, n_workers=n_workers)  # fmt: skip
     finally:
         torch.set_flush_denormal(False)  # torch's default
+    return results  # type: ignore[return-value]
 
 
-def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, *, epochs, weight_decay, max_samples_per_step,
-                device, progress, keep_states, n_workers, on_chunk_done):  # fmt: skip
+def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, numbers, finished, *, epochs, weight_decay,
+                max_samples_per_step, device, progress, keep_states, n_workers):  # fmt: skip
+    """Train ``runs`` (whose numbers in the caller's list are ``numbers``); ``finished(numbers, results)`` per chunk."""
+    if not runs:
+        return
     template = initial_state_module(model_factory)
-    results: list[GridResult | None] = [None] * len(runs)
     chunks = plan_chunks(runs, max_samples_per_step)
     options = dict(epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step, device=device,
                    progress=progress, keep_states=keep_states)  # fmt: skip
@@ -462,43 +493,83 @@ def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, *, ep
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # balance the workers by cost (training examples x models), largest chunks first
-        shares: list[list[list[int]]] = [[] for _ in range(n_workers)]
-        load = [0] * n_workers
-        for chunk in sorted(chunks, key=lambda c: -sum(len(runs[n].train_indices) for n in c)):
-            worker = load.index(min(load))
-            shares[worker].append(chunk)
-            load[worker] += sum(len(runs[n].train_indices) for n in chunk)
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-            futures = [
-                pool.submit(_train_chunks_in_worker, model_factory, signals_t, targets_float, targets_np,
-                            [[runs[n] for n in chunk] for chunk in share], options)  # fmt: skip
-                for share in shares if share
-            ]
-            owners = {future: share for future, share in zip(futures, [s for s in shares if s])}
-            for future in as_completed(futures):
-                for chunk, chunk_results in zip(owners[future], future.result()):
-                    for number, result in zip(chunk, chunk_results):
-                        results[number] = result
-                    if on_chunk_done is not None:
-                        on_chunk_done(chunk_results)
-        return results  # type: ignore[return-value]
+        global _WORKER_DATA
+        # forked workers inherit the data instead of receiving a pickled copy with every chunk
+        _WORKER_DATA = (model_factory, signals_t, targets_float, targets_np, options)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+                # one task per chunk, the costliest first: idle workers take the next one
+                ordered = sorted(chunks, key=lambda c: -sum(len(runs[n].train_indices) for n in c))
+                futures = {pool.submit(_train_chunk_in_worker, [runs[n] for n in chunk]): chunk for chunk in ordered}
+                for future in as_completed(futures):
+                    finished([numbers[n] for n in futures[future]], future.result())
+        finally:
+            _WORKER_DATA = None
+        return
     for chunk in chunks:
         chunk_results = _train_chunk(model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk], **options)
-        for number, result in zip(chunk, chunk_results):
-            results[number] = result
-        if on_chunk_done is not None:
-            on_chunk_done(chunk_results)
-    return results  # type: ignore[return-value]
+        finished([numbers[n] for n in chunk], chunk_results)
 
 
-def _train_chunks_in_worker(model_factory, signals, targets_float, targets_np, chunk_runs, options):
-    """Worker process body: one torch thread, subnormals flushed, the given chunks in order."""
+_WORKER_DATA = None  # set in the parent just before forking workers (see _train_grid)
+
+
+def _train_chunk_in_worker(chunk_runs):
+    """Worker process body: one torch thread, subnormals flushed, one chunk."""
+    model_factory, signals, targets_float, targets_np, options = _WORKER_DATA
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     template = initial_state_module(model_factory)
-    return [_train_chunk(model_factory, template, signals, targets_float, targets_np, runs, **options) for runs in chunk_runs]
+    return _train_chunk(model_factory, template, signals, targets_float, targets_np, chunk_runs, **options)
+
+
+class _Checkpoints:
+    """Finished runs on disk, one pickle per run, named by a digest of what determines the result."""
+
+    VERSION = 1  # bump when training changes in a way that changes results
+
+    def __init__(self, folder: Path, model_factory, signals: torch.Tensor, targets_np: np.ndarray, *, epochs: int,
+                 weight_decay: float, keep_states: bool):  # fmt: skip
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        digest.update(signals.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(targets_np.astype(np.int64).tobytes())
+        self.common = json.dumps({
+            "version": self.VERSION, "data": digest.hexdigest(), "architecture": repr(initial_state_module(model_factory)),
+            "epochs": int(epochs), "weight_decay": float(weight_decay), "keep_states": bool(keep_states),
+        }, sort_keys=True)  # fmt: skip
+
+    def path(self, run: GridRun) -> Path:
+        digest = hashlib.sha256(self.common.encode())
+        digest.update(json.dumps([run.lr, run.batch_size, run.weighted_sampling, run.seed, repr(sorted(run.tags.items()))]).encode())
+        for indices in (run.train_indices, run.val_indices, run.test_indices):
+            digest.update(b"none" if indices is None else np.asarray(indices, dtype=np.int64).tobytes() + b"|")
+        if run.init_state is not None:
+            for name in sorted(run.init_state):
+                digest.update(name.encode() + run.init_state[name].detach().cpu().contiguous().numpy().tobytes())
+        return self.folder / f"run-{digest.hexdigest()[:40]}.pkl"
+
+    def load(self, run: GridRun) -> GridResult | None:
+        path = self.path(run)
+        if not path.exists():
+            return None
+        try:
+            with open(path, "rb") as handle:
+                result = pickle.load(handle)
+        except Exception as error:  # e.g. a file truncated by a full disk
+            raise ValueError(f"{path}: unreadable grid checkpoint ({error}); delete it to train this run again") from error
+        if not isinstance(result, GridResult):
+            raise ValueError(f"{path}: not a grid checkpoint (holds {type(result).__name__}); delete it")
+        return result
+
+    def save(self, run: GridRun, result: GridResult) -> None:
+        path = self.path(run)
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(temporary, "wb") as handle:
+            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)  # atomic: a killed run leaves no half-written checkpoint
 
 
 def initial_state_module(model_factory: Callable[[], nn.Module]) -> nn.Module:

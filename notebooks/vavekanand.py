@@ -84,6 +84,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+import ecglib.data
 import ecglib.params
 import ecglib.report
 import ecglib.runner
@@ -186,12 +187,15 @@ print(f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (p
 # together (`ecglib.grid.train_grid`, identical to training them one by one).
 
 # %%
+# each finished run is kept under the cache folder: an interrupted grid resumes where it stopped
+grid_checkpoints = ecglib.data.cache_dir() / "grid_runs" if cfg.use_cache else None
 with run.stage("patient_grid"):
     results, histories = vv.run_patient_grid(
         model_factory, signals, targets, splits, patient_list, learning_rates=cfg.learning_rates,
         batch_sizes=cfg.batch_sizes, weighted_sampling=cfg.weighted_sampling, epochs=cfg.epochs,
         weight_decay=cfg.weight_decay, seed=cfg.seed, pretrained_state=pretrained.best_state_dict,
         device=run.device, max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers,
+        checkpoint_dir=grid_checkpoints,
     )  # fmt: skip
 ecglib.report.save_table(run, results, "grid_all_runs", caption="every grid run: validation and test balanced accuracy",
                          data_source=cfg.data_source)  # fmt: skip
@@ -303,7 +307,7 @@ if cfg.variant_2d:
             batch_sizes=cfg.variant_batch_sizes, weighted_sampling=cfg.variant_weighted_sampling,
             epochs=cfg.variant_epochs, weight_decay=cfg.weight_decay, seed=cfg.seed,
             pretrained_state=variant_pretrained.best_state_dict, device=run.device,
-            max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers,
+            max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers, checkpoint_dir=grid_checkpoints,
         )  # fmt: skip
     variant_table = vv.table1(vv.select_per_patient(variant_results, model_selection=cfg.model_selection,
                                                     finetune_hyperparameters=cfg.finetune_hyperparameters),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score
@@ -120,3 +121,60 @@ def test_worker_processes_give_the_same_results():
         assert a.tags == b.tags and a.best_state_dict is None
         np.testing.assert_allclose(a.history.to_numpy(), b.history.to_numpy(), atol=1e-6)
         assert a.test_balanced_accuracy == b.test_balanced_accuracy
+
+
+def test_checkpoints_resume_an_interrupted_grid(tmp_path):
+    signals, targets = _toy(n=120)
+    idx = np.arange(120)
+    runs = [GridRun(idx[:50], idx[50:70], lr=lr, batch_size=4, seed=s, test_indices=idx[70:], tags={"n": s})
+            for s, lr in enumerate([1e-3, 1e-2, 3e-3])]  # fmt: skip
+    trained = []
+
+    def grid(**kw):
+        return train_grid(BeatCNN, signals, targets, runs, epochs=1, max_samples_per_step=4, keep_states=False,
+                          on_chunk_done=lambda results: trained.extend(r.tags["n"] for r in results), **kw)  # fmt: skip
+
+    first = grid(checkpoint_dir=tmp_path)
+    assert sorted(trained) == [0, 1, 2] and len(list(tmp_path.glob("run-*.pkl"))) == 3
+    trained.clear()
+    again = grid(checkpoint_dir=tmp_path)  # everything found: nothing trained
+    assert trained == []
+    for a, b in zip(first, again):
+        assert a.tags == b.tags and a.test_balanced_accuracy == b.test_balanced_accuracy
+        pd.testing.assert_frame_equal(a.history, b.history)
+    # an interrupted grid: one run's file missing -> that run alone is trained again, same result
+    missing = sorted(tmp_path.glob("run-*.pkl"))[0]
+    missing.unlink()
+    resumed = grid(checkpoint_dir=tmp_path)
+    assert len(trained) == 1 and missing.exists()
+    for a, b in zip(first, resumed):
+        np.testing.assert_allclose(a.history.to_numpy(), b.history.to_numpy(), atol=1e-6)
+
+
+def test_checkpoints_are_keyed_by_what_determines_the_result(tmp_path):
+    signals, targets = _toy(n=120)
+    idx = np.arange(120)
+    run = GridRun(idx[:50], idx[50:70], lr=1e-3, batch_size=4, seed=0)
+    train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    changed = [GridRun(idx[:50], idx[50:70], lr=1e-2, batch_size=4, seed=0),
+               GridRun(idx[:49], idx[50:70], lr=1e-3, batch_size=4, seed=0),
+               GridRun(idx[:50], idx[50:70], lr=1e-3, batch_size=4, seed=0,
+                       init_state={k: v + 1 for k, v in BeatCNN().state_dict().items()})]  # fmt: skip
+    train_grid(BeatCNN, signals, targets, changed, epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    assert len(list(tmp_path.glob("run-*.pkl"))) == 4  # none of the changed runs reused the first result
+    train_grid(BeatCNN, signals, targets, [run], epochs=2, keep_states=False, checkpoint_dir=tmp_path)
+    other_data = signals.copy()
+    other_data[0] += 1
+    train_grid(BeatCNN, other_data, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    assert len(list(tmp_path.glob("run-*.pkl"))) == 6
+
+
+def test_an_unreadable_checkpoint_names_the_file(tmp_path):
+    signals, targets = _toy(n=120)
+    idx = np.arange(120)
+    run = GridRun(idx[:50], idx[50:70], lr=1e-3, batch_size=4, seed=0)
+    train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    (path,) = tmp_path.glob("run-*.pkl")
+    path.write_bytes(path.read_bytes()[:20])  # truncated
+    with pytest.raises(ValueError, match=f"{path.name}: unreadable grid checkpoint"):
+        train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)

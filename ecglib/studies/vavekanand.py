@@ -369,8 +369,12 @@ def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, w
 
 def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, patients, *, learning_rates, batch_sizes,
                      weighted_sampling, epochs: int, weight_decay: float, seed: int, pretrained_state,
-                     device="cpu", max_samples_per_step: int = 256, n_workers: int = 1, progress: bool = False):  # fmt: skip
+                     device="cpu", max_samples_per_step: int = 256, n_workers: int = 1, progress: bool = False,
+                     checkpoint_dir=None):  # fmt: skip
     """Train the whole grid for both modes; return (results DataFrame, {(patient, mode, lr, bs, ws): history}).
+
+    ``checkpoint_dir``: keep each finished run there and reuse the ones found (see
+    ``ecglib.grid.train_grid``), so an interrupted grid resumes.
 
     The results have one row per run: patient, mode, lr, batch_size, weighted_sampling,
     best_epoch, val_loss, val_balanced_accuracy, test_loss, test_balanced_accuracy, n_train,
@@ -387,7 +391,8 @@ def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, pat
 
     results = train_grid(model_factory, signals, targets, runs, epochs=epochs, weight_decay=weight_decay,
                          max_samples_per_step=max_samples_per_step, device=device, progress=progress,
-                         keep_states=False, n_workers=n_workers, on_chunk_done=log_chunk)  # fmt: skip
+                         keep_states=False, n_workers=n_workers, on_chunk_done=log_chunk,
+                         checkpoint_dir=checkpoint_dir)  # fmt: skip
     rows, histories = [], {}
     for run, result in zip(runs, results):
         tags = result.tags
