@@ -275,6 +275,31 @@ def paired_test(a, b, *, method: str = "ttest", alternative: str = "two-sided") 
     )
 
 
+@dataclass(frozen=True)
+class CorrelationResult:
+    """A rank correlation: Spearman's ``rho``, its two-sided ``p`` and the number of pairs ``n``."""
+
+    rho: float
+    p: float
+    n: int
+
+
+def rank_correlation(x, y) -> CorrelationResult:
+    """Spearman rank correlation of two matched samples (:func:`scipy.stats.spearmanr`, ties averaged).
+
+    ``x`` and ``y``: array-like of shape (n,), ``n >= 3``, no NaN. A constant sample has no
+    rank correlation: ``rho`` and ``p`` are then NaN (scipy's result), never an error.
+    """
+    sample_x = _sample(x, "x", min_size=3)
+    sample_y = _sample(y, "y", min_size=3)
+    if sample_x.shape != sample_y.shape:
+        raise ValueError(f"matched samples must have equal length, got {sample_x.size} and {sample_y.size}")
+    if np.all(sample_x == sample_x[0]) or np.all(sample_y == sample_y[0]):
+        return CorrelationResult(rho=float("nan"), p=float("nan"), n=int(sample_x.size))
+    result = scipy.stats.spearmanr(sample_x, sample_y)
+    return CorrelationResult(rho=float(result.statistic), p=float(result.pvalue), n=int(sample_x.size))
+
+
 def adjust_pvalues(pvalues, *, method: str = "holm") -> np.ndarray:
     """Multiple-testing adjusted p-values (statsmodels ``multipletests``; e.g. "holm", "fdr_bh")."""
     p = _sample(pvalues, "pvalues")

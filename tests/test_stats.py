@@ -124,3 +124,23 @@ def test_bootstrap_ci_of_a_metric_on_paired_arrays():
 def test_adjust_pvalues_holm():
     # Holm: sorted p 0.01, 0.02, 0.04 times 3, 2, 1 -> 0.03, 0.04, 0.04 (monotone)
     np.testing.assert_allclose(stats.adjust_pvalues([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+
+
+def test_rank_correlation_matches_a_hand_computation():
+    # ranks x: 1 2 3 4 5; ranks y: 2 1 4 3 5; sum d^2 = 4 -> rho = 1 - 6*4 / (5*24) = 0.8
+    result = stats.rank_correlation([10, 20, 30, 40, 50], [0.2, 0.1, 0.4, 0.3, 0.9])
+    assert result.rho == pytest.approx(0.8) and result.n == 5
+    # two-sided p of the t approximation scipy uses: t = rho * sqrt((n-2) / (1-rho^2)), 3 df
+    t = 0.8 * np.sqrt(3 / (1 - 0.64))
+    assert result.p == pytest.approx(2 * scipy.stats.t.sf(t, 3))
+    assert stats.rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]).rho == pytest.approx(-1.0)
+
+
+def test_rank_correlation_refuses_bad_input_and_is_nan_for_a_constant_sample():
+    assert np.isnan(stats.rank_correlation([1, 2, 3], [5, 5, 5]).rho)
+    with pytest.raises(ValueError, match="at least 3"):
+        stats.rank_correlation([1, 2], [2, 1])
+    with pytest.raises(ValueError, match="NaN"):
+        stats.rank_correlation([1, 2, np.nan], [2, 1, 3])
+    with pytest.raises(ValueError, match="equal length"):
+        stats.rank_correlation([1, 2, 3], [2, 1, 3, 4])
