@@ -174,10 +174,12 @@ print(f"trainable parameters: {n_parameters:,} (paper: {PAPER_N_PARAMETERS:,})")
 # is used (checked inside `vv.pretrain`).
 
 # %%
+# every finished training run is kept under the cache folder: an interrupted run resumes where it stopped
+grid_checkpoints = ecglib.data.cache_dir() / "grid_runs" if cfg.use_cache else None
 with run.stage("pretrain"):
     pretrained = vv.pretrain(model_factory, signals, targets, splits, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr,
                              batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay, seed=cfg.seed,
-                             device=run.device, patients=patient_list)  # fmt: skip
+                             device=run.device, patients=patient_list, checkpoint_dir=grid_checkpoints)  # fmt: skip
 print(f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (paper: {reported['pretrain_best_epoch']})")
 
 # %% [markdown]
@@ -187,8 +189,6 @@ print(f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (p
 # together (`ecglib.grid.train_grid`, identical to training them one by one).
 
 # %%
-# each finished run is kept under the cache folder: an interrupted grid resumes where it stopped
-grid_checkpoints = ecglib.data.cache_dir() / "grid_runs" if cfg.use_cache else None
 with run.stage("patient_grid"):
     results, histories = vv.run_patient_grid(
         model_factory, signals, targets, splits, patient_list, learning_rates=cfg.learning_rates,
@@ -303,7 +303,8 @@ if cfg.variant_2d:
         image_factory = partial(TripleChannelCNN2d, 3, cfg.variant_image_size, n_blocks=cfg.variant_n_blocks)
         variant_pretrained = vv.pretrain(image_factory, images, variant_targets, variant_splits, epochs=cfg.variant_pretrain_epochs,
                                          lr=cfg.pretrain_lr, batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay,
-                                         seed=cfg.seed, device=run.device, patients=variant_list)  # fmt: skip
+                                         seed=cfg.seed, device=run.device, patients=variant_list,
+                                         checkpoint_dir=grid_checkpoints)  # fmt: skip
         variant_results, _ = vv.run_patient_grid(
             image_factory, images, variant_targets, variant_splits, variant_list, learning_rates=cfg.variant_learning_rates,
             batch_sizes=cfg.variant_batch_sizes, weighted_sampling=cfg.variant_weighted_sampling,

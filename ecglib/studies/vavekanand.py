@@ -327,17 +327,19 @@ def assert_no_test_in(indices: np.ndarray, splits: PatientSplits) -> None:
 
 # --------------------------------------------------------------------------- training
 def pretrain(model_factory, signals, targets, splits: PatientSplits, *, epochs: int, lr: float, batch_size: int,
-             weight_decay: float, seed: int, device="cpu", patients=None) -> GridResult:  # fmt: skip
+             weight_decay: float, seed: int, device="cpu", patients=None, checkpoint_dir=None) -> GridResult:  # fmt: skip
     """Pre-train one model on the pooled training windows of ``patients`` (default all).
 
     Validation: the pooled validation windows; the weights with the lowest validation loss
-    are kept. Test windows are never used (checked).
+    are kept. Test windows are never used (checked). ``checkpoint_dir``: as in
+    :func:`run_patient_grid` (a finished pre-training found there is reused).
     """
     train = splits.indices("train", patients)
     val = splits.indices("val", patients)
     assert_no_test_in(np.concatenate([train, val]), splits)
     run = GridRun(train, val, lr=lr, batch_size=batch_size, weighted_sampling=False, seed=seed, tags={"mode": "pretrain"})
-    return train_grid(model_factory, signals, targets, [run], epochs=epochs, weight_decay=weight_decay, device=device)[0]
+    return train_grid(model_factory, signals, targets, [run], epochs=epochs, weight_decay=weight_decay, device=device,
+                      checkpoint_dir=checkpoint_dir)[0]  # fmt: skip
 
 
 def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, weighted_sampling, seed: int,
