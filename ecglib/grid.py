@@ -485,7 +485,6 @@ def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, numbe
     """Train ``runs`` (whose numbers in the caller's list are ``numbers``); ``finished(numbers, results)`` per chunk."""
     if not runs:
         return
-    template = initial_state_module(model_factory)
     chunks = plan_chunks(runs, max_samples_per_step)
     options = dict(epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step, device=device,
                    progress=progress, keep_states=keep_states)  # fmt: skip
@@ -507,6 +506,7 @@ def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, numbe
         finally:
             _WORKER_DATA = None
         return
+    template = initial_state_module(model_factory)  # workers build their own
     for chunk in chunks:
         chunk_results = _train_chunk(model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk], **options)
         finished([numbers[n] for n in chunk], chunk_results)
