@@ -29,7 +29,7 @@ import hashlib
 import json
 import math
 import os
-import pickle
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -433,8 +433,8 @@ def train_grid(
     checkpoint_dir : folder that keeps each finished run's result (one file per run, named by
         a digest of everything that determines it: data, indices, hyper-parameters, initial
         weights, architecture, epochs). Runs found there are loaded instead of trained, so an
-        interrupted grid resumes where it stopped; None keeps nothing. The files are pickles:
-        only point this at a folder you trust.
+        interrupted grid resumes where it stopped; None keeps nothing. The files hold tensors
+        and numbers only (``torch.load(weights_only=True)``); an unreadable one is trained again.
 
     Returns
     -------
@@ -525,9 +525,15 @@ def _train_chunk_in_worker(chunk_runs):
 
 
 class _Checkpoints:
-    """Finished runs on disk, one pickle per run, named by a digest of what determines the result."""
+    """Finished runs on disk, one file per run, named by a digest of what determines the result.
 
-    VERSION = 1  # bump when training changes in a way that changes results
+    Files are written with ``torch.save`` and read with ``torch.load(weights_only=True)``:
+    they hold tensors, numbers and strings only, so a shared cache cannot execute code
+    (pickle could). An unreadable file counts as missing (a warning names it) and the run
+    is trained again.
+    """
+
+    VERSION = 2  # bump when training changes in a way that changes results (2: torch files, not pickle)
 
     def __init__(self, folder: Path, model_factory, signals: torch.Tensor, targets_np: np.ndarray, *, epochs: int,
                  weight_decay: float, keep_states: bool):  # fmt: skip
@@ -549,27 +555,56 @@ class _Checkpoints:
         if run.init_state is not None:
             for name in sorted(run.init_state):
                 digest.update(name.encode() + run.init_state[name].detach().cpu().contiguous().numpy().tobytes())
-        return self.folder / f"run-{digest.hexdigest()[:40]}.pkl"
+        return self.folder / f"run-{digest.hexdigest()[:40]}.pt"
 
     def load(self, run: GridRun) -> GridResult | None:
         path = self.path(run)
         if not path.exists():
             return None
         try:
-            with open(path, "rb") as handle:
-                result = pickle.load(handle)
-        except Exception as error:  # e.g. a file truncated by a full disk
-            raise ValueError(f"{path}: unreadable grid checkpoint ({error}); delete it to train this run again") from error
-        if not isinstance(result, GridResult):
-            raise ValueError(f"{path}: not a grid checkpoint (holds {type(result).__name__}); delete it")
-        return result
+            return result_from_payload(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as error:  # truncated by a full disk, written by another version, not ours
+            warnings.warn(f"{path}: unreadable grid checkpoint ({type(error).__name__}: {error}); training this run again",
+                          stacklevel=2)  # fmt: skip
+            return None
 
     def save(self, run: GridRun, result: GridResult) -> None:
         path = self.path(run)
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(temporary, "wb") as handle:
-            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        torch.save(result_payload(result), temporary)
         os.replace(temporary, path)  # atomic: a killed run leaves no half-written checkpoint
+
+
+def result_payload(result: GridResult) -> dict:
+    """``result`` as plain tensors, numbers and strings (what ``torch.load(weights_only=True)`` accepts)."""
+    history = result.history
+    return {
+        "tags_json": json.dumps(result.tags, sort_keys=True),
+        "history_columns": list(history.columns),
+        "history": {column: torch.as_tensor(history[column].to_numpy(dtype=np.float64)) for column in history.columns},
+        "best_epoch": int(result.best_epoch),
+        "best_state_dict": None if result.best_state_dict is None else dict(result.best_state_dict),
+        "numbers": [float(result.val_loss), float(result.val_balanced_accuracy), float(result.test_loss),
+                    float(result.test_balanced_accuracy)],
+        "test_probabilities": None if result.test_probabilities is None else torch.as_tensor(result.test_probabilities),
+        "n_train_examples_seen": int(result.n_train_examples_seen),
+    }  # fmt: skip
+
+
+def result_from_payload(payload: dict) -> GridResult:
+    """The inverse of :func:`result_payload`."""
+    history = pd.DataFrame({column: payload["history"][column].numpy() for column in payload["history_columns"]})
+    if "epoch" in history:
+        history["epoch"] = history["epoch"].astype(np.int64)
+    val_loss, val_bacc, test_loss, test_bacc = payload["numbers"]
+    probabilities = payload["test_probabilities"]
+    return GridResult(
+        tags=json.loads(payload["tags_json"]), history=history, best_epoch=int(payload["best_epoch"]),
+        best_state_dict=payload["best_state_dict"], val_loss=val_loss, val_balanced_accuracy=val_bacc,
+        test_loss=test_loss, test_balanced_accuracy=test_bacc,
+        test_probabilities=None if probabilities is None else probabilities.numpy(),
+        n_train_examples_seen=int(payload["n_train_examples_seen"]),
+    )  # fmt: skip
 
 
 def initial_state_module(model_factory: Callable[[], nn.Module]) -> nn.Module:

@@ -99,6 +99,7 @@ import ecglib.report
 import ecglib.runner
 from ecglib.data import splits
 from ecglib.models import cae, googlenet2d
+from ecglib.seeds import derive_seed
 from ecglib.studies import jang2021 as study
 from ecglib.train import fit, predict
 
@@ -172,7 +173,7 @@ with run.stage("pretraining_corpus"):
         corpus, test_fraction=cfg.pretrain_test_fraction, val_fraction=cfg.pretrain_val_fraction, seed=cfg.seed,
     )
 run.record_data("deepfake-gan", n_examples=corpus.counts.get("deepfake-gan", 0),
-                seed=study.derived_seed(cfg.seed, "deepfake-gan"), used_for="pre-training")
+                seed=derive_seed(cfg.seed, "deepfake-gan"), used_for="pre-training")
 for name, count in corpus.counts.items():
     if name not in ("deepfake-gan", cfg.data_source):
         run.record_data(name, n_examples=count, used_for="pre-training (lead II, unlabelled)")
@@ -196,12 +197,12 @@ corpus_table
 
 # %%
 cae_options = study.cae_kwargs(cfg)
-autoencoder = cae.make_autoencoder(seed=study.derived_seed(cfg.seed, "cae"), **cae_options)
+autoencoder = cae.make_autoencoder(seed=derive_seed(cfg.seed, "cae"), **cae_options)
 with run.stage("pretrain"):
     pretrained = fit(
         autoencoder, corpus.signals[corpus_split.train], corpus.signals[corpus_split.val],
         task="reconstruction", epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr, batch_size=cfg.pretrain_batch_size,
-        seed=study.derived_seed(cfg.seed, "pretrain"), device=run.device, monitor="val_loss", monitor_mode="min",
+        seed=derive_seed(cfg.seed, "pretrain"), device=run.device, monitor="val_loss", monitor_mode="min",
         early_stopping_patience=cfg.pretrain_patience, label="CAE",
     )
 pretrained.history
@@ -260,7 +261,7 @@ if "image_transfer" in cfg.arms:
         extractor, image_info = googlenet2d.load_feature_extractor(
             weights_path=cfg.googlenet_weights_path,
             when_missing="random" if cfg.googlenet_when_missing == "random_labelled" else "error",
-            seed=study.derived_seed(cfg.seed, "googlenet"),
+            seed=derive_seed(cfg.seed, "googlenet"),
         )
     except googlenet2d.ImageNetWeightsMissing as error:
         if cfg.googlenet_when_missing == "error":
@@ -301,7 +302,7 @@ with run.stage("classifiers"):
         trial_resampling=cfg.trial_resampling, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
         optimizer=cfg.optimizer, model_selection=cfg.model_selection, head_hidden_units=cfg.head_hidden_units,
         cae_options=cae_options, encoder_state=pretrained.model.encoder.state_dict(),
-        seed=study.derived_seed(cfg.seed, "classifiers"), device=run.device,
+        seed=derive_seed(cfg.seed, "classifiers"), device=run.device,
     )
 trials = starvation.trials
 shared = study.shared_settings_check(starvation.settings)

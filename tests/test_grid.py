@@ -135,7 +135,7 @@ def test_checkpoints_resume_an_interrupted_grid(tmp_path):
                           on_chunk_done=lambda results: trained.extend(r.tags["n"] for r in results), **kw)  # fmt: skip
 
     first = grid(checkpoint_dir=tmp_path)
-    assert sorted(trained) == [0, 1, 2] and len(list(tmp_path.glob("run-*.pkl"))) == 3
+    assert sorted(trained) == [0, 1, 2] and len(list(tmp_path.glob("run-*.pt"))) == 3
     trained.clear()
     again = grid(checkpoint_dir=tmp_path)  # everything found: nothing trained
     assert trained == []
@@ -143,7 +143,7 @@ def test_checkpoints_resume_an_interrupted_grid(tmp_path):
         assert a.tags == b.tags and a.test_balanced_accuracy == b.test_balanced_accuracy
         pd.testing.assert_frame_equal(a.history, b.history)
     # an interrupted grid: one run's file missing -> that run alone is trained again, same result
-    missing = sorted(tmp_path.glob("run-*.pkl"))[0]
+    missing = sorted(tmp_path.glob("run-*.pt"))[0]
     missing.unlink()
     resumed = grid(checkpoint_dir=tmp_path)
     assert len(trained) == 1 and missing.exists()
@@ -161,20 +161,43 @@ def test_checkpoints_are_keyed_by_what_determines_the_result(tmp_path):
                GridRun(idx[:50], idx[50:70], lr=1e-3, batch_size=4, seed=0,
                        init_state={k: v + 1 for k, v in BeatCNN().state_dict().items()})]  # fmt: skip
     train_grid(BeatCNN, signals, targets, changed, epochs=1, keep_states=False, checkpoint_dir=tmp_path)
-    assert len(list(tmp_path.glob("run-*.pkl"))) == 4  # none of the changed runs reused the first result
+    assert len(list(tmp_path.glob("run-*.pt"))) == 4  # none of the changed runs reused the first result
     train_grid(BeatCNN, signals, targets, [run], epochs=2, keep_states=False, checkpoint_dir=tmp_path)
     other_data = signals.copy()
     other_data[0] += 1
     train_grid(BeatCNN, other_data, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
-    assert len(list(tmp_path.glob("run-*.pkl"))) == 6
+    assert len(list(tmp_path.glob("run-*.pt"))) == 6
 
 
-def test_an_unreadable_checkpoint_names_the_file(tmp_path):
+def test_an_unreadable_checkpoint_is_a_miss_that_names_the_file(tmp_path):
+    signals, targets = _toy(n=120)
+    idx = np.arange(120)
+    run = GridRun(idx[:50], idx[50:70], lr=1e-3, batch_size=4, seed=0)
+    (first,) = train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    (path,) = tmp_path.glob("run-*.pt")
+    path.write_bytes(path.read_bytes()[:20])  # truncated
+    with pytest.warns(UserWarning, match=f"{path.name}: unreadable grid checkpoint"):
+        (again,) = train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    pd.testing.assert_frame_equal(first.history, again.history)  # trained again, same result, file rewritten
+    torch.load(path, weights_only=True)
+
+
+def test_a_checkpoint_holding_code_is_never_executed(tmp_path):
+    """A pickle planted under a run's name is refused by weights_only loading (and retrained)."""
+    import pickle
+
     signals, targets = _toy(n=120)
     idx = np.arange(120)
     run = GridRun(idx[:50], idx[50:70], lr=1e-3, batch_size=4, seed=0)
     train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
-    (path,) = tmp_path.glob("run-*.pkl")
-    path.write_bytes(path.read_bytes()[:20])  # truncated
-    with pytest.raises(ValueError, match=f"{path.name}: unreadable grid checkpoint"):
+    (path,) = tmp_path.glob("run-*.pt")
+    marker = tmp_path / "executed"
+
+    class Payload:
+        def __reduce__(self):
+            return (marker.write_text, ("yes",))
+
+    torch.save(Payload(), path, pickle_module=pickle)
+    with pytest.warns(UserWarning, match="unreadable grid checkpoint"):
         train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
+    assert not marker.exists()

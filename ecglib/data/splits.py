@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
+from ecglib.seeds import derive_seed
+
 PTBXL_TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 PTBXL_VAL_FOLD = 9
 PTBXL_TEST_FOLD = 10
@@ -151,7 +153,7 @@ def patient_split(
         train = rest
     else:
         rest_labels = None if labels is None else np.asarray(labels)[rest]
-        is_val = _held_out_groups(patient_ids[rest], rest_labels, val_fraction / (1 - test_fraction), seed + 1)
+        is_val = _held_out_groups(patient_ids[rest], rest_labels, val_fraction / (1 - test_fraction), derive_seed(seed, "validation"))
         val, train = rest[is_val], rest[~is_val]
     split = Split(train=_indices(train), val=_indices(val), test=_indices(np.flatnonzero(is_test)))
     assert_patient_disjoint(patient_ids, split.train, split.val, split.test)
@@ -230,5 +232,5 @@ def within_patient_split(labels, *, test_fraction: float = 0.2, val_fraction_of_
     """
     labels = np.asarray(labels)
     rest, test = stratified_split(labels, test_fraction, seed)
-    train_in_rest, val_in_rest = stratified_split(labels[rest], val_fraction_of_rest, seed + 1)
+    train_in_rest, val_in_rest = stratified_split(labels[rest], val_fraction_of_rest, derive_seed(seed, "validation"))
     return Split(train=_indices(rest[train_in_rest]), val=_indices(rest[val_in_rest]), test=test)

@@ -27,6 +27,7 @@ import torch
 from ecglib import preprocess, stats
 from ecglib.data import DataMissingError, LabelledSet
 from ecglib.metrics import learning_curve_index
+from ecglib.seeds import derive_seed
 
 ARMS: tuple[str, ...] = ("transfer", "random", "image_transfer")
 ARM_TITLES = {
@@ -38,12 +39,6 @@ MODEL_SELECTIONS = ("validation", "best_test_epoch_as_in_paper")
 #: pairs compared with Welch's t-test, as in the paper's Tables 2 and 3
 F1_COMPARISONS = (("transfer", "random"), ("transfer", "image_transfer"))
 LCI_COMPARISONS = (("transfer", "random"),)
-
-
-def derived_seed(seed: int, *keys: int | str) -> int:
-    """A 31-bit seed derived from ``seed`` and ``keys`` (independent streams per trial/arm/purpose)."""
-    words = [int(seed)] + [int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) for key in keys]
-    return int(np.random.SeedSequence(words).generate_state(1)[0] & 0x7FFF_FFFF)
 
 
 def _index_digest(indices: np.ndarray) -> str:
@@ -197,7 +192,7 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
         from ecglib.data import simulated
 
         raw = simulated.load_labelled(
-            "sim-chapman", cfg["sim_n_examples"], seed=derived_seed(cfg["seed"], "sim-chapman"), fs_hz=500.0,
+            "sim-chapman", cfg["sim_n_examples"], seed=derive_seed(cfg["seed"], "sim-chapman"), fs_hz=500.0,
             duration_s=10.0, leads=["II"], class_balance=cfg["sim_class_balance"],
         )
         labels = np.asarray(raw.target_names)[raw.targets]
@@ -257,7 +252,7 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
     else:
         raise ValueError(f"data_source must be sim-chapman, mitbih or chapman, got {source!r}")
 
-    capped = _cap_per_class(labels, cfg["max_examples_per_class"], derived_seed(cfg["seed"], "cap"))
+    capped = _cap_per_class(labels, cfg["max_examples_per_class"], derive_seed(cfg["seed"], "cap"))
     if len(capped) < len(labels):
         exclusions["over_max_examples_per_class"] = int(len(labels) - len(capped))
     signals_mv, labels, patient_ids = signals_mv[capped], labels[capped], patient_ids[capped]
@@ -347,7 +342,7 @@ def pretraining_corpus(
     counts: dict[str, int] = {}
     skipped: dict[str, str] = {}
     cap = cfg["pretrain_max_per_public_source"]
-    gan_seed = derived_seed(cfg["seed"], "deepfake-gan")
+    gan_seed = derive_seed(cfg["seed"], "deepfake-gan")
     if cfg["pretrain_n_gan"] > 0:
         import warnings
 
@@ -361,7 +356,7 @@ def pretraining_corpus(
         sources += ["deepfake-gan"] * len(generated)
         groups += [f"gan-{gan_seed}-{i}" for i in range(len(generated))]
         counts["deepfake-gan"] = len(generated)
-    rng = np.random.default_rng(derived_seed(cfg["seed"], "public-pretraining"))
+    rng = np.random.default_rng(derive_seed(cfg["seed"], "public-pretraining"))
     for name in cfg["pretrain_public_sources"]:
         excluded = set(exclude_patients.get(name, set()))
         try:
@@ -553,10 +548,10 @@ def run_data_starvation(
     trial_rows, curve_rows, setting_rows = [], [], []
     for fraction_number, fraction in enumerate(train_fractions):
         positions = trial_indices(len(train_index), fraction, n_trials, resampling=trial_resampling,
-                                  labels=targets[train_index], seed=derived_seed(seed, "trials", fraction_number))
+                                  labels=targets[train_index], seed=derive_seed(seed, "trials", fraction_number))
         for trial, trial_positions in enumerate(positions, start=1):
             trial_train = np.asarray(train_index)[trial_positions]
-            trial_seed = derived_seed(seed, "trial", fraction_number, trial)
+            trial_seed = derive_seed(seed, "trial", fraction_number, trial)
             for arm, signals in inputs.items():
                 model, n_loaded = build_model(
                     arm, n_classes=n_classes, seed=trial_seed, cae_options=cae_options,

@@ -35,6 +35,7 @@ from ecglib import preprocess, segment
 from ecglib.data import LabelledSet
 from ecglib.data.splits import within_patient_split
 from ecglib.grid import GridResult, GridRun, train_grid
+from ecglib.seeds import derive_seed
 
 #: the paper's 29 patients (records), in the order of its Table 1
 PAPER_PATIENTS: tuple[str, ...] = (
@@ -237,7 +238,8 @@ def simulated_windows(
     from ecglib.data import simulated
 
     simulated_set = simulated.simulate(
-        "sim-mitbih-windows", n_patients * windows_per_patient * 20, seed=seed, windows_per_patient=windows_per_patient
+        "sim-mitbih-windows", n_patients * windows_per_patient * 20, seed=derive_seed(seed, "sim-mitbih-windows"),
+        windows_per_patient=windows_per_patient
     ).labelled
     signals, targets, patient_ids, rows, starts = [], [], [], [], []
     dropped = 0
@@ -289,15 +291,15 @@ class PatientSplits:
 def split_windows(windows: LabelledSet, *, test_fraction: float = 0.2, val_fraction: float = 0.2, seed: int) -> PatientSplits:
     """Within each patient: stratified ``test_fraction`` test, then ``val_fraction`` of the rest as validation.
 
-    Every patient is split on its own (the paper's protocol); seeds differ per patient
-    (``seed + 1000 * patient number``) so patients do not share a split pattern.
+    Every patient is split on its own (the paper's protocol) with its own seed
+    (``derive_seed(seed, "split", patient)``), so patients do not share a split pattern.
     """
     part = np.empty(len(windows), dtype=object)
     by_patient = {}
-    for number, patient in enumerate(pd.unique(windows.patient_ids)):
+    for patient in pd.unique(windows.patient_ids):
         rows = np.flatnonzero(windows.patient_ids == patient)
         split = within_patient_split(windows.targets[rows], test_fraction=test_fraction,
-                                     val_fraction_of_rest=val_fraction, seed=seed + 1000 * number)  # fmt: skip
+                                     val_fraction_of_rest=val_fraction, seed=derive_seed(seed, "split", str(patient)))  # fmt: skip
         by_patient[str(patient)] = {"train": rows[split.train], "val": rows[split.val], "test": rows[split.test]}
         for name in ("train", "val", "test"):
             part[rows[getattr(split, name)]] = name
@@ -337,7 +339,8 @@ def pretrain(model_factory, signals, targets, splits: PatientSplits, *, epochs: 
     train = splits.indices("train", patients)
     val = splits.indices("val", patients)
     assert_no_test_in(np.concatenate([train, val]), splits)
-    run = GridRun(train, val, lr=lr, batch_size=batch_size, weighted_sampling=False, seed=seed, tags={"mode": "pretrain"})
+    run = GridRun(train, val, lr=lr, batch_size=batch_size, weighted_sampling=False,
+                  seed=derive_seed(seed, "pretrain"), tags={"mode": "pretrain"})
     return train_grid(model_factory, signals, targets, [run], epochs=epochs, weight_decay=weight_decay, device=device,
                       checkpoint_dir=checkpoint_dir)[0]  # fmt: skip
 
@@ -350,12 +353,10 @@ def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, w
     seed (a paired comparison: they differ only in their initial weights).
     """
     runs = []
-    for p_number, patient in enumerate(patients):
+    for patient in patients:
         parts = splits.by_patient[patient]
-        for g_number, (lr, batch_size, weighted) in enumerate(
-            (lr, b, w) for lr in learning_rates for b in batch_sizes for w in weighted_sampling
-        ):
-            run_seed = seed * 1_000_003 + p_number * 1000 + g_number
+        for lr, batch_size, weighted in ((lr, b, w) for lr in learning_rates for b in batch_sizes for w in weighted_sampling):
+            run_seed = derive_seed(seed, "grid", patient, float(lr), int(batch_size), bool(weighted))
             for mode in modes:
                 if mode == "fine_tuned" and pretrained_state is None:
                     raise ValueError("fine-tuned runs need pretrained_state")
