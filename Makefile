@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all setup smoke test benchmark lab clean-outputs
+.PHONY: all setup smoke test lint benchmark lab clean-outputs
 
 all: smoke
 
@@ -23,8 +23,12 @@ $(STAMP): requirements.txt pyproject.toml
 smoke: setup
 	$(BIN)/ecglib run all --profile smoke
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check ecglib tests benchmarks notebooks
+	$(BIN)/ruff format --check ecglib tests benchmarks notebooks
 
 benchmark: setup
 	$(BIN)/python benchmarks/smoke_runs.py

@@ -62,10 +62,13 @@ def time_passes(name: str, record_ids: list[str], make, key_of, cache_folder: Pa
     raw_s = time.perf_counter() - start
     start = time.perf_counter()
     for record_id in record_ids:
-        cache.cached(key_of(record_id), lambda: make(record_id), cache_dir=cache_folder)
+        cache.cached(key_of(record_id), lambda record_id=record_id: make(record_id), cache_dir=cache_folder)
     write_s = time.perf_counter() - start
     start = time.perf_counter()
-    read = [cache.cached(key_of(record_id), lambda: make(record_id), cache_dir=cache_folder) for record_id in record_ids]
+    read = [
+        cache.cached(key_of(record_id), lambda record_id=record_id: make(record_id), cache_dir=cache_folder)
+        for record_id in record_ids
+    ]
     read_s = time.perf_counter() - start
     for computed, loaded in zip(raw_shapes, read):
         for array_name in computed:
@@ -96,12 +99,26 @@ def main(argv: list[str] | None = None) -> int:
         except ecglib.data.DataMissingError as exc:
             skipped.append(f"mitbih: {exc}")
         else:
-            def mitbih_key(record_id):
-                return {"dataset": "mitbih", "version": mitbih.INFO.version, "record": record_id, "lead": "MLII",
-                        "band_hz": [0.4, 30.0], "order": 3, "range": [0, 2], "window_samples": 360,
-                        "normal_labels": list(segment.VAVEKANAND_NORMAL_SYMBOLS), "code_version": CODE_VERSION}
 
-            rows.append(time_passes("mitbih", record_ids, lambda r: mitbih_arrays(r, root), mitbih_key, Path(cache_folder)))
+            def mitbih_key(record_id):
+                return {
+                    "dataset": "mitbih",
+                    "version": mitbih.INFO.version,
+                    "record": record_id,
+                    "lead": "MLII",
+                    "band_hz": [0.4, 30.0],
+                    "order": 3,
+                    "range": [0, 2],
+                    "window_samples": 360,
+                    "normal_labels": list(segment.VAVEKANAND_NORMAL_SYMBOLS),
+                    "code_version": CODE_VERSION,
+                }
+
+            rows.append(
+                time_passes(
+                    "mitbih", record_ids, lambda r: mitbih_arrays(r, root), mitbih_key, Path(cache_folder)
+                )
+            )
         try:
             from ecglib.data import ludb
         except ImportError as exc:
@@ -112,11 +129,22 @@ def main(argv: list[str] | None = None) -> int:
             except ecglib.data.DataMissingError as exc:
                 skipped.append(f"ludb: {exc}")
             else:
-                def ludb_key(record_id):
-                    return {"dataset": "ludb", "version": ludb.INFO.version, "record": record_id, "baseline_hz": 0.5,
-                            "fs_out_hz": 250, "code_version": CODE_VERSION}
 
-                rows.append(time_passes("ludb", record_ids, lambda r: ludb_arrays(r, root), ludb_key, Path(cache_folder)))
+                def ludb_key(record_id):
+                    return {
+                        "dataset": "ludb",
+                        "version": ludb.INFO.version,
+                        "record": record_id,
+                        "baseline_hz": 0.5,
+                        "fs_out_hz": 250,
+                        "code_version": CODE_VERSION,
+                    }
+
+                rows.append(
+                    time_passes(
+                        "ludb", record_ids, lambda r: ludb_arrays(r, root), ludb_key, Path(cache_folder)
+                    )
+                )
     header = f"{'dataset':8} {'records':>7} {'raw rec/s':>10} {'write rec/s':>12} {'cached rec/s':>13} {'speedup':>8} {'cache MB':>9}"
     print(header)
     print("-" * len(header))
@@ -131,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "rows": rows,
         "skipped": skipped,
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         "target": "cached >= 20x raw",
     }
     output = Path(args.output)

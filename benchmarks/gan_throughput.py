@@ -36,14 +36,18 @@ def main() -> None:
     start = time.perf_counter()
     generator = deepfake_gan.load_generator(args.device)
     load_s = time.perf_counter() - start
-    deepfake_gan.generate(args.batch_size, seed=999, batch_size=args.batch_size, device=args.device, generator=generator)
+    deepfake_gan.generate(
+        args.batch_size, seed=999, batch_size=args.batch_size, device=args.device, generator=generator
+    )
 
     runs_s = []
     for repeat in range(args.repeats):
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        signals_mv = deepfake_gan.generate(args.n, seed=repeat, batch_size=args.batch_size, device=args.device, generator=generator)
+        signals_mv = deepfake_gan.generate(
+            args.n, seed=repeat, batch_size=args.batch_size, device=args.device, generator=generator
+        )
         runs_s.append(time.perf_counter() - start)
     best_s = min(runs_s)
     result = {
@@ -59,7 +63,9 @@ def main() -> None:
     }
     print(f"device {args.device}, {torch.get_num_threads()} torch threads, batch {args.batch_size}")
     print(f"load weights: {load_s:.2f} s")
-    print(f"generate {args.n} ECGs: best of {args.repeats} runs {best_s:.2f} s -> {result['ecgs_per_s']:.1f} ECG/s, {result['ms_per_ecg']:.1f} ms per ECG")
+    print(
+        f"generate {args.n} ECGs: best of {args.repeats} runs {best_s:.2f} s -> {result['ecgs_per_s']:.1f} ECG/s, {result['ms_per_ecg']:.1f} ms per ECG"
+    )
 
     print(f"\ninterval measurement, {args.n_measure} GAN ECGs (8 leads), seconds per ECG:")
     print(f"{'method':<12}{'median':>8}{'mean':>8}{'max':>8}{'measured':>10}")
@@ -73,8 +79,14 @@ def main() -> None:
             values = intervals.measure_intervals(signal_mv, deepfake_gan.FS_HZ, names, method=method)
             seconds.append(time.perf_counter() - start)
             measured += int(np.isfinite([values[name] for name in intervals.INTERVAL_NAMES]).all())
-        result["measure_s_per_ecg"][method] = {"median": float(np.median(seconds)), "mean": float(np.mean(seconds)), "max": float(np.max(seconds))}
-        print(f"{method:<12}{np.median(seconds):>8.3f}{np.mean(seconds):>8.3f}{np.max(seconds):>8.3f}{measured:>7}/{args.n_measure}")
+        result["measure_s_per_ecg"][method] = {
+            "median": float(np.median(seconds)),
+            "mean": float(np.mean(seconds)),
+            "max": float(np.max(seconds)),
+        }
+        print(
+            f"{method:<12}{np.median(seconds):>8.3f}{np.mean(seconds):>8.3f}{np.max(seconds):>8.3f}{measured:>7}/{args.n_measure}"
+        )
 
     write_json_atomic(OUTPUT_DIR / "gan_throughput.json", result)
     print(f"\nwrote {OUTPUT_DIR / 'gan_throughput.json'}")

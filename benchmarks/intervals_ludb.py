@@ -36,15 +36,27 @@ NAMES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
 
 def _one_record(record_id: str) -> list[dict]:
     record = ludb.load_record(record_id)
-    per_lead = {lead: intervals.intervals_from_waves(ludb.load_delineation(record_id, lead), ludb.FS_HZ) for lead in ludb.LEAD_NAMES}
+    per_lead = {
+        lead: intervals.intervals_from_waves(ludb.load_delineation(record_id, lead), ludb.FS_HZ)
+        for lead in ludb.LEAD_NAMES
+    }
     consensus = intervals.combine_leads(per_lead)
     paced = bool(record.meta.get("cardiac_pacing", ""))
     rows = []
     for method in intervals.METHODS:
         start = time.perf_counter()
-        measured = intervals.measure_intervals(record.signal_mv, record.fs_hz, record.lead_names, method=method)
+        measured = intervals.measure_intervals(
+            record.signal_mv, record.fs_hz, record.lead_names, method=method
+        )
         seconds = time.perf_counter() - start
-        row = {"record_id": record_id, "method": method, "paced": paced, "rhythm": record.meta.get("rhythm", ""), "seconds": seconds, "reason": measured["reason"]}
+        row = {
+            "record_id": record_id,
+            "method": method,
+            "paced": paced,
+            "rhythm": record.meta.get("rhythm", ""),
+            "seconds": seconds,
+            "reason": measured["reason"],
+        }
         for name in NAMES:
             row[f"ref_{name}"] = consensus[name]
             row[f"ref_lead_ii_{name}"] = per_lead["II"][name]
@@ -56,8 +68,15 @@ def _one_record(record_id: str) -> list[dict]:
 def _one_gan(args: tuple[np.ndarray, str]) -> dict:
     signal_mv, method = args
     start = time.perf_counter()
-    measured = intervals.measure_intervals(signal_mv, deepfake_gan.FS_HZ, deepfake_gan.lead_names("8"), method=method)
-    return {**{name: measured[name] for name in NAMES}, "method": method, "seconds": time.perf_counter() - start, "reason": measured["reason"]}
+    measured = intervals.measure_intervals(
+        signal_mv, deepfake_gan.FS_HZ, deepfake_gan.lead_names("8"), method=method
+    )
+    return {
+        **{name: measured[name] for name in NAMES},
+        "method": method,
+        "seconds": time.perf_counter() - start,
+        "reason": measured["reason"],
+    }
 
 
 def score(table: pd.DataFrame, reference: str = "ref") -> pd.DataFrame:
@@ -74,7 +93,9 @@ def score(table: pd.DataFrame, reference: str = "ref") -> pd.DataFrame:
                     "n_reference": int(has_reference.sum()),
                     "failure_rate": float(measured.isna().mean()) if has_reference.any() else np.nan,
                     # e.g. a PR measured in atrial fibrillation, where the cardiologists marked no P wave
-                    "n_measured_without_reference": int(group.loc[~has_reference, f"measured_{name}"].notna().sum()),
+                    "n_measured_without_reference": int(
+                        group.loc[~has_reference, f"measured_{name}"].notna().sum()
+                    ),
                     "mae": float(error.abs().mean()),
                     "median_ae": float(error.abs().median()),
                     "bias": float(error.mean()),
@@ -95,7 +116,9 @@ def main() -> None:
     start = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         table = pd.DataFrame([row for rows in pool.map(_one_record, record_ids) for row in rows])
-    print(f"LUDB: {len(record_ids)} records x {len(intervals.METHODS)} methods in {time.perf_counter() - start:.0f} s ({args.jobs} processes)\n")
+    print(
+        f"LUDB: {len(record_ids)} records x {len(intervals.METHODS)} methods in {time.perf_counter() - start:.0f} s ({args.jobs} processes)\n"
+    )
 
     pd.set_option("display.width", 160)
     results = {}
@@ -114,7 +137,9 @@ def main() -> None:
 
     signals_mv = deepfake_gan.generate(args.n_gan, seed=0)
     with ProcessPoolExecutor(args.jobs) as pool:
-        gan = pd.DataFrame(pool.map(_one_gan, [(signal, method) for method in intervals.METHODS for signal in signals_mv]))
+        gan = pd.DataFrame(
+            pool.map(_one_gan, [(signal, method) for method in intervals.METHODS for signal in signals_mv])
+        )
     summary = gan.groupby("method", sort=False)[list(NAMES)].describe(percentiles=[0.05, 0.5, 0.95])
     print(f"== {args.n_gan} DeepFake GAN ECGs (seed 0, 8 leads): measured intervals per method ==")
     for name in NAMES:
@@ -122,7 +147,10 @@ def main() -> None:
         print(f"-- {name} (count = measured, of {args.n_gan})")
         print(view.round(1).to_string(), "\n")
     results["gan"] = {
-        method: {name: gan.loc[gan["method"] == method, name].describe(percentiles=[0.05, 0.5, 0.95]).to_dict() for name in NAMES}
+        method: {
+            name: gan.loc[gan["method"] == method, name].describe(percentiles=[0.05, 0.5, 0.95]).to_dict()
+            for name in NAMES
+        }
         for method in intervals.METHODS
     }
 

@@ -40,7 +40,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_training(kind: str, config: dict, *, batch: int, steps: int, warmup: int, device: torch.device) -> float:
+def time_training(
+    kind: str, config: dict, *, batch: int, steps: int, warmup: int, device: torch.device
+) -> float:
     """Examples per second over ``steps`` timed training steps after ``warmup`` untimed ones."""
     if kind == "cae":
         model = cae.make_autoencoder(seed=0, **config)
@@ -89,18 +91,39 @@ def main() -> None:
             torch.set_num_threads(threads)
             for config_name in args.configs:
                 for kind in ("cae", "classifier"):
-                    rate = time_training(kind, CONFIGS[config_name], batch=args.batch, steps=args.steps,
-                                         warmup=args.warmup, device=device)
-                    rows.append(dict(device=device.type, threads=threads, config=config_name, model=kind,
-                                     batch=args.batch, examples_per_s=round(rate, 1)))
-                    print(f"{device.type:5s} threads {threads:2d}  {config_name:6s} {kind:10s} "
-                          f"batch {args.batch:3d}  {rate:8.1f} examples/s", flush=True)
+                    rate = time_training(
+                        kind,
+                        CONFIGS[config_name],
+                        batch=args.batch,
+                        steps=args.steps,
+                        warmup=args.warmup,
+                        device=device,
+                    )
+                    rows.append(
+                        dict(
+                            device=device.type,
+                            threads=threads,
+                            config=config_name,
+                            model=kind,
+                            batch=args.batch,
+                            examples_per_s=round(rate, 1),
+                        )
+                    )
+                    print(
+                        f"{device.type:5s} threads {threads:2d}  {config_name:6s} {kind:10s} "
+                        f"batch {args.batch:3d}  {rate:8.1f} examples/s",
+                        flush=True,
+                    )
     torch.set_num_threads(previous_threads)
 
     payload = {
         "benchmark": "jang2021_throughput",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-                    "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        },
         "torch": torch.__version__,
         "configs": CONFIGS,
         "steps": args.steps,

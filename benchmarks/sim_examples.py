@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--snr-db", type=float, default=25.0)
     args = parser.parse_args()
 
-    chapman = simulated.simulate("sim-chapman", 44, seed=args.seed, class_balance="uniform", examples_per_patient=1, snr_db=args.snr_db)
+    chapman = simulated.simulate(
+        "sim-chapman", 44, seed=args.seed, class_balance="uniform", examples_per_patient=1, snr_db=args.snr_db
+    )
     ptbxl = simulated.simulate("sim-ptbxl", 60, seed=args.seed, snr_db=args.snr_db, examples_per_patient=1)
     beats = simulated.simulate("sim-beats", 50, seed=args.seed, class_balance="uniform")
     ptb = simulated.simulate("sim-beats", 20, seed=args.seed, beat_set="ptb", class_balance="uniform")
@@ -50,7 +52,9 @@ def main() -> None:
         gt = chapman.intervals.iloc[index]
         for col, lead in enumerate(("II", "V1")):
             ax = fig.add_subplot(grid[row, 2 * col : 2 * col + 2])
-            ax.plot(time_s, lab.signals_mv[index, : len(time_s), lab.lead_names.index(lead)], lw=0.7, color="k")
+            ax.plot(
+                time_s, lab.signals_mv[index, : len(time_s), lab.lead_names.index(lead)], lw=0.7, color="k"
+            )
             ax.set_ylabel(f"{lead} (mV)")
             ax.set_title(
                 f"sim-chapman {lab.target_names[lab.targets[index]]} ({simulated.CHAPMAN_CLASS_TITLES[lab.target_names[lab.targets[index]]]}), "
@@ -68,8 +72,13 @@ def main() -> None:
         index = int(candidates[0])
         for col, lead in enumerate(("II", "V2", "V5")):
             ax = fig.add_subplot(grid[11 + k, col])
-            ax.plot(time_s, lab.signals_mv[index, : len(time_s), lab.lead_names.index(lead)], lw=0.7, color="navy")
-            ax.set_title(f"sim-ptbxl {name} [{ptbxl.meta.patterns.iloc[index]} {ptbxl.meta.mi_territory.iloc[index]}] lead {lead}", fontsize=8)
+            ax.plot(
+                time_s, lab.signals_mv[index, : len(time_s), lab.lead_names.index(lead)], lw=0.7, color="navy"
+            )
+            ax.set_title(
+                f"sim-ptbxl {name} [{ptbxl.meta.patterns.iloc[index]} {ptbxl.meta.mi_territory.iloc[index]}] lead {lead}",
+                fontsize=8,
+            )
             ax.grid(alpha=0.3)
         ax = fig.add_subplot(grid[11 + k, 3])
         if k < 5:
@@ -81,12 +90,21 @@ def main() -> None:
         ax = fig.add_subplot(grid[16, 2 * k : 2 * k + 2])
         index = _first_of_each(ptb.labelled.targets, 2)[k]
         ax.plot(ptb.labelled.signals_mv[index, :, 0], color="darkgreen")
-        ax.set_title(f"sim-beats (ptb) {simulated.BEAT_CLASSES['ptb'][k]} {ptb.meta.mi_territory.iloc[index]}", fontsize=8)
+        ax.set_title(
+            f"sim-beats (ptb) {simulated.BEAT_CLASSES['ptb'][k]} {ptb.meta.mi_territory.iloc[index]}",
+            fontsize=8,
+        )
         ax = fig.add_subplot(grid[17, 2 * k : 2 * k + 2])
         index = _first_of_each(windows.labelled.targets, 2)[k]
         ax.plot(np.arange(360) / 360.0, windows.labelled.signals_mv[index, :, 0], color="purple")
-        ax.set_title(f"sim-mitbih-windows label {k} ({windows.meta.abnormal_kinds.iloc[index] or 'N only'}), MLII 360 Hz, 1 s", fontsize=8)
-    fig.suptitle(f"Simulated ECG examples (synthetic, seed {args.seed}, SNR {args.snr_db:g} dB for the 10 s records)", y=0.9)
+        ax.set_title(
+            f"sim-mitbih-windows label {k} ({windows.meta.abnormal_kinds.iloc[index] or 'N only'}), MLII 360 Hz, 1 s",
+            fontsize=8,
+        )
+    fig.suptitle(
+        f"Simulated ECG examples (synthetic, seed {args.seed}, SNR {args.snr_db:g} dB for the 10 s records)",
+        y=0.9,
+    )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=OUT.parent, suffix=".png", delete=False) as handle:
         temporary = Path(handle.name)

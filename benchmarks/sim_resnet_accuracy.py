@@ -48,10 +48,16 @@ def main() -> None:
 
     n_pool = max(args.sizes) + args.n_test + args.n_val
     started = time.perf_counter()
-    pool = simulated.load_labelled("sim-chapman", int(n_pool * 1.05), seed=args.seed, fs_hz=args.fs_hz, duration_s=args.duration_s)
+    pool = simulated.load_labelled(
+        "sim-chapman", int(n_pool * 1.05), seed=args.seed, fs_hz=args.fs_hz, duration_s=args.duration_s
+    )
     simulate_s = time.perf_counter() - started
     split = splits.patient_split(
-        pool.patient_ids, pool.targets, test_fraction=args.n_test / len(pool), val_fraction=args.n_val / len(pool), seed=args.seed
+        pool.patient_ids,
+        pool.targets,
+        test_fraction=args.n_test / len(pool),
+        val_fraction=args.n_val / len(pool),
+        seed=args.seed,
     )
     test, val = pool.subset(split.test), pool.subset(split.val)
     # a fixed shuffle of training patients; the smaller set is a subset of the larger one
@@ -62,11 +68,21 @@ def main() -> None:
     rows = []
     for n_train, epochs in zip(args.sizes, args.epochs):
         train = pool.subset(order[:n_train])
-        model = make_model("resnet1d18", seed=args.seed, n_leads=len(pool.lead_names), n_classes=len(pool.target_names))
+        model = make_model(
+            "resnet1d18", seed=args.seed, n_leads=len(pool.lead_names), n_classes=len(pool.target_names)
+        )
         t0 = time.perf_counter()
         result = ecglib.train.fit(
-            model, train, val, task="single_label", epochs=epochs, lr=args.lr, batch_size=args.batch_size,
-            seed=args.seed, device="cpu", progress=False,
+            model,
+            train,
+            val,
+            task="single_label",
+            epochs=epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            device="cpu",
+            progress=False,
         )
         logits = ecglib.train.predict(result.model, test, batch_size=256, device="cpu")
         rows.append(
@@ -83,16 +99,30 @@ def main() -> None:
         print(rows[-1], flush=True)
     majority = float(np.mean(test.targets == np.bincount(pool.targets[split.train]).argmax()))
     settings = {
-        "source": "sim-chapman (synthetic)", "fs_hz": args.fs_hz, "duration_s": args.duration_s, "leads": list(pool.lead_names),
-        "model": "resnet1d18", "optimizer": "adam", "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
-        "n_test": int(len(test)), "n_val": int(len(val)), "test_patients": int(len(np.unique(test.patient_ids))),
-        "class_priors": "Chapman", "selection": "best validation loss", "threads": args.threads, "simulate_s": simulate_s,
+        "source": "sim-chapman (synthetic)",
+        "fs_hz": args.fs_hz,
+        "duration_s": args.duration_s,
+        "leads": list(pool.lead_names),
+        "model": "resnet1d18",
+        "optimizer": "adam",
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "n_test": int(len(test)),
+        "n_val": int(len(val)),
+        "test_patients": int(len(np.unique(test.patient_ids))),
+        "class_priors": "Chapman",
+        "selection": "best validation loss",
+        "threads": args.threads,
+        "simulate_s": simulate_s,
         "test_majority_class_accuracy": majority,
     }
     print("settings:", json.dumps(settings))
     print(f"{'n_train':>8s} {'epochs':>6s} {'best':>5s} {'test acc':>9s} {'macro F1':>9s} {'train s':>8s}")
     for row in rows:
-        print(f"{row['n_train']:8d} {row['epochs']:6d} {row['best_epoch']:5d} {row['test_accuracy']:9.3f} {row['test_f1_macro']:9.3f} {row['train_s']:8.0f}")
+        print(
+            f"{row['n_train']:8d} {row['epochs']:6d} {row['best_epoch']:5d} {row['test_accuracy']:9.3f} {row['test_f1_macro']:9.3f} {row['train_s']:8.0f}"
+        )
     print(f"majority-class test accuracy: {majority:.3f}")
     write_json_atomic(OUT, {"settings": settings, "rows": rows})
 

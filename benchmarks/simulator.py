@@ -50,17 +50,28 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cases = [
-        ("sim-chapman 500 Hz 10 s 12 leads, noise", lambda r: simulated.simulate("sim-chapman", args.n, seed=r)),
-        ("sim-chapman 500 Hz 10 s 12 leads, no noise", lambda r: simulated.simulate("sim-chapman", args.n, seed=r, snr_db=None)),
+        (
+            "sim-chapman 500 Hz 10 s 12 leads, noise",
+            lambda r: simulated.simulate("sim-chapman", args.n, seed=r),
+        ),
+        (
+            "sim-chapman 500 Hz 10 s 12 leads, no noise",
+            lambda r: simulated.simulate("sim-chapman", args.n, seed=r, snr_db=None),
+        ),
         ("sim-ptbxl 500 Hz 10 s 12 leads, noise", lambda r: simulated.simulate("sim-ptbxl", args.n, seed=r)),
-        ("sim-chapman 100 Hz 10 s 12 leads, noise", lambda r: simulated.simulate("sim-chapman", args.n, seed=r, fs_hz=100)),
+        (
+            "sim-chapman 100 Hz 10 s 12 leads, noise",
+            lambda r: simulated.simulate("sim-chapman", args.n, seed=r, fs_hz=100),
+        ),
     ]
     rows = [_measure(label, make, args.n, args.repeats) for label, make in cases]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"threads=1, numpy {np.__version__}, load average (1 min) {load:.1f}, best of {args.repeats}")
     print(f"{'case':46s} {'n':>6s} {'wall s':>8s} {'ECG/s wall':>11s} {'ECG/s CPU':>10s}")
     for row in rows:
-        print(f"{row['case']:46s} {row['n_examples']:6d} {row['best_wall_s']:8.2f} {row['ecgs_per_s_wall']:11.0f} {row['ecgs_per_s_cpu']:10.0f}")
+        print(
+            f"{row['case']:46s} {row['n_examples']:6d} {row['best_wall_s']:8.2f} {row['ecgs_per_s_wall']:11.0f} {row['ecgs_per_s_cpu']:10.0f}"
+        )
     write_json_atomic(OUT, {"load_average_1min": load, "rows": rows})
 
 

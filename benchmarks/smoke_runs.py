@@ -31,7 +31,18 @@ def tree_rss_bytes(process: psutil.Process) -> int:
 
 
 def measure(study: str, profile: str, output_root: Path) -> dict:
-    command = [sys.executable, "-m", "ecglib", "run", study, "--profile", profile, "--output-root", str(output_root), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "ecglib",
+        "run",
+        study,
+        "--profile",
+        profile,
+        "--output-root",
+        str(output_root),
+        "--quiet",
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     handle = psutil.Process(proc.pid)
@@ -54,7 +65,9 @@ def measure(study: str, profile: str, output_root: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("studies", nargs="*", help="default: every study with a notebook")
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--output-root", type=Path, default=None)
@@ -65,7 +78,9 @@ def main() -> int:
     rows = [measure(study, args.profile, output_root) for study in studies]
     print(f"{'study':12s} {'ok':>3s} {'wall s':>8s} {'peak GiB':>9s}")
     for row in rows:
-        print(f"{row['study']:12s} {'yes' if row['ok'] else 'NO':>3s} {row['wall_s']:8.1f} {row['peak_rss_gib']:9.2f} {row['error']}")
+        print(
+            f"{row['study']:12s} {'yes' if row['ok'] else 'NO':>3s} {row['wall_s']:8.1f} {row['peak_rss_gib']:9.2f} {row['error']}"
+        )
     total = sum(row["wall_s"] for row in rows)
     peak = max((row["peak_rss_gib"] for row in rows), default=0.0)
     print(f"{'all':12s}     {total:8.1f} {peak:9.2f}   (budget: 600 s, 4 GiB)")

@@ -37,7 +37,12 @@ def small_cnn(n_leads: int, n_classes: int, *, seed: int) -> nn.Module:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         for n_in, n_out in zip(channels[:-1], channels[1:]):
-            layers += [nn.Conv1d(n_in, n_out, 7, padding=3), nn.BatchNorm1d(n_out), nn.ReLU(), nn.MaxPool1d(4)]
+            layers += [
+                nn.Conv1d(n_in, n_out, 7, padding=3),
+                nn.BatchNorm1d(n_out),
+                nn.ReLU(),
+                nn.MaxPool1d(4),
+            ]
         layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(channels[-1], n_classes)]
         return nn.Sequential(*layers)
 
@@ -47,11 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--n-examples", type=int, default=1024)
-    parser.add_argument("--n-samples", type=int, default=2048, help="samples per example (Jang: 2048 at 250 Hz)")
+    parser.add_argument(
+        "--n-samples", type=int, default=2048, help="samples per example (Jang: 2048 at 250 Hz)"
+    )
     parser.add_argument("--n-leads", type=int, default=1)
     parser.add_argument("--n-classes", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per batch size; the first is warm-up")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     parser.add_argument("--output", default="outputs/benchmarks/train_throughput.json")
     args = parser.parse_args(argv)
     if args.epochs < 2:
@@ -68,9 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     for batch_size in args.batch_sizes:
         model = small_cnn(args.n_leads, args.n_classes, seed=0)
         result = train.fit(
-            model, (signals, labels), None, task="single_label", epochs=args.epochs, lr=1e-3, batch_size=batch_size,
-            seed=0, device=device, monitor="train_loss", progress=False,
-        )  # fmt: skip
+            model,
+            (signals, labels),
+            None,
+            task="single_label",
+            epochs=args.epochs,
+            lr=1e-3,
+            batch_size=batch_size,
+            seed=0,
+            device=device,
+            monitor="train_loss",
+            progress=False,
+        )
         epoch_s = statistics.median(result.epoch_seconds[1:])
         train.predict(model, signals[:batch_size], batch_size=batch_size, device=device)  # warm-up
         if device.type == "cuda":

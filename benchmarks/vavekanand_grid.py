@@ -62,8 +62,17 @@ def runs_for(batch_size: int, n_patients: int, n_train: int, n_val: int) -> list
         for lr in LEARNING_RATES:
             for weighted in (True, False):
                 for repeat in range(2):  # individual + fine-tuned: same cost, two models
-                    runs.append(GridRun(train, val, lr=lr, batch_size=batch_size, weighted_sampling=weighted,
-                                        seed=len(runs), tags={"patient": patient, "repeat": repeat}))  # fmt: skip
+                    runs.append(
+                        GridRun(
+                            train,
+                            val,
+                            lr=lr,
+                            batch_size=batch_size,
+                            weighted_sampling=weighted,
+                            seed=len(runs),
+                            tags={"patient": patient, "repeat": repeat},
+                        )
+                    )
     return runs
 
 
@@ -71,12 +80,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--patients", type=int, default=3)
-    parser.add_argument("--n-train", type=int, default=1088, help="training windows per patient (paper average ~1,090)")
+    parser.add_argument(
+        "--n-train", type=int, default=1088, help="training windows per patient (paper average ~1,090)"
+    )
     parser.add_argument("--n-val", type=int, default=272)
     parser.add_argument("--steps", default="64,128,256", help="max_samples_per_step values to try")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-plain", action="store_true")
-    parser.add_argument("--workers", type=int, default=1, help="train_grid n_workers (processes, one thread each)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="train_grid n_workers (processes, one thread each)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,33 +103,81 @@ def main() -> None:
             result = train_single(BeatCNN, signals, targets, runs[0], epochs=args.epochs, weight_decay=1e-4)
             seconds = time.perf_counter() - start
             plain_rate[batch_size] = result.n_train_examples_seen / seconds
-            rows.append({"method": "plain loop", "batch_size": batch_size, "models": 1, "max_samples_per_step": None,
-                         "seconds": seconds, "examples_per_s": plain_rate[batch_size]})  # fmt: skip
+            rows.append(
+                {
+                    "method": "plain loop",
+                    "batch_size": batch_size,
+                    "models": 1,
+                    "max_samples_per_step": None,
+                    "seconds": seconds,
+                    "examples_per_s": plain_rate[batch_size],
+                }
+            )
         for steps in [int(s) for s in args.steps.split(",")]:
             start = time.perf_counter()
-            results = train_grid(BeatCNN, signals, targets, runs, epochs=args.epochs, weight_decay=1e-4,
-                                 max_samples_per_step=steps, n_workers=args.workers)  # fmt: skip
+            results = train_grid(
+                BeatCNN,
+                signals,
+                targets,
+                runs,
+                epochs=args.epochs,
+                weight_decay=1e-4,
+                max_samples_per_step=steps,
+                n_workers=args.workers,
+            )
             seconds = time.perf_counter() - start
             seen = sum(r.n_train_examples_seen for r in results)
-            rows.append({"method": f"train_grid x{args.workers}", "batch_size": batch_size, "models": len(runs),
-                         "max_samples_per_step": steps, "seconds": seconds, "examples_per_s": seen / seconds})  # fmt: skip
-    print(f"{'method':<12} {'batch':>5} {'models':>6} {'step':>5} {'seconds':>8} {'examples/s':>10} {'speed-up':>8}")
+            rows.append(
+                {
+                    "method": f"train_grid x{args.workers}",
+                    "batch_size": batch_size,
+                    "models": len(runs),
+                    "max_samples_per_step": steps,
+                    "seconds": seconds,
+                    "examples_per_s": seen / seconds,
+                }
+            )
+    print(
+        f"{'method':<12} {'batch':>5} {'models':>6} {'step':>5} {'seconds':>8} {'examples/s':>10} {'speed-up':>8}"
+    )
     for row in rows:
         speedup = row["examples_per_s"] / plain_rate[row["batch_size"]] if plain_rate else float("nan")
         row["speedup_vs_plain"] = speedup
-        print(f"{row['method']:<12} {row['batch_size']:>5} {row['models']:>6} {str(row['max_samples_per_step']):>5} "
-              f"{row['seconds']:>8.1f} {row['examples_per_s']:>10.0f} {speedup:>8.2f}")  # fmt: skip
-    best = {b: max(r["examples_per_s"] for r in rows if r["method"].startswith("train_grid") and r["batch_size"] == b) for b in BATCH_SIZES}
-    examples_per_batch_size = N_PATIENTS_PAPER * 12 * EPOCHS_PAPER * args.n_train  # 12 = 6 grid points x 2 modes
+        print(
+            f"{row['method']:<12} {row['batch_size']:>5} {row['models']:>6} {str(row['max_samples_per_step']):>5} "
+            f"{row['seconds']:>8.1f} {row['examples_per_s']:>10.0f} {speedup:>8.2f}"
+        )
+    best = {
+        b: max(
+            r["examples_per_s"] for r in rows if r["method"].startswith("train_grid") and r["batch_size"] == b
+        )
+        for b in BATCH_SIZES
+    }
+    examples_per_batch_size = (
+        N_PATIENTS_PAPER * 12 * EPOCHS_PAPER * args.n_train
+    )  # 12 = 6 grid points x 2 modes
     grid_hours = sum(examples_per_batch_size / best[b] for b in BATCH_SIZES) / 3600
     pretrain_hours = N_PATIENTS_PAPER * args.n_train * EPOCHS_PAPER / (plain_rate.get(32) or best[32]) / 3600
-    estimate = {"grid_hours": grid_hours, "pretrain_hours": pretrain_hours, "total_hours": grid_hours + pretrain_hours}
+    estimate = {
+        "grid_hours": grid_hours,
+        "pretrain_hours": pretrain_hours,
+        "total_hours": grid_hours + pretrain_hours,
+    }
     if plain_rate:
-        estimate["plain_loop_hours"] = sum(examples_per_batch_size / plain_rate[b] for b in BATCH_SIZES) / 3600 + pretrain_hours
+        estimate["plain_loop_hours"] = (
+            sum(examples_per_batch_size / plain_rate[b] for b in BATCH_SIZES) / 3600 + pretrain_hours
+        )
     print("estimated full local protocol: " + ", ".join(f"{k} {v:.2f}" for k, v in estimate.items()))
     out_dir = Path("outputs/benchmarks")
-    payload = {"rows": rows, "estimate": estimate, "args": vars(args), "torch_threads": torch.get_num_threads(),
-               "cpu_count": os.cpu_count(), "machine": platform.platform(), "load_average": os.getloadavg()}  # fmt: skip
+    payload = {
+        "rows": rows,
+        "estimate": estimate,
+        "args": vars(args),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.platform(),
+        "load_average": os.getloadavg(),
+    }
     write_json_atomic(out_dir / "vavekanand_grid.json", payload)
 
 

@@ -45,8 +45,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         try:
             out = runner.run_study(
-                study, args.profile, output_root=args.output_root, overrides=overrides or None,
-                data_root=args.data_root, log_output=not args.quiet,
+                study,
+                args.profile,
+                output_root=args.output_root,
+                overrides=overrides or None,
+                data_root=args.data_root,
+                log_output=not args.quiet,
             )
             print(f"[ok] {study}/{args.profile}: {time.perf_counter() - t0:.1f} s -> {out}")
         except runner.RunFailed as err:
@@ -82,8 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--profile", default="smoke", help="parameter profile (default: smoke)")
     p_run.add_argument("--output-root", default=None, help="folder for outputs (default: <repo>/outputs)")
     p_run.add_argument("--data-root", default=None, help="data root (default: $ECGLIB_DATA or ~/ecglib_data)")
-    p_run.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
-                       help="override one parameter (validated like the profile)")
+    p_run.add_argument(
+        "--set",
+        action="append",
+        type=_parse_override,
+        metavar="KEY=VALUE",
+        help="override one parameter (validated like the profile)",
+    )
     p_run.add_argument("--quiet", action="store_true", help="do not echo notebook output")
     p_run.set_defaults(func=_cmd_run)
 

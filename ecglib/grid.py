@@ -103,12 +103,20 @@ def balanced_accuracy_from_counts(true_pos, n_pos, true_neg, n_neg):
     Works elementwise on numbers or tensors; a model whose targets hold one class only gets
     that class's recall; with no examples at all the result is NaN.
     """
-    true_pos, n_pos = torch.as_tensor(true_pos, dtype=torch.float64), torch.as_tensor(n_pos, dtype=torch.float64)
-    true_neg, n_neg = torch.as_tensor(true_neg, dtype=torch.float64), torch.as_tensor(n_neg, dtype=torch.float64)
+    true_pos, n_pos = (
+        torch.as_tensor(true_pos, dtype=torch.float64),
+        torch.as_tensor(n_pos, dtype=torch.float64),
+    )
+    true_neg, n_neg = (
+        torch.as_tensor(true_neg, dtype=torch.float64),
+        torch.as_tensor(n_neg, dtype=torch.float64),
+    )
     recall_pos = torch.where(n_pos > 0, true_pos / n_pos.clamp(min=1), torch.zeros_like(n_pos))
     recall_neg = torch.where(n_neg > 0, true_neg / n_neg.clamp(min=1), torch.zeros_like(n_neg))
     n_classes = (n_pos > 0).double() + (n_neg > 0).double()
-    return torch.where(n_classes > 0, (recall_pos + recall_neg) / n_classes.clamp(min=1), torch.full_like(n_pos, math.nan))
+    return torch.where(
+        n_classes > 0, (recall_pos + recall_neg) / n_classes.clamp(min=1), torch.full_like(n_pos, math.nan)
+    )
 
 
 def epoch_order(train_targets: np.ndarray, *, weighted_sampling: bool, seed: int, epoch: int) -> np.ndarray:
@@ -151,9 +159,13 @@ def _check_runs(runs: Sequence[GridRun], n_examples: int) -> None:
                 continue
             indices = np.asarray(indices)
             if indices.ndim != 1 or (len(indices) and (indices.min() < 0 or indices.max() >= n_examples)):
-                raise ValueError(f"run {number} ({run.tags}): {name} must be 1-D indices in [0, {n_examples})")
+                raise ValueError(
+                    f"run {number} ({run.tags}): {name} must be 1-D indices in [0, {n_examples})"
+                )
         if len(run.train_indices) == 0 or len(run.val_indices) == 0:
-            raise ValueError(f"run {number} ({run.tags}): needs at least one training and one validation example")
+            raise ValueError(
+                f"run {number} ({run.tags}): needs at least one training and one validation example"
+            )
         if run.batch_size < 1 or not run.lr > 0:
             raise ValueError(f"run {number} ({run.tags}): batch_size must be >= 1 and lr > 0")
 
@@ -180,9 +192,13 @@ class _StackedModels:
         self.shapes = [tuple(p.shape) for _, p in named]
         self.sizes = [p.numel() for _, p in named]
         self.n_models = len(states)
-        self.flat = torch.cat(
-            [torch.stack([state[name].reshape(-1) for state in states]) for name in self.names], dim=1
-        ).to(device=device, dtype=torch.float32).contiguous()
+        self.flat = (
+            torch.cat(
+                [torch.stack([state[name].reshape(-1) for state in states]) for name in self.names], dim=1
+            )
+            .to(device=device, dtype=torch.float32)
+            .contiguous()
+        )
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
         # one step count per model, as torch.optim.Adam keeps one per parameter (float32 scalars)
@@ -200,12 +216,17 @@ class _StackedModels:
     def params(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
         """State-dict names -> (K, *shape) views of ``flat`` (differentiable)."""
         pieces = torch.split(flat, self.sizes, dim=1)
-        return {name: piece.reshape(self.n_models, *shape) for name, piece, shape in zip(self.names, pieces, self.shapes)}
+        return {
+            name: piece.reshape(self.n_models, *shape)
+            for name, piece, shape in zip(self.names, pieces, self.shapes)
+        }
 
     def state_dict(self, flat: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
         """Model ``k``'s parameters from ``flat`` as a CPU state dict."""
         pieces = torch.split(flat[k].detach().cpu(), self.sizes)
-        return {name: piece.reshape(shape).clone() for name, piece, shape in zip(self.names, pieces, self.shapes)}
+        return {
+            name: piece.reshape(shape).clone() for name, piece, shape in zip(self.names, pieces, self.shapes)
+        }
 
     def logits(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         params = self.params(flat)
@@ -232,10 +253,20 @@ class _StackedModels:
             steps = [self.steps[k] for k in members]
             torch._foreach_add_(steps, 1)
             torch._fused_adam_(
-                [self.flat[k] for k in members], [grad[k] for k in members], [self.exp_avg[k] for k in members],
-                [self.exp_avg_sq[k] for k in members], [], steps, lr=float(lr), beta1=beta1, beta2=beta2,
-                weight_decay=weight_decay, eps=ADAM_EPS, amsgrad=False, maximize=False,
-            )  # fmt: skip
+                [self.flat[k] for k in members],
+                [grad[k] for k in members],
+                [self.exp_avg[k] for k in members],
+                [self.exp_avg_sq[k] for k in members],
+                [],
+                steps,
+                lr=float(lr),
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=weight_decay,
+                eps=ADAM_EPS,
+                amsgrad=False,
+                maximize=False,
+            )
 
 
 def _padded_index_matrix(rows: list[np.ndarray], width: int | None = None) -> np.ndarray:
@@ -252,12 +283,15 @@ def _confusion_counts(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor)
     positive = (y > 0.5) & mask
     negative = (y < 0.5) & mask
     return torch.stack(
-        [(predicted & positive).sum(1), positive.sum(1), (~predicted & negative).sum(1), negative.sum(1)], dim=1
+        [(predicted & positive).sum(1), positive.sum(1), (~predicted & negative).sum(1), negative.sum(1)],
+        dim=1,
     ).double()
 
 
 @torch.no_grad()
-def _evaluate(stack, flat, signals, targets_float, index_matrix: np.ndarray, eval_samples_per_step: int = 2048):
+def _evaluate(
+    stack, flat, signals, targets_float, index_matrix: np.ndarray, eval_samples_per_step: int = 2048
+):
     """Mean BCE, balanced accuracy and probabilities of each model on its own rows (-1 = padding)."""
     n_models, width = index_matrix.shape
     device = signals.device
@@ -281,9 +315,25 @@ def _evaluate(stack, flat, signals, targets_float, index_matrix: np.ndarray, eva
     return mean_loss, bacc, torch.cat(probabilities, dim=1).numpy()
 
 
-def _train_chunk(model_factory, template, signals, targets_float, targets_np, runs, *, epochs, weight_decay,
-                 max_samples_per_step, device, progress, keep_states=True):  # fmt: skip
-    states = [run.init_state if run.init_state is not None else initial_state(model_factory, run.seed) for run in runs]
+def _train_chunk(
+    model_factory,
+    template,
+    signals,
+    targets_float,
+    targets_np,
+    runs,
+    *,
+    epochs,
+    weight_decay,
+    max_samples_per_step,
+    device,
+    progress,
+    keep_states=True,
+):
+    states = [
+        run.init_state if run.init_state is not None else initial_state(model_factory, run.seed)
+        for run in runs
+    ]
     stack = _StackedModels(template, states, device)
     n_models = len(runs)
     batch_size = runs[0].batch_size
@@ -303,7 +353,9 @@ def _train_chunk(model_factory, template, signals, targets_float, targets_np, ru
         orders = []
         for run in runs:
             train_indices = np.asarray(run.train_indices)
-            order = epoch_order(targets_np[train_indices], weighted_sampling=run.weighted_sampling, seed=run.seed, epoch=epoch)
+            order = epoch_order(
+                targets_np[train_indices], weighted_sampling=run.weighted_sampling, seed=run.seed, epoch=epoch
+            )
             orders.append(train_indices[order])
         n_steps = max(math.ceil(len(order) / batch_size) for order in orders)
         order_np = _padded_index_matrix(orders, n_steps * batch_size)
@@ -334,7 +386,11 @@ def _train_chunk(model_factory, template, signals, targets_float, targets_np, ru
         n_epoch = (counts[:, 1] + counts[:, 3]).cpu().numpy()
         n_seen += n_epoch.astype(np.int64)
         train_loss = losses.sum(1).double().cpu().numpy() / np.maximum(n_epoch, 1)
-        train_bacc = balanced_accuracy_from_counts(counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3]).cpu().numpy()
+        train_bacc = (
+            balanced_accuracy_from_counts(counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3])
+            .cpu()
+            .numpy()
+        )
         val_loss, val_bacc, _ = _evaluate(stack, stack.flat, signals, targets_float, val_matrix)
         improved = val_loss < best_loss
         best_loss = np.where(improved, val_loss, best_loss)
@@ -344,10 +400,15 @@ def _train_chunk(model_factory, template, signals, targets_float, targets_np, ru
             best_flat[rows] = stack.flat[rows]
         for k in range(n_models):
             histories[k].append((epoch, train_loss[k], train_bacc[k], val_loss[k], val_bacc[k]))
-    test_rows = [np.asarray(run.test_indices) if run.test_indices is not None else np.zeros(0, np.int64) for run in runs]
+    test_rows = [
+        np.asarray(run.test_indices) if run.test_indices is not None else np.zeros(0, np.int64)
+        for run in runs
+    ]
     has_test = any(len(row) for row in test_rows)
     if has_test:
-        test_loss, test_bacc, test_prob = _evaluate(stack, best_flat, signals, targets_float, _padded_index_matrix(test_rows))
+        test_loss, test_bacc, test_prob = _evaluate(
+            stack, best_flat, signals, targets_float, _padded_index_matrix(test_rows)
+        )
     results = []
     for k, run in enumerate(runs):
         history = pd.DataFrame(histories[k], columns=list(HISTORY_COLUMNS))
@@ -453,8 +514,15 @@ def train_grid(
     results: list[GridResult | None] = [None] * len(runs)
     store = None
     if checkpoint_dir is not None:
-        store = _Checkpoints(Path(checkpoint_dir), model_factory, signals_t, targets_np, epochs=epochs,
-                             weight_decay=weight_decay, keep_states=keep_states)  # fmt: skip
+        store = _Checkpoints(
+            Path(checkpoint_dir),
+            model_factory,
+            signals_t,
+            targets_np,
+            epochs=epochs,
+            weight_decay=weight_decay,
+            keep_states=keep_states,
+        )
         for number, run in enumerate(runs):
             results[number] = store.load(run)
     todo = [number for number, result in enumerate(results) if result is None]
@@ -472,22 +540,56 @@ def train_grid(
     # with flushing and did not finish in 420 s without. Flushing changes values below 1e-38 only.
     torch.set_flush_denormal(True)
     try:
-        _train_grid(model_factory, signals_t, targets_float, targets_np, [runs[n] for n in todo], todo, finished,
-                    epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step,
-                    device=device, progress=progress, keep_states=keep_states, n_workers=n_workers)  # fmt: skip
+        _train_grid(
+            model_factory,
+            signals_t,
+            targets_float,
+            targets_np,
+            [runs[n] for n in todo],
+            todo,
+            finished,
+            epochs=epochs,
+            weight_decay=weight_decay,
+            max_samples_per_step=max_samples_per_step,
+            device=device,
+            progress=progress,
+            keep_states=keep_states,
+            n_workers=n_workers,
+        )
     finally:
         torch.set_flush_denormal(False)  # torch's default
     return results  # type: ignore[return-value]
 
 
-def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, numbers, finished, *, epochs, weight_decay,
-                max_samples_per_step, device, progress, keep_states, n_workers):  # fmt: skip
+def _train_grid(
+    model_factory,
+    signals_t,
+    targets_float,
+    targets_np,
+    runs,
+    numbers,
+    finished,
+    *,
+    epochs,
+    weight_decay,
+    max_samples_per_step,
+    device,
+    progress,
+    keep_states,
+    n_workers,
+):
     """Train ``runs`` (whose numbers in the caller's list are ``numbers``); ``finished(numbers, results)`` per chunk."""
     if not runs:
         return
     chunks = plan_chunks(runs, max_samples_per_step)
-    options = dict(epochs=epochs, weight_decay=weight_decay, max_samples_per_step=max_samples_per_step, device=device,
-                   progress=progress, keep_states=keep_states)  # fmt: skip
+    options = dict(
+        epochs=epochs,
+        weight_decay=weight_decay,
+        max_samples_per_step=max_samples_per_step,
+        device=device,
+        progress=progress,
+        keep_states=keep_states,
+    )
     if n_workers > 1 and device.type == "cpu" and len(chunks) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -500,7 +602,9 @@ def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, numbe
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
                 # one task per chunk, the costliest first: idle workers take the next one
                 ordered = sorted(chunks, key=lambda c: -sum(len(runs[n].train_indices) for n in c))
-                futures = {pool.submit(_train_chunk_in_worker, [runs[n] for n in chunk]): chunk for chunk in ordered}
+                futures = {
+                    pool.submit(_train_chunk_in_worker, [runs[n] for n in chunk]): chunk for chunk in ordered
+                }
                 for future in as_completed(futures):
                     finished([numbers[n] for n in futures[future]], future.result())
         finally:
@@ -508,7 +612,9 @@ def _train_grid(model_factory, signals_t, targets_float, targets_np, runs, numbe
         return
     template = initial_state_module(model_factory)  # workers build their own
     for chunk in chunks:
-        chunk_results = _train_chunk(model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk], **options)
+        chunk_results = _train_chunk(
+            model_factory, template, signals_t, targets_float, targets_np, [runs[n] for n in chunk], **options
+        )
         finished([numbers[n] for n in chunk], chunk_results)
 
 
@@ -535,26 +641,50 @@ class _Checkpoints:
 
     VERSION = 2  # bump when training changes in a way that changes results (2: torch files, not pickle)
 
-    def __init__(self, folder: Path, model_factory, signals: torch.Tensor, targets_np: np.ndarray, *, epochs: int,
-                 weight_decay: float, keep_states: bool):  # fmt: skip
+    def __init__(
+        self,
+        folder: Path,
+        model_factory,
+        signals: torch.Tensor,
+        targets_np: np.ndarray,
+        *,
+        epochs: int,
+        weight_decay: float,
+        keep_states: bool,
+    ):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         digest.update(signals.detach().cpu().contiguous().numpy().tobytes())
         digest.update(targets_np.astype(np.int64).tobytes())
-        self.common = json.dumps({
-            "version": self.VERSION, "data": digest.hexdigest(), "architecture": repr(initial_state_module(model_factory)),
-            "epochs": int(epochs), "weight_decay": float(weight_decay), "keep_states": bool(keep_states),
-        }, sort_keys=True)  # fmt: skip
+        self.common = json.dumps(
+            {
+                "version": self.VERSION,
+                "data": digest.hexdigest(),
+                "architecture": repr(initial_state_module(model_factory)),
+                "epochs": int(epochs),
+                "weight_decay": float(weight_decay),
+                "keep_states": bool(keep_states),
+            },
+            sort_keys=True,
+        )
 
     def path(self, run: GridRun) -> Path:
         digest = hashlib.sha256(self.common.encode())
-        digest.update(json.dumps([run.lr, run.batch_size, run.weighted_sampling, run.seed, repr(sorted(run.tags.items()))]).encode())
+        digest.update(
+            json.dumps(
+                [run.lr, run.batch_size, run.weighted_sampling, run.seed, repr(sorted(run.tags.items()))]
+            ).encode()
+        )
         for indices in (run.train_indices, run.val_indices, run.test_indices):
-            digest.update(b"none" if indices is None else np.asarray(indices, dtype=np.int64).tobytes() + b"|")
+            digest.update(
+                b"none" if indices is None else np.asarray(indices, dtype=np.int64).tobytes() + b"|"
+            )
         if run.init_state is not None:
             for name in sorted(run.init_state):
-                digest.update(name.encode() + run.init_state[name].detach().cpu().contiguous().numpy().tobytes())
+                digest.update(
+                    name.encode() + run.init_state[name].detach().cpu().contiguous().numpy().tobytes()
+                )
         return self.folder / f"run-{digest.hexdigest()[:40]}.pt"
 
     def load(self, run: GridRun) -> GridResult | None:
@@ -564,8 +694,10 @@ class _Checkpoints:
         try:
             return result_from_payload(torch.load(path, map_location="cpu", weights_only=True))
         except Exception as error:  # truncated by a full disk, written by another version, not ours
-            warnings.warn(f"{path}: unreadable grid checkpoint ({type(error).__name__}: {error}); training this run again",
-                          stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{path}: unreadable grid checkpoint ({type(error).__name__}: {error}); training this run again",
+                stacklevel=2,
+            )
             return None
 
     def save(self, run: GridRun, result: GridResult) -> None:
@@ -581,30 +713,45 @@ def result_payload(result: GridResult) -> dict:
     return {
         "tags_json": json.dumps(result.tags, sort_keys=True),
         "history_columns": list(history.columns),
-        "history": {column: torch.as_tensor(history[column].to_numpy(dtype=np.float64)) for column in history.columns},
+        "history": {
+            column: torch.as_tensor(history[column].to_numpy(dtype=np.float64)) for column in history.columns
+        },
         "best_epoch": int(result.best_epoch),
         "best_state_dict": None if result.best_state_dict is None else dict(result.best_state_dict),
-        "numbers": [float(result.val_loss), float(result.val_balanced_accuracy), float(result.test_loss),
-                    float(result.test_balanced_accuracy)],
-        "test_probabilities": None if result.test_probabilities is None else torch.as_tensor(result.test_probabilities),
+        "numbers": [
+            float(result.val_loss),
+            float(result.val_balanced_accuracy),
+            float(result.test_loss),
+            float(result.test_balanced_accuracy),
+        ],
+        "test_probabilities": None
+        if result.test_probabilities is None
+        else torch.as_tensor(result.test_probabilities),
         "n_train_examples_seen": int(result.n_train_examples_seen),
-    }  # fmt: skip
+    }
 
 
 def result_from_payload(payload: dict) -> GridResult:
     """The inverse of :func:`result_payload`."""
-    history = pd.DataFrame({column: payload["history"][column].numpy() for column in payload["history_columns"]})
+    history = pd.DataFrame(
+        {column: payload["history"][column].numpy() for column in payload["history_columns"]}
+    )
     if "epoch" in history:
         history["epoch"] = history["epoch"].astype(np.int64)
     val_loss, val_bacc, test_loss, test_bacc = payload["numbers"]
     probabilities = payload["test_probabilities"]
     return GridResult(
-        tags=json.loads(payload["tags_json"]), history=history, best_epoch=int(payload["best_epoch"]),
-        best_state_dict=payload["best_state_dict"], val_loss=val_loss, val_balanced_accuracy=val_bacc,
-        test_loss=test_loss, test_balanced_accuracy=test_bacc,
+        tags=json.loads(payload["tags_json"]),
+        history=history,
+        best_epoch=int(payload["best_epoch"]),
+        best_state_dict=payload["best_state_dict"],
+        val_loss=val_loss,
+        val_balanced_accuracy=val_bacc,
+        test_loss=test_loss,
+        test_balanced_accuracy=test_bacc,
         test_probabilities=None if probabilities is None else probabilities.numpy(),
         n_train_examples_seen=int(payload["n_train_examples_seen"]),
-    )  # fmt: skip
+    )
 
 
 def initial_state_module(model_factory: Callable[[], nn.Module]) -> nn.Module:
@@ -638,16 +785,22 @@ def train_single(
     model = initial_state_module(model_factory).to(device)
     state = run.init_state if run.init_state is not None else initial_state(model_factory, run.seed)
     model.load_state_dict(state)
-    optimizer = torch.optim.Adam(model.parameters(), lr=run.lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=run.lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=weight_decay
+    )
     train_indices = np.asarray(run.train_indices)
     torch.set_flush_denormal(True)  # as train_grid (a fair baseline); restored to torch's default below
     try:
-        return _train_single_loop(model, optimizer, run, signals_t, targets_float, targets_np, train_indices, epochs, device)
+        return _train_single_loop(
+            model, optimizer, run, signals_t, targets_float, targets_np, train_indices, epochs, device
+        )
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train_single_loop(model, optimizer, run, signals_t, targets_float, targets_np, train_indices, epochs, device):
+def _train_single_loop(
+    model, optimizer, run, signals_t, targets_float, targets_np, train_indices, epochs, device
+):
     history, best_loss, best_epoch, best_state, n_seen = [], np.inf, 0, None, 0
 
     def evaluate(indices):
@@ -659,13 +812,20 @@ def _train_single_loop(model, optimizer, run, signals_t, targets_float, targets_
             loss = F.binary_cross_entropy_with_logits(logits, y).item()
             predicted = logits > 0
             bacc = balanced_accuracy_from_counts(
-                (predicted & (y > 0.5)).sum(), (y > 0.5).sum(), (~predicted & (y < 0.5)).sum(), (y < 0.5).sum()
+                (predicted & (y > 0.5)).sum(),
+                (y > 0.5).sum(),
+                (~predicted & (y < 0.5)).sum(),
+                (y < 0.5).sum(),
             ).item()
         model.train()
         return loss, bacc, torch.sigmoid(logits).cpu().numpy()
 
     for epoch in range(1, epochs + 1):
-        order = train_indices[epoch_order(targets_np[train_indices], weighted_sampling=run.weighted_sampling, seed=run.seed, epoch=epoch)]
+        order = train_indices[
+            epoch_order(
+                targets_np[train_indices], weighted_sampling=run.weighted_sampling, seed=run.seed, epoch=epoch
+            )
+        ]
         loss_sum, counts = 0.0, np.zeros(4)
         for start in range(0, len(order), run.batch_size):
             rows = torch.as_tensor(order[start : start + run.batch_size], device=device)
@@ -677,8 +837,12 @@ def _train_single_loop(model, optimizer, run, signals_t, targets_float, targets_
             optimizer.step()
             loss_sum += loss.item() * len(rows)
             predicted = (logits > 0).detach()
-            counts += [(predicted & (y > 0.5)).sum().item(), (y > 0.5).sum().item(),
-                       (~predicted & (y < 0.5)).sum().item(), (y < 0.5).sum().item()]  # fmt: skip
+            counts += [
+                (predicted & (y > 0.5)).sum().item(),
+                (y > 0.5).sum().item(),
+                (~predicted & (y < 0.5)).sum().item(),
+                (y < 0.5).sum().item(),
+            ]
         n_seen += len(order)
         val_loss, val_bacc, _ = evaluate(run.val_indices)
         train_bacc = float(balanced_accuracy_from_counts(*counts))
@@ -689,11 +853,17 @@ def _train_single_loop(model, optimizer, run, signals_t, targets_float, targets_
     history_df = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
     row = history_df.iloc[best_epoch - 1]
     result = GridResult(
-        tags=dict(run.tags), history=history_df, best_epoch=best_epoch, best_state_dict=best_state,
-        val_loss=float(row["val_loss"]), val_balanced_accuracy=float(row["val_balanced_accuracy"]),
+        tags=dict(run.tags),
+        history=history_df,
+        best_epoch=best_epoch,
+        best_state_dict=best_state,
+        val_loss=float(row["val_loss"]),
+        val_balanced_accuracy=float(row["val_balanced_accuracy"]),
         n_train_examples_seen=n_seen,
-    )  # fmt: skip
+    )
     if run.test_indices is not None and len(run.test_indices):
         model.load_state_dict(best_state)
-        result.test_loss, result.test_balanced_accuracy, result.test_probabilities = evaluate(run.test_indices)
+        result.test_loss, result.test_balanced_accuracy, result.test_probabilities = evaluate(
+            run.test_indices
+        )
     return result

@@ -110,7 +110,9 @@ def spectrogram_images(
     if max_freq_hz is not None:
         keep = freqs_hz <= max_freq_hz
         if keep.sum() < 2:
-            raise ValueError(f"max_freq_hz={max_freq_hz} keeps fewer than 2 frequency bins (resolution {freqs_hz[1]:.2f} Hz)")
+            raise ValueError(
+                f"max_freq_hz={max_freq_hz} keeps fewer than 2 frequency bins (resolution {freqs_hz[1]:.2f} Hz)"
+            )
         power = power[:, keep, :]
     power_db = 10.0 * np.log10(power + 1e-20)
     peak_db = power_db.max(axis=(1, 2), keepdims=True)
@@ -174,13 +176,19 @@ def gaf_mtf_rp_images(
     from pyts.approximation import PiecewiseAggregateApproximation
     from pyts.image import GramianAngularField, MarkovTransitionField, RecurrencePlot
 
-    gaf = GramianAngularField(image_size=image_size, method=gaf_method, sample_range=(-1, 1)).fit_transform(windows)
+    gaf = GramianAngularField(image_size=image_size, method=gaf_method, sample_range=(-1, 1)).fit_transform(
+        windows
+    )
     with warnings.catch_warnings():
         # pyts warns when quantile bins of a near-constant window coincide; the field stays defined.
         warnings.filterwarnings("ignore", message=".*bin.*", category=UserWarning)
-        mtf = MarkovTransitionField(image_size=image_size, n_bins=mtf_n_bins, strategy="quantile").fit_transform(windows)
+        mtf = MarkovTransitionField(
+            image_size=image_size, n_bins=mtf_n_bins, strategy="quantile"
+        ).fit_transform(windows)
     if image_size < n_samples:
-        reduced = PiecewiseAggregateApproximation(window_size=None, output_size=image_size).fit_transform(windows)
+        reduced = PiecewiseAggregateApproximation(window_size=None, output_size=image_size).fit_transform(
+            windows
+        )
     else:
         reduced = windows
     rp = RecurrencePlot(threshold=rp_threshold, percentage=rp_percentage).fit_transform(reduced)

@@ -132,7 +132,9 @@ def beat_intervals(waves: pd.DataFrame, fs_hz: float) -> pd.DataFrame:
             qt_ms[beat] = (t_offset[candidates].min() - onset) * ms_per_sample
     qrs_ms = (qrs_offset - qrs_onset) * ms_per_sample
     qrs_ms[qrs_ms <= 0] = np.nan
-    return pd.DataFrame({"qrs_peak": qrs_peak, "rr_ms": rr_ms, "pr_ms": pr_ms, "qrs_ms": qrs_ms, "qt_ms": qt_ms})
+    return pd.DataFrame(
+        {"qrs_peak": qrs_peak, "rr_ms": rr_ms, "pr_ms": pr_ms, "qrs_ms": qrs_ms, "qt_ms": qt_ms}
+    )
 
 
 def intervals_from_waves(waves: pd.DataFrame, fs_hz: float) -> dict[str, float]:
@@ -151,7 +153,10 @@ def intervals_from_waves(waves: pd.DataFrame, fs_hz: float) -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
         median_rr_ms = np.nanmedian(beats["rr_ms"]) if beats["rr_ms"].notna().any() else np.nan
-        values = {name: float(np.nanmedian(beats[name])) if beats[name].notna().any() else np.nan for name in ("pr_ms", "qrs_ms", "qt_ms")}
+        values = {
+            name: float(np.nanmedian(beats[name])) if beats[name].notna().any() else np.nan
+            for name in ("pr_ms", "qrs_ms", "qt_ms")
+        }
     return {"hr_bpm": 60000.0 / median_rr_ms, **values, "n_beats": int(len(beats))}
 
 
@@ -185,7 +190,11 @@ def _nk_waves(delineation: dict, rpeaks: np.ndarray) -> pd.DataFrame:
     for wave, (onset_key, peak_key, offset_key) in _NK_KEYS.items():
         onsets = np.asarray(delineation.get(onset_key, []), dtype=float)
         offsets = np.asarray(delineation.get(offset_key, []), dtype=float)
-        peaks = np.asarray(rpeaks, dtype=float) if peak_key is None else np.asarray(delineation.get(peak_key, []), dtype=float)
+        peaks = (
+            np.asarray(rpeaks, dtype=float)
+            if peak_key is None
+            else np.asarray(delineation.get(peak_key, []), dtype=float)
+        )
         n = min(len(onsets), len(offsets), len(peaks))
         for onset, peak, offset in zip(onsets[:n], peaks[:n], offsets[:n]):
             if np.isnan(peak):
@@ -227,7 +236,9 @@ def _beat_consistency(cleaned: np.ndarray, rpeaks: np.ndarray, fs_hz: float) -> 
     return correlation, float(qrs_height / max(spread, 1e-12))
 
 
-def _reference_peaks(cleaned: np.ndarray, fs_hz: float, preferred: int) -> tuple[int, np.ndarray, float, float]:
+def _reference_peaks(
+    cleaned: np.ndarray, fs_hz: float, preferred: int
+) -> tuple[int, np.ndarray, float, float]:
     """R peaks for all leads, from one lead that passes the quality gate.
 
     Among the passing leads, the beat count most of them share wins (ties: the count of
@@ -247,25 +258,38 @@ def _reference_peaks(cleaned: np.ndarray, fs_hz: float, preferred: int) -> tuple
             rpeaks = np.asarray(found["ECG_R_Peaks"], dtype=int)
         except Exception:  # noqa: BLE001 - neurokit2 raises assorted errors on degenerate leads
             rpeaks = np.zeros(0, dtype=int)
-        correlation, qrs_ratio = _beat_consistency(cleaned[:, lead], rpeaks, fs_hz) if len(rpeaks) else (-1.0, 0.0)
+        correlation, qrs_ratio = (
+            _beat_consistency(cleaned[:, lead], rpeaks, fs_hz) if len(rpeaks) else (-1.0, 0.0)
+        )
         candidates.append((lead, rpeaks, correlation, qrs_ratio))
     passing = [
         candidate
         for candidate in candidates
-        if len(candidate[1]) >= MIN_BEATS and candidate[2] >= MIN_BEAT_CORRELATION and candidate[3] >= MIN_QRS_RATIO
+        if len(candidate[1]) >= MIN_BEATS
+        and candidate[2] >= MIN_BEAT_CORRELATION
+        and candidate[3] >= MIN_QRS_RATIO
     ]
     if not passing:
         return max(candidates, key=lambda candidate: candidate[2])
     # the beat count most leads agree on (a lead that doubles or halves the count is outvoted)
     counts = [len(candidate[1]) for candidate in passing]
-    agreed = max(set(counts), key=lambda count: (counts.count(count), count in [len(c[1]) for c in passing if c[0] == preferred], count))
+    agreed = max(
+        set(counts),
+        key=lambda count: (
+            counts.count(count),
+            count in [len(c[1]) for c in passing if c[0] == preferred],
+            count,
+        ),
+    )
     return max(
         (candidate for candidate in passing if len(candidate[1]) == agreed),
         key=lambda candidate: (candidate[0] == preferred, candidate[2]),
     )
 
 
-def global_qrs_ms(waves_by_lead: dict[str, pd.DataFrame], fs_hz: float, quantile: float = GLOBAL_QRS_QUANTILE) -> float:
+def global_qrs_ms(
+    waves_by_lead: dict[str, pd.DataFrame], fs_hz: float, quantile: float = GLOBAL_QRS_QUANTILE
+) -> float:
     """Median over beats of the across-lead QRS duration (ms); NaN when no beat has bounds.
 
     Parameters
@@ -278,7 +302,9 @@ def global_qrs_ms(waves_by_lead: dict[str, pd.DataFrame], fs_hz: float, quantile
     qrs = pd.concat([waves[waves["wave"] == "QRS"] for waves in waves_by_lead.values()], ignore_index=True)
     if qrs.empty:
         return np.nan
-    qrs = qrs.assign(onset=_as_float(qrs["onset"]), offset=_as_float(qrs["offset"]), peak=_as_float(qrs["peak"]))
+    qrs = qrs.assign(
+        onset=_as_float(qrs["onset"]), offset=_as_float(qrs["offset"]), peak=_as_float(qrs["peak"])
+    )
     durations = []
     for _, beat in qrs.groupby("peak"):
         onsets, offsets = beat["onset"].dropna(), beat["offset"].dropna()
@@ -343,7 +369,9 @@ def measure_intervals(
         signal_mv = signal_mv[:, None]
     lead_names = list(lead_names)
     if signal_mv.ndim != 2 or signal_mv.shape[1] != len(lead_names):
-        raise ValueError(f"signal_mv must be (n_samples, {len(lead_names)} leads), got shape {signal_mv.shape}")
+        raise ValueError(
+            f"signal_mv must be (n_samples, {len(lead_names)} leads), got shape {signal_mv.shape}"
+        )
     if not np.all(np.isfinite(signal_mv)):
         return _nan_result("all: signal holds NaN or infinite samples")
     reference = lead_names.index(reference_lead) if reference_lead in lead_names else 0
@@ -351,12 +379,21 @@ def measure_intervals(
     with warnings.catch_warnings():
         # neurokit2 warns (NeuroKitWarning) on every short or odd beat; the reasons we return say more
         warnings.filterwarnings("ignore", category=NeuroKitWarning)
-        warnings.filterwarnings("ignore", category=PeakPropertyWarning)  # scipy, inside nk's prominence method
-        cleaned = np.stack([nk.ecg_clean(signal_mv[:, lead], sampling_rate=fs_hz) for lead in range(len(lead_names))], axis=1)
+        warnings.filterwarnings(
+            "ignore", category=PeakPropertyWarning
+        )  # scipy, inside nk's prominence method
+        cleaned = np.stack(
+            [nk.ecg_clean(signal_mv[:, lead], sampling_rate=fs_hz) for lead in range(len(lead_names))], axis=1
+        )
         if np.max(np.ptp(cleaned, axis=0)) < 1e-3:
             return _nan_result("all: every lead is flat (peak-to-peak < 1 µV after cleaning)")
         reference, rpeaks, correlation, qrs_ratio = _reference_peaks(cleaned, fs_hz, reference)
-        quality = {"n_beats": len(rpeaks), "reference_lead": lead_names[reference], "beat_correlation": correlation, "qrs_ratio": qrs_ratio}
+        quality = {
+            "n_beats": len(rpeaks),
+            "reference_lead": lead_names[reference],
+            "beat_correlation": correlation,
+            "qrs_ratio": qrs_ratio,
+        }
         where = f"in lead {lead_names[reference]}, the best lead"
         if len(rpeaks) < MIN_BEATS:
             return _nan_result(f"all: {len(rpeaks)} R peaks {where} (need {MIN_BEATS})", **quality)
@@ -368,14 +405,18 @@ def measure_intervals(
             )
         hr_bpm = 60.0 * fs_hz / float(np.median(np.diff(rpeaks)))
         if not HR_RANGE_BPM[0] <= hr_bpm <= HR_RANGE_BPM[1]:
-            return _nan_result(f"all: heart rate {hr_bpm:.0f} bpm {where} outside {HR_RANGE_BPM} bpm", **quality)
+            return _nan_result(
+                f"all: heart rate {hr_bpm:.0f} bpm {where} outside {HR_RANGE_BPM} bpm", **quality
+            )
 
         per_lead: dict[str, dict] = {}
         waves_by_lead: dict[str, pd.DataFrame] = {}
         failures: list[str] = []
         for lead, name in enumerate(lead_names):
             try:
-                _, delineation = nk.ecg_delineate(cleaned[:, lead], rpeaks, sampling_rate=fs_hz, method=method)
+                _, delineation = nk.ecg_delineate(
+                    cleaned[:, lead], rpeaks, sampling_rate=fs_hz, method=method
+                )
             except Exception as error:  # noqa: BLE001 - a lead the delineator cannot handle is skipped
                 failures.append(f"{name} ({type(error).__name__})")
                 continue
@@ -390,7 +431,11 @@ def measure_intervals(
     reasons = []
     for name in ("pr_ms", "qrs_ms", "qt_ms"):
         if np.isnan(combined[name]):
-            why = {"pr_ms": "no P-wave onset before a QRS onset", "qrs_ms": "no QRS onset and offset", "qt_ms": "no T-wave offset after a QRS onset"}[name]
+            why = {
+                "pr_ms": "no P-wave onset before a QRS onset",
+                "qrs_ms": "no QRS onset and offset",
+                "qt_ms": "no T-wave offset after a QRS onset",
+            }[name]
             reasons.append(f"{name}: {why} in any lead (method {method})")
     if failures:
         reasons.append(f"delineation failed in leads {', '.join(failures)}")
@@ -429,7 +474,14 @@ def measure_batch(
 
         examples = tqdm(examples, desc=f"intervals ({method})", unit="ECG")
     rows = [
-        measure_intervals(signals_mv[index], fs_hz, lead_names, method=method, reference_lead=reference_lead, qrs_combine=qrs_combine)
+        measure_intervals(
+            signals_mv[index],
+            fs_hz,
+            lead_names,
+            method=method,
+            reference_lead=reference_lead,
+            qrs_combine=qrs_combine,
+        )
         for index in examples
     ]
     table = pd.DataFrame(rows)

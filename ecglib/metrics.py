@@ -100,15 +100,21 @@ def _class_labels(y_true, y_pred, *, threshold) -> tuple[np.ndarray, np.ndarray,
         thresholds = _check_threshold(threshold, y_true.shape[1])
         return y_true, (y_pred >= thresholds).astype(np.int64), True
     if y_true.ndim != 1:
-        raise ValueError(f"y_true must have shape (n_examples,) or (n_examples, n_classes), got {y_true.shape}")
+        raise ValueError(
+            f"y_true must have shape (n_examples,) or (n_examples, n_classes), got {y_true.shape}"
+        )
     if np.any(y_true != np.round(y_true)) or np.any(y_true < 0):
         raise ValueError("single-label y_true must hold non-negative integer class ids")
     if y_pred.ndim == 2:
         y_pred = np.argmax(y_pred, axis=1)
     elif y_pred.ndim != 1:
-        raise ValueError(f"y_pred must have shape (n_examples,) or (n_examples, n_classes), got {y_pred.shape}")
+        raise ValueError(
+            f"y_pred must have shape (n_examples,) or (n_examples, n_classes), got {y_pred.shape}"
+        )
     elif np.any(y_pred != np.round(y_pred)):
-        raise ValueError("single-label y_pred must hold integer class ids (or pass per-class scores of shape (n, k))")
+        raise ValueError(
+            "single-label y_pred must hold integer class ids (or pass per-class scores of shape (n, k))"
+        )
     return y_true.astype(np.int64), y_pred.astype(np.int64), False
 
 
@@ -152,7 +158,9 @@ def balanced_accuracy(y_true, y_pred, *, threshold=0.5) -> float:
     if not multi_label:
         with warnings.catch_warnings():
             # predicted classes absent from y_true are expected (small validation sets) and documented
-            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message="y_pred contains classes not in y_true", category=UserWarning
+            )
             return float(skm.balanced_accuracy_score(y_true, y_pred))
     per_class = [
         skm.balanced_accuracy_score(y_true[:, column], y_pred[:, column])
@@ -226,7 +234,9 @@ def roc_auc(y_true, y_score) -> float:
         elif y_score.ndim == 2:
             n_classes = y_score.shape[1]
             if y_true.max() >= n_classes:
-                raise ValueError(f"y_true holds class id {int(y_true.max())} but y_score has {n_classes} columns")
+                raise ValueError(
+                    f"y_true holds class id {int(y_true.max())} but y_score has {n_classes} columns"
+                )
             if n_classes == 2:
                 y_true, y_score = y_true.reshape(-1, 1), y_score[:, 1:]
             else:
@@ -235,7 +245,9 @@ def roc_auc(y_true, y_score) -> float:
             raise ValueError(f"y_score must be 1-D or 2-D, got shape {y_score.shape}")
     elif y_true.ndim == 2:
         if y_score.shape != y_true.shape:
-            raise ValueError(f"multi-label y_score must have the shape of y_true {y_true.shape}, got {y_score.shape}")
+            raise ValueError(
+                f"multi-label y_score must have the shape of y_true {y_true.shape}, got {y_score.shape}"
+            )
         y_true = _check_multi_hot(y_true)
     else:
         raise ValueError(f"y_true must be 1-D or 2-D, got shape {y_true.shape}")
@@ -270,7 +282,9 @@ def mae_per_target(y_true, y_pred, *, target_names: Sequence[str] | None = None)
     if y_pred.ndim == 1:
         y_pred = y_pred.reshape(-1, 1)
     if y_true.ndim != 2 or y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must have one shape (n_examples, n_targets), got {y_true.shape} and {y_pred.shape}")
+        raise ValueError(
+            f"y_true and y_pred must have one shape (n_examples, n_targets), got {y_true.shape} and {y_pred.shape}"
+        )
     n_targets = y_true.shape[1]
     names = [f"t{index}" for index in range(n_targets)] if target_names is None else list(target_names)
     if len(names) != n_targets:

@@ -102,7 +102,9 @@ def _parse_type(type_name: str, *, where: str) -> tuple[str, str | None]:
             raise ParamsError(f"{where}: unknown list element type {inner!r}")
         return "list", inner
     if type_name not in _SCALAR_TYPES:
-        raise ParamsError(f"{where}: unknown type {type_name!r}; use one of {sorted(_SCALAR_TYPES)} or list[...]")
+        raise ParamsError(
+            f"{where}: unknown type {type_name!r}; use one of {sorted(_SCALAR_TYPES)} or list[...]"
+        )
     return type_name, None
 
 
@@ -121,12 +123,16 @@ def _check_value(key: str, value: Any, spec: dict, where: str) -> Any:
             return None
         raise ParamsError(f"{where}: key {key!r} is null; expected {spec['type']}")
     if not _is_type(value, outer):
-        raise ParamsError(f"{where}: key {key!r} = {value!r} has type {type(value).__name__}; expected {spec['type']}")
+        raise ParamsError(
+            f"{where}: key {key!r} = {value!r} has type {type(value).__name__}; expected {spec['type']}"
+        )
     items = value if outer == "list" else [value]
     if inner is not None:
         for item in items:
             if not _is_type(item, inner):
-                raise ParamsError(f"{where}: key {key!r} holds {item!r} ({type(item).__name__}); expected {spec['type']}")
+                raise ParamsError(
+                    f"{where}: key {key!r} holds {item!r} ({type(item).__name__}); expected {spec['type']}"
+                )
     if "choices" in spec:
         for item in items:
             if item not in spec["choices"]:
@@ -143,7 +149,7 @@ def _check_value(key: str, value: Any, spec: dict, where: str) -> Any:
     return value
 
 
-def validate(study: str, values: Mapping[str, Any], *, where: str, allow_extra: bool = False) -> "Params":
+def validate(study: str, values: Mapping[str, Any], *, where: str, allow_extra: bool = False) -> Params:
     """Check ``values`` against the study's schema and return frozen :class:`Params`.
 
     Raises
@@ -191,7 +197,7 @@ class Params:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
 
-    def replace(self, **changes: Any) -> "Params":
+    def replace(self, **changes: Any) -> Params:
         """A new validated Params with ``changes`` applied (for tests and overrides)."""
         return validate(self.study, {**self.values, **changes}, where=f"{self.study} overrides")
 
@@ -209,15 +215,21 @@ def load(study: str, profile: str, overrides: Mapping[str, Any] | None = None) -
     """Read and validate ``params/<study>/<profile>.yaml`` (plus ``overrides``)."""
     path = profile_path(study, profile)
     if not path.exists():
-        raise ParamsError(f"{path}: no profile {profile!r} for {study}; profiles: {', '.join(list_profiles(study))}")
+        raise ParamsError(
+            f"{path}: no profile {profile!r} for {study}; profiles: {', '.join(list_profiles(study))}"
+        )
     values = _read_yaml(path)
     if not isinstance(values, dict):
         raise ParamsError(f"{path}: expected a mapping of parameter names to values")
     if values.get("profile", profile) != profile:
-        raise ParamsError(f"{path}: key 'profile' = {values['profile']!r} but the file is the {profile!r} profile")
+        raise ParamsError(
+            f"{path}: key 'profile' = {values['profile']!r} but the file is the {profile!r} profile"
+        )
     params = validate(study, values, where=str(path))
     if overrides:
-        params = validate(study, {**params.values, **overrides}, where=f"{path} with overrides {dict(overrides)}")
+        params = validate(
+            study, {**params.values, **overrides}, where=f"{path} with overrides {dict(overrides)}"
+        )
     return params
 
 

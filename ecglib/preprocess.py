@@ -50,7 +50,9 @@ def resample(signal_mv: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.nda
     return resampled.astype(np.float32)
 
 
-def bandpass(signal_mv: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: int = 3) -> np.ndarray:
+def bandpass(
+    signal_mv: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: int = 3
+) -> np.ndarray:
     """Zero-phase Butterworth band-pass (scipy.signal.butter + sosfiltfilt) along the time axis.
 
     Parameters
@@ -78,7 +80,9 @@ def lowpass(signal_mv: np.ndarray, fs_hz: float, cutoff_hz: float, order: int = 
     return scipy_signal.sosfiltfilt(sos, np.asarray(signal_mv, dtype=np.float64), axis=0).astype(np.float32)
 
 
-def remove_baseline(signal_mv: np.ndarray, fs_hz: float, cutoff_hz: float = 0.5, order: int = 2) -> np.ndarray:
+def remove_baseline(
+    signal_mv: np.ndarray, fs_hz: float, cutoff_hz: float = 0.5, order: int = 2
+) -> np.ndarray:
     """Remove baseline wander with a zero-phase Butterworth high-pass.
 
     Parameters
@@ -99,7 +103,9 @@ def remove_baseline(signal_mv: np.ndarray, fs_hz: float, cutoff_hz: float = 0.5,
     return scipy_signal.sosfiltfilt(sos, np.asarray(signal_mv, dtype=np.float64), axis=0).astype(np.float32)
 
 
-def crop_or_pad(signal: np.ndarray, n_samples: int, *, where: str = "end", pad_value: float = 0.0) -> np.ndarray:
+def crop_or_pad(
+    signal: np.ndarray, n_samples: int, *, where: str = "end", pad_value: float = 0.0
+) -> np.ndarray:
     """Cut or zero-pad the time axis (axis 0) to exactly ``n_samples``.
 
     Parameters
@@ -148,7 +154,9 @@ def zscore(x: np.ndarray, axis: int | tuple[int, ...] | None = 0, eps: float = 1
     return ((x - mean) / (std + eps)).astype(np.float32)
 
 
-def minmax(x: np.ndarray, low: float = 0.0, high: float = 1.0, axis: int | tuple[int, ...] | None = 0) -> np.ndarray:
+def minmax(
+    x: np.ndarray, low: float = 0.0, high: float = 1.0, axis: int | tuple[int, ...] | None = 0
+) -> np.ndarray:
     """Scale linearly so the minimum along ``axis`` maps to ``low`` and the maximum to ``high``.
 
     Vavekanand et al. scale to the range (0, 2): ``minmax(x, 0, 2)``. A flat signal maps to ``low``.
@@ -172,7 +180,9 @@ def minmax(x: np.ndarray, low: float = 0.0, high: float = 1.0, axis: int | tuple
     return (low + (high - low) * scaled).astype(np.float32)
 
 
-def select_leads(signal_mv: np.ndarray, lead_names: tuple[str, ...] | list[str], wanted: tuple[str, ...] | list[str]) -> np.ndarray:
+def select_leads(
+    signal_mv: np.ndarray, lead_names: tuple[str, ...] | list[str], wanted: tuple[str, ...] | list[str]
+) -> np.ndarray:
     """Columns of ``signal_mv`` in the order of ``wanted``.
 
     Parameters
@@ -217,7 +227,14 @@ def leads_8_to_12(signal_mv: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected 8 leads {LEADS_8} on the last axis, got shape {signal_mv.shape}")
     lead_i, lead_ii = signal_mv[..., 0], signal_mv[..., 1]
     limb = np.stack(
-        [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2],
+        [
+            lead_i,
+            lead_ii,
+            lead_ii - lead_i,
+            -(lead_i + lead_ii) / 2,
+            lead_i - lead_ii / 2,
+            lead_ii - lead_i / 2,
+        ],
         axis=-1,
     )
     return np.concatenate([limb, signal_mv[..., 2:]], axis=-1).astype(signal_mv.dtype, copy=False)

@@ -34,7 +34,9 @@ def set_style() -> None:
     import seaborn as sns
 
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.2)
-    mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    mpl.rcParams.update(
+        {"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "axes.titleweight": "bold"}
+    )
 
 
 def is_synthetic(data_source: str) -> bool:
@@ -93,7 +95,9 @@ def markdown_table(df: pd.DataFrame, *, float_format: str = "{:.4g}") -> str:
     return "\n".join([header, rule, *rows])
 
 
-def save_table(run: "Run", df: pd.DataFrame, name: str, *, caption: str = "", data_source: str | None = None) -> Path:
+def save_table(
+    run: Run, df: pd.DataFrame, name: str, *, caption: str = "", data_source: str | None = None
+) -> Path:
     """Save ``df`` as ``tables/<name>.csv`` and ``tables/<name>.md`` (with caption and data source).
 
     Returns the CSV path.
@@ -113,7 +117,14 @@ def save_table(run: "Run", df: pd.DataFrame, name: str, *, caption: str = "", da
     return csv_path
 
 
-def save_figure(run: "Run", fig: "Figure", name: str, *, data_source: str | None = None, formats: Sequence[str] = ("png", "svg")) -> Path:
+def save_figure(
+    run: Run,
+    fig: Figure,
+    name: str,
+    *,
+    data_source: str | None = None,
+    formats: Sequence[str] = ("png", "svg"),
+) -> Path:
     """Save ``fig`` as ``figures/<name>.png`` and ``.svg``, stamped with the data source. Returns the PNG path."""
     source = data_source or run.cfg.data_source
     fig.text(0.01, 0.005, f"data: {data_label(source)}", fontsize=7, color="0.35", ha="left", va="bottom")
@@ -149,7 +160,13 @@ def compare_with_paper(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         paper = np.nan if row["paper"] is None else float(row["paper"])
         ours = np.nan if row["ours"] is None else float(row["ours"])
         records.append(
-            {"quantity": row["quantity"], "paper": paper, "ours": ours, "difference": ours - paper, "unit": row.get("unit", "")}
+            {
+                "quantity": row["quantity"],
+                "paper": paper,
+                "ours": ours,
+                "difference": ours - paper,
+                "unit": row.get("unit", ""),
+            }
         )
     return pd.DataFrame.from_records(records, columns=["quantity", "paper", "ours", "difference", "unit"])
 
@@ -172,7 +189,13 @@ def verdict_table(claims: Iterable[Mapping[str, Any]], *, data_source: str) -> p
             verdict = "not tested (synthetic data)"
         else:
             verdict = {True: "held", False: "did not hold", None: "undecided"}[held]
-        rows.append({"claim": claim["claim"], f"verdict on {data_source}": verdict, "evidence": claim.get("evidence", "")})
+        rows.append(
+            {
+                "claim": claim["claim"],
+                f"verdict on {data_source}": verdict,
+                "evidence": claim.get("evidence", ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -36,15 +36,30 @@ from typing import Any
 import numpy as np
 
 from ecglib import params as _params
-from ecglib.data import DATA_ROOT_ENV, data_root as _data_root
+from ecglib.data import DATA_ROOT_ENV
+from ecglib.data import data_root as _data_root
 
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "ecglib"
 #: distributions whose versions go into run.json
 TRACKED_PACKAGES = (
-    "ecglib", "torch", "torchvision", "numpy", "scipy", "pandas", "scikit-learn", "statsmodels",
-    "wfdb", "neurokit2", "pyts", "deepfake-ecg", "matplotlib", "seaborn", "papermill", "h5py",
+    "ecglib",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "statsmodels",
+    "wfdb",
+    "neurokit2",
+    "pyts",
+    "deepfake-ecg",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "h5py",
 )
 
 
@@ -99,7 +114,11 @@ def git_commit(repo: Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo, capture_output=True, text=True, check=True, timeout=10,
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         return {"commit": commit, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
@@ -252,7 +271,7 @@ class Run:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def default_output_dir(study: str, profile: str) -> Path:
@@ -443,7 +462,9 @@ def run_study(
         provenance.setdefault("status", "incomplete")
         provenance["note"] = "the notebook ended without calling run.finish()"
     provenance["runner"] = {
-        "notebook": str(nb_in.relative_to(_params.repo_root()) if nb_in.is_relative_to(_params.repo_root()) else nb_in),
+        "notebook": str(
+            nb_in.relative_to(_params.repo_root()) if nb_in.is_relative_to(_params.repo_root()) else nb_in
+        ),
         "kernel": kernel_name,
         "papermill_wall_time_s": round(time.perf_counter() - t0, 3),
         "command": " ".join(sys.argv),

@@ -60,7 +60,17 @@ KINDS: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 KIND_N, KIND_S, KIND_V, KIND_F, KIND_Q = range(5)
 
 #: rhythm generators known to :func:`simulate_rhythms`
-RHYTHMS: tuple[str, ...] = ("sinus", "sinus_arrhythmia", "afib", "flutter", "svt", "avnrt", "avrt", "at", "wap")
+RHYTHMS: tuple[str, ...] = (
+    "sinus",
+    "sinus_arrhythmia",
+    "afib",
+    "flutter",
+    "svt",
+    "avnrt",
+    "avrt",
+    "at",
+    "wap",
+)
 
 # atrial modes of a beat
 _P_NONE, _P_SINUS, _P_ECTOPIC, _P_RETRO, _P_WANDER = range(5)
@@ -143,9 +153,15 @@ def _rotation(rz: np.ndarray, ry: np.ndarray, rx: np.ndarray | None = None) -> n
     rx = np.zeros(n) if rx is None else rx
     cz, sz, cy, sy, cx, sx = np.cos(rz), np.sin(rz), np.cos(ry), np.sin(ry), np.cos(rx), np.sin(rx)
     one, zero = np.ones(n), np.zeros(n)
-    mz = np.stack([np.stack([cz, -sz, zero], -1), np.stack([sz, cz, zero], -1), np.stack([zero, zero, one], -1)], -2)
-    my = np.stack([np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1), np.stack([-sy, zero, cy], -1)], -2)
-    mx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cx, -sx], -1), np.stack([zero, sx, cx], -1)], -2)
+    mz = np.stack(
+        [np.stack([cz, -sz, zero], -1), np.stack([sz, cz, zero], -1), np.stack([zero, zero, one], -1)], -2
+    )
+    my = np.stack(
+        [np.stack([cy, zero, sy], -1), np.stack([zero, one, zero], -1), np.stack([-sy, zero, cy], -1)], -2
+    )
+    mx = np.stack(
+        [np.stack([one, zero, zero], -1), np.stack([zero, cx, -sx], -1), np.stack([zero, sx, cx], -1)], -2
+    )
     return mz @ my @ mx
 
 
@@ -204,9 +220,15 @@ def sample_morphology(
     # the transverse plane (R-wave progression varies a lot between people).
     rot = _rotation(qrs_axis, rng.normal(0, np.deg2rad(15), n), rng.normal(0, np.deg2rad(8), n))
     r_amp = np.exp(rng.normal(np.log(1.3), 0.3, n)).clip(0.5, 3.0)
-    q = _rotate(rot, _unit(np.stack([np.full(n, -0.8), u(-0.2, 0.4, n), u(-0.9, -0.4, n)], -1))) * u(0.04, 0.3, n)[:, None]
+    q = (
+        _rotate(rot, _unit(np.stack([np.full(n, -0.8), u(-0.2, 0.4, n), u(-0.9, -0.4, n)], -1)))
+        * u(0.04, 0.3, n)[:, None]
+    )
     r = _rotate(rot, _unit(np.stack([np.ones(n), np.zeros(n), u(0.05, 0.7, n)], -1))) * r_amp[:, None]
-    s = _rotate(rot, _unit(np.stack([np.full(n, -0.5), u(-0.9, -0.3, n), u(0.3, 0.9, n)], -1))) * u(0.1, 0.7, n)[:, None]
+    s = (
+        _rotate(rot, _unit(np.stack([np.full(n, -0.5), u(-0.9, -0.3, n), u(0.3, 0.9, n)], -1)))
+        * u(0.1, 0.7, n)[:, None]
+    )
     x = np.zeros((n, 3))
 
     t = _frontal(t_axis, u(-0.7, 0.15, n)) * u(0.15, 0.55, n)[:, None]
@@ -217,7 +239,9 @@ def sample_morphology(
     # ectopic atrial focus: a P axis far from sinus (low atrial: negative in II; left atrial: negative in I)
     ectopic_axis = np.where(rng.random(n) < 0.6, u(-120, -40, n), u(100, 170, n))
     p_ectopic1 = _frontal(np.deg2rad(ectopic_axis), u(-0.6, 0.6, n)) * u(0.05, 0.14, n)[:, None]
-    p_ectopic2 = _frontal(np.deg2rad(ectopic_axis + rng.normal(0, 20, n)), u(-0.6, 0.6, n)) * u(0.03, 0.1, n)[:, None]
+    p_ectopic2 = (
+        _frontal(np.deg2rad(ectopic_axis + rng.normal(0, 20, n)), u(-0.6, 0.6, n)) * u(0.03, 0.1, n)[:, None]
+    )
     p_retro = _frontal(np.deg2rad(u(-110, -70, n)), u(-0.3, 0.4, n)) * u(0.06, 0.15, n)[:, None]
 
     # ectopic ventricular beats (PVCs): a unifocal origin per patient, wide, discordant T
@@ -232,15 +256,39 @@ def sample_morphology(
     paced_t = -_unit(paced_dir + 0.3 * _random_unit(rng, n)) * u(0.3, 0.7, n)[:, None]
     spike = _random_unit(rng, n) * u(1.0, 4.0, n)[:, None]
 
-    lead_field = DOWER_INVERSE.T[None] * (1.0 + rng.normal(0, 0.08, (n, 3, 8))) + rng.normal(0, 0.05, (n, 3, 8))
+    lead_field = DOWER_INVERSE.T[None] * (1.0 + rng.normal(0, 0.08, (n, 3, 8))) + rng.normal(
+        0, 0.05, (n, 3, 8)
+    )
     return {
-        "p1": p1, "p2": p2, "p_ectopic1": p_ectopic1, "p_ectopic2": p_ectopic2, "p_retro": p_retro,
-        "q": q, "r": r, "s": s, "x": x, "st": np.zeros((n, 3)), "t": t,
+        "p1": p1,
+        "p2": p2,
+        "p_ectopic1": p_ectopic1,
+        "p_ectopic2": p_ectopic2,
+        "p_retro": p_retro,
+        "q": q,
+        "r": r,
+        "s": s,
+        "x": x,
+        "st": np.zeros((n, 3)),
+        "t": t,
         "qrs_shape": np.tile(np.array(QRS_SHAPE_NORMAL), (n, 1)),
-        "qrs_s": qrs_s.astype(float), "pr_s": pr_s.astype(float), "p_dur_s": u(0.08, 0.11, n), "qtc_s": qtc_s.astype(float),
-        "t_sr_frac": u(0.10, 0.14, n), "t_sl_frac": u(0.55, 0.85, n), "qrs_axis_rad": qrs_axis,
-        "v_q": np.zeros((n, 3)), "v_r": v_r, "v_s": np.zeros((n, 3)), "v_x": v_x, "v_t": v_t, "v_qrs_s": u(0.12, 0.18, n),
-        "paced_r": paced_r, "paced_x": paced_x, "paced_t": paced_t, "spike": spike,
+        "qrs_s": qrs_s.astype(float),
+        "pr_s": pr_s.astype(float),
+        "p_dur_s": u(0.08, 0.11, n),
+        "qtc_s": qtc_s.astype(float),
+        "t_sr_frac": u(0.10, 0.14, n),
+        "t_sl_frac": u(0.55, 0.85, n),
+        "qrs_axis_rad": qrs_axis,
+        "v_q": np.zeros((n, 3)),
+        "v_r": v_r,
+        "v_s": np.zeros((n, 3)),
+        "v_x": v_x,
+        "v_t": v_t,
+        "v_qrs_s": u(0.12, 0.18, n),
+        "paced_r": paced_r,
+        "paced_x": paced_x,
+        "paced_t": paced_t,
+        "spike": spike,
         "lead_field": lead_field,
     }
 
@@ -250,10 +298,25 @@ def take_morphology(morph: dict[str, np.ndarray], index: np.ndarray) -> dict[str
     return {key: value[index].copy() for key, value in morph.items()}
 
 
-CONDITIONS: tuple[str, ...] = ("rbbb", "irbbb", "lbbb", "lafb", "ivcd", "iavb", "lvh", "rvh", "lae", "sttc", "twc", "mi")
+CONDITIONS: tuple[str, ...] = (
+    "rbbb",
+    "irbbb",
+    "lbbb",
+    "lafb",
+    "ivcd",
+    "iavb",
+    "lvh",
+    "rvh",
+    "lae",
+    "sttc",
+    "twc",
+    "mi",
+)
 
 
-def apply_condition(morph: dict[str, np.ndarray], condition: str, mask: np.ndarray, rng: np.random.Generator) -> dict:
+def apply_condition(
+    morph: dict[str, np.ndarray], condition: str, mask: np.ndarray, rng: np.random.Generator
+) -> dict:
     """Modify the morphologies selected by ``mask`` in place to show ``condition``; returns extra ground truth.
 
     Conditions (clinical pattern -> what changes in the heart vector):
@@ -287,7 +350,9 @@ def apply_condition(morph: dict[str, np.ndarray], condition: str, mask: np.ndarr
         lo, hi, amp = (0.12, 0.16, (0.3, 0.8)) if condition == "rbbb" else (0.10, 0.118, (0.08, 0.3))
         m["qrs_s"][idx] = np.maximum(m["qrs_s"][idx], u(lo, hi, k))
         m["qrs_shape"][idx] = QRS_SHAPE_RBBB if condition == "rbbb" else QRS_SHAPE_NORMAL
-        m["x"][idx] = _unit(np.stack([u(-0.8, -0.4, k), u(-0.2, 0.2, k), u(-1.0, -0.6, k)], -1)) * u(*amp, k)[:, None]
+        m["x"][idx] = (
+            _unit(np.stack([u(-0.8, -0.4, k), u(-0.2, 0.2, k), u(-1.0, -0.6, k)], -1)) * u(*amp, k)[:, None]
+        )
     elif condition == "lbbb":
         m["qrs_s"][idx] = u(0.13, 0.17, k)
         m["qrs_shape"][idx] = QRS_SHAPE_LBBB
@@ -408,7 +473,9 @@ def _rr_series(spec: RhythmSpec, n_beats: int, rng: np.random.Generator) -> tupl
         rr[sel] = modulated(u(0.02, 0.08, n), u(0.02, 0.05, n))[sel]
     sel = np.isin(rhythm, ["svt", "avnrt", "avrt", "at"])
     if sel.any():
-        rr[sel] = (rr0[:, None] * (1.0 + u(0.002, 0.012, n)[:, None] * rng.standard_normal((n, n_beats))))[sel]
+        rr[sel] = (rr0[:, None] * (1.0 + u(0.002, 0.012, n)[:, None] * rng.standard_normal((n, n_beats))))[
+            sel
+        ]
     sel = rhythm == "afib"
     if sel.any():  # irregularly irregular: independent log-normal RR with CV 0.12-0.30
         cv = u(0.12, 0.30, n)[:, None]
@@ -441,7 +508,7 @@ def simulate_rhythms(
     rng: np.random.Generator,
     forced_kinds: dict[int, np.ndarray] | None = None,
     keep_noise: bool = False,
-) -> "Simulation":
+) -> Simulation:
     """Simulate ``n`` 12-lead ECGs with exact ground truth.
 
     Parameters
@@ -517,7 +584,11 @@ def simulate_rhythms(
     p_mode = np.where((kinds == KIND_S) & no_p_rhythm[:, None], _P_NONE, p_mode)
     rp_s = np.select(
         [rhythm == "avnrt", rhythm == "avrt", svt],
-        [rng.uniform(-0.005, 0.06, n), rng.uniform(0.09, 0.17, n), np.where(rng.random(n) < 0.5, rng.uniform(0.0, 0.06, n), rng.uniform(0.08, 0.16, n))],
+        [
+            rng.uniform(-0.005, 0.06, n),
+            rng.uniform(0.09, 0.17, n),
+            np.where(rng.random(n) < 0.5, rng.uniform(0.0, 0.06, n), rng.uniform(0.08, 0.16, n)),
+        ],
         0.1,
     )
     ectopic_pr_s = rng.uniform(0.11, 0.2, n)
@@ -547,7 +618,9 @@ def simulate_rhythms(
         p_signal = _lead_power(independent, centre=True)
         p_noise = _lead_power(noise_ind, centre=False)
         snr = np.asarray(snr_db, dtype=float)
-        scale = np.where(np.isfinite(snr), np.sqrt(p_signal / (p_noise * 10 ** (np.nan_to_num(snr) / 10.0))), 0.0)
+        scale = np.where(
+            np.isfinite(snr), np.sqrt(p_signal / (p_noise * 10 ** (np.nan_to_num(snr) / 10.0))), 0.0
+        )
         noise_ind *= scale.astype(np.float32)[:, None, None]
         if keep_noise:
             noise, clean = leads_from_independent(noise_ind), leads_from_independent(independent)
@@ -637,7 +710,15 @@ def _assemble_beats(b, morph, rp_s, ectopic_pr_s, wander_period_s, wander_phase,
     waves.append((ex, on + t_peak, t_sl, t_sr, t))
     paced = np.flatnonzero(is_q)
     spike_sd = max(0.0006, 0.6 / fs_hz)
-    waves.append((ex[paced], on[paced] - 0.004, np.full(len(paced), spike_sd), np.full(len(paced), spike_sd), m["spike"][paced]))
+    waves.append(
+        (
+            ex[paced],
+            on[paced] - 0.004,
+            np.full(len(paced), spike_sd),
+            np.full(len(paced), spike_sd),
+            m["spike"][paced],
+        )
+    )
     # ground truth
     r_centre = on + shape[:, 2] * qrs_s
     return {
@@ -682,7 +763,11 @@ def render_waves(waves: list[tuple], n_examples: int, n_samples: int, fs_hz: flo
         idx = start[:, None] + offsets[None, :]
         # time from the centre, in units of the left or right sigma
         dt = ((start - centre * fs_hz)[:, None] + offsets[None, :]).astype(np.float32)
-        inv_sigma = np.where(dt < 0, (1.0 / (sl * fs_hz)).astype(np.float32)[:, None], (1.0 / (sr * fs_hz)).astype(np.float32)[:, None])
+        inv_sigma = np.where(
+            dt < 0,
+            (1.0 / (sl * fs_hz)).astype(np.float32)[:, None],
+            (1.0 / (sr * fs_hz)).astype(np.float32)[:, None],
+        )
         z = dt * inv_sigma
         shape = np.exp(np.float32(-0.5) * z * z)
         outside = (idx < 0) | (idx >= n_samples)
@@ -713,8 +798,12 @@ def _atrial_activity(rhythm, atrial, qrs_on_s, n_samples, fs_hz, rng) -> np.ndar
         for _ in range(3):  # a few drifting, frequency-modulated components
             f_mod = rng.uniform(0.05, 0.3, (k, 1))
             freq = base_hz * rng.uniform(0.85, 1.15, (k, 1))
-            phase = 2 * np.pi * freq * time_s + rng.uniform(0.5, 2.0, (k, 1)) * np.sin(2 * np.pi * f_mod * time_s + rng.uniform(0, 6.3, (k, 1)))
-            envelope = 1.0 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5, (k, 1)) * time_s + rng.uniform(0, 6.3, (k, 1)))
+            phase = 2 * np.pi * freq * time_s + rng.uniform(0.5, 2.0, (k, 1)) * np.sin(
+                2 * np.pi * f_mod * time_s + rng.uniform(0, 6.3, (k, 1))
+            )
+            envelope = 1.0 + 0.5 * np.sin(
+                2 * np.pi * rng.uniform(0.1, 0.5, (k, 1)) * time_s + rng.uniform(0, 6.3, (k, 1))
+            )
             wave += rng.uniform(0.3, 1.0, (k, 1)) * envelope * np.sin(phase + rng.uniform(0, 6.3, (k, 1)))
         wave /= np.maximum(np.abs(wave).max(axis=1, keepdims=True), 1e-9)
         direction = _unit(np.array([-0.2, 0.4, -0.9]) + rng.normal(0, 0.3, (k, 3)))
@@ -727,7 +816,9 @@ def _atrial_activity(rhythm, atrial, qrs_on_s, n_samples, fs_hz, rng) -> np.ndar
         # F waves are locked to the conducted beats: one starts av_delay before each QRS onset
         ref = qrs_on_s[flutter, :1] - atrial["av_delay_s"][flutter][:, None]
         phase = 2 * np.pi * (time_s[None, :] - ref) / cycle
-        saw = sum(((-1) ** (h + 1)) * np.sin(h * phase) / h for h in range(1, 6))  # rising slowly, falling fast
+        saw = sum(
+            ((-1) ** (h + 1)) * np.sin(h * phase) / h for h in range(1, 6)
+        )  # rising slowly, falling fast
         saw = -saw / 1.5  # negative sawtooth in the inferior leads: slow downslope, sharp upslope
         direction = _unit(np.array([0.1, 0.9, -0.4]) + rng.normal(0, 0.2, (k, 3)))
         amp = rng.uniform(0.08, 0.25, k)
@@ -767,7 +858,9 @@ def _noise_independent(n: int, n_samples: int, fs_hz: float, rng: np.random.Gene
     sos = sps.butter(2, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos").astype(np.float32)
     emg = sps.sosfilt(sos, white, axis=-1).astype(np.float32, copy=False)
     burst_hz = rng.uniform(0.1, 1.0, (n, 1, 1)).astype(np.float32)
-    envelope = 1.0 + 0.8 * np.sin(2 * np.pi * burst_hz * time_s + rng.uniform(0, 6.3, (n, 1, 1)).astype(np.float32))
+    envelope = 1.0 + 0.8 * np.sin(
+        2 * np.pi * burst_hz * time_s + rng.uniform(0, 6.3, (n, 1, 1)).astype(np.float32)
+    )
     emg *= envelope
     weights = rng.dirichlet([1.0, 0.5, 1.0], size=n)
     total = np.zeros((n, 8, n_samples), dtype=np.float32)

@@ -137,7 +137,9 @@ def subsample_indices(
         if patient_ids.shape != (n_examples,):
             raise ValueError(f"patient_ids must have shape ({n_examples},), got {patient_ids.shape}")
         patients, unit_of_example = np.unique(patient_ids, return_inverse=True)
-        unit_labels = np.array([_majority_label(labels[unit_of_example == unit]) for unit in range(len(patients))])
+        unit_labels = np.array(
+            [_majority_label(labels[unit_of_example == unit]) for unit in range(len(patients))]
+        )
     n_units = len(unit_labels)
     if fraction == 1:
         return [np.arange(n_examples, dtype=np.int64) for _ in range(n_rounds)]
@@ -271,7 +273,10 @@ def paired_test(a, b, *, method: str = "ttest", alternative: str = "two-sided") 
             raise ValueError("Wilcoxon test undefined: every paired difference is zero")
         result = scipy.stats.wilcoxon(sample_a, sample_b, alternative=alternative)
     return PairedTestResult(
-        method=PAIRED_METHODS[method], statistic=float(result.statistic), p=float(result.pvalue), n=int(sample_a.size)
+        method=PAIRED_METHODS[method],
+        statistic=float(result.statistic),
+        p=float(result.pvalue),
+        n=int(sample_a.size),
     )
 
 
@@ -355,7 +360,9 @@ def bootstrap_ci(
     ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` percentiles of the finite
     bootstrap statistics.
     """
-    arrays: Sequence[np.ndarray] = [np.asarray(item) for item in data] if isinstance(data, tuple) else [np.asarray(data)]
+    arrays: Sequence[np.ndarray] = (
+        [np.asarray(item) for item in data] if isinstance(data, tuple) else [np.asarray(data)]
+    )
     if any(array.ndim == 0 for array in arrays):
         raise ValueError("data must be an array (or a tuple of arrays) with one row per example")
     n_examples = len(arrays[0])

@@ -27,7 +27,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +82,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     else:
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:index]', got {device!r}")
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+        raise RuntimeError(
+            f"device {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'"
+        )
     if chosen.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be a CPU or CUDA device, got {chosen}")
     return chosen
@@ -141,7 +143,7 @@ class _Tensors:
             size += self.targets.element_size() * self.targets.nelement()
         return size
 
-    def to(self, device: torch.device) -> "_Tensors":
+    def to(self, device: torch.device) -> _Tensors:
         targets = None if self.targets is None else self.targets.to(device)
         return _Tensors(self.signals.to(device), targets, self.target_names)
 
@@ -157,7 +159,9 @@ class _Tensors:
 def _signals_tensor(signals, name: str) -> torch.Tensor:
     array = np.asarray(signals)
     if array.ndim != 3:
-        raise ValueError(f"{name} signals must have shape (n_examples, n_samples, n_leads), got {array.shape}")
+        raise ValueError(
+            f"{name} signals must have shape (n_examples, n_samples, n_leads), got {array.shape}"
+        )
     if len(array) == 0:
         raise ValueError(f"{name} set is empty")
     if not np.issubdtype(array.dtype, np.number):
@@ -186,7 +190,9 @@ def _targets_tensor(targets, task: str, n_examples: int, name: str) -> torch.Ten
         return torch.from_numpy(array.astype(np.int64))
     if task == "multi_label":
         if array.ndim != 2 or not np.all((array == 0) | (array == 1)):
-            raise ValueError(f"{name} multi-label targets must be (n, n_classes) with 0/1 entries, got shape {array.shape}")
+            raise ValueError(
+                f"{name} multi-label targets must be (n, n_classes) with 0/1 entries, got shape {array.shape}"
+            )
         return torch.from_numpy(array.astype(np.float32))
     if array.ndim == 1:  # regression with one target
         array = array.reshape(-1, 1)
@@ -207,11 +213,15 @@ def _as_tensors(data, task: str, name: str) -> _Tensors:
     elif task == "reconstruction" and isinstance(data, np.ndarray):
         signals, targets, names = data, None, None
     else:
-        raise TypeError(f"{name} must be a LabelledSet or a (signals, targets) tuple, got {type(data).__name__}")
+        raise TypeError(
+            f"{name} must be a LabelledSet or a (signals, targets) tuple, got {type(data).__name__}"
+        )
     signals_tensor = _signals_tensor(signals, name)
     targets_tensor = _targets_tensor(targets, task, len(signals_tensor), name)
     if names is not None and task == "regression" and len(names) != targets_tensor.shape[1]:
-        raise ValueError(f"{name} set names {len(names)} targets {names} but holds {targets_tensor.shape[1]} target columns")
+        raise ValueError(
+            f"{name} set names {len(names)} targets {names} but holds {targets_tensor.shape[1]} target columns"
+        )
     return _Tensors(signals_tensor, targets_tensor, names)
 
 
@@ -284,7 +294,9 @@ def _make_optimizer(optimizer, parameters, lr: float, weight_decay: float) -> to
         return torch.optim.NAdam(parameters, lr=lr, weight_decay=weight_decay)
     if optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS} or a callable(params) -> Optimizer, got {optimizer!r}")
+    raise ValueError(
+        f"optimizer must be one of {OPTIMIZERS} or a callable(params) -> Optimizer, got {optimizer!r}"
+    )
 
 
 def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -325,7 +337,9 @@ def _check_first_batch(task: str, output: torch.Tensor, target: torch.Tensor) ->
         raise TypeError(f"the model must return one tensor, got {type(output).__name__}")
     if task == "single_label":
         if output.ndim != 2:
-            raise ValueError(f"single_label: the model must output logits (batch, n_classes), got {tuple(output.shape)}")
+            raise ValueError(
+                f"single_label: the model must output logits (batch, n_classes), got {tuple(output.shape)}"
+            )
     elif tuple(output.shape) != tuple(target.shape):
         raise ValueError(
             f"{task}: the model output shape {tuple(output.shape)} differs from the target shape {tuple(target.shape)}"
@@ -353,11 +367,15 @@ class _Progress:
 
             self.bar = tqdm(total=epochs, initial=start_epoch - 1, desc=label, unit="epoch", leave=True)
 
-    def update(self, row: Mapping[str, float], monitor: str, best_epoch: int, seconds: float, last: bool) -> None:
+    def update(
+        self, row: Mapping[str, float], monitor: str, best_epoch: int, seconds: float, last: bool
+    ) -> None:
         if not self.enabled:
             return
         if self.bar is not None:
-            self.bar.set_postfix_str(_format_row(row, monitor, max_items=3) + f"  best {best_epoch}", refresh=False)
+            self.bar.set_postfix_str(
+                _format_row(row, monitor, max_items=3) + f"  best {best_epoch}", refresh=False
+            )
             self.bar.update(1)
             return
         epoch = int(row["epoch"])
@@ -421,7 +439,13 @@ def _split_metrics(
 ) -> dict[str, float]:
     keep_outputs = metrics_fn is not None or task != "reconstruction"
     loss, outputs = _run_eval(
-        model, tensors, loss_fn=loss_fn, batch_size=batch_size, device=device, use_amp=use_amp, keep_outputs=keep_outputs
+        model,
+        tensors,
+        loss_fn=loss_fn,
+        batch_size=batch_size,
+        device=device,
+        use_amp=use_amp,
+        keep_outputs=keep_outputs,
     )
     row = {f"{prefix}_loss": loss}
     if keep_outputs:
@@ -429,7 +453,9 @@ def _split_metrics(
         if metrics_fn is not None:
             values = metrics_fn(targets, outputs)
         else:
-            values = task_metrics(task, targets, outputs, threshold=threshold, target_names=tensors.target_names)
+            values = task_metrics(
+                task, targets, outputs, threshold=threshold, target_names=tensors.target_names
+            )
         row.update({f"{prefix}_{name}": float(value) for name, value in values.items()})
     return row
 
@@ -559,7 +585,9 @@ def fit(
         raise ValueError(f"monitor {monitor!r} needs a validation set (or monitor='train_loss')")
     patience = early_stopping_patience
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"early_stopping_patience must be a positive int or None, got {early_stopping_patience!r}")
+        raise ValueError(
+            f"early_stopping_patience must be a positive int or None, got {early_stopping_patience!r}"
+        )
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs checkpoint_dir")
     if weighted_sampling and task not in ("single_label", "multi_label"):
@@ -594,7 +622,10 @@ def fit(
     sampler = None
     if weighted_sampling:
         sampler = WeightedRandomSampler(
-            _sampling_weights(train_set.targets.cpu(), task), len(train_set), replacement=True, generator=generator
+            _sampling_weights(train_set.targets.cpu(), task),
+            len(train_set),
+            replacement=True,
+            generator=generator,
         )
     settings = {
         "task": task,
@@ -635,13 +666,17 @@ def fit(
                     f"checkpoint {checkpoint_path} has version {state.get('version')}, expected {CHECKPOINT_VERSION}"
                 )
             saved = state["settings"]
-            different = {key: (saved.get(key), value) for key, value in settings.items() if saved.get(key) != value}
+            different = {
+                key: (saved.get(key), value) for key, value in settings.items() if saved.get(key) != value
+            }
             if different:
                 raise ValueError(
                     f"checkpoint {checkpoint_path} was written with other settings (saved, now): {different}"
                 )
             if state["epoch"] > epochs:
-                raise ValueError(f"checkpoint {checkpoint_path} is at epoch {state['epoch']}, beyond epochs={epochs}")
+                raise ValueError(
+                    f"checkpoint {checkpoint_path} is at epoch {state['epoch']}, beyond epochs={epochs}"
+                )
             model.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
@@ -651,7 +686,10 @@ def fit(
                 torch.cuda.set_rng_state(cuda_state, cuda_index)
             history = [dict(row) for row in state["history"]]
             best_epoch, best_score, best_state = state["best_epoch"], state["best_score"], state["best_state"]
-            epochs_without_improvement, stopped_early = state["epochs_without_improvement"], state["stopped_early"]
+            epochs_without_improvement, stopped_early = (
+                state["epochs_without_improvement"],
+                state["stopped_early"],
+            )
             start_epoch = state["epoch"] + 1
         progress_log = _Progress(progress, epochs, start_epoch, log_every, label)
         if start_epoch > 1:
@@ -666,7 +704,9 @@ def fit(
                 model.train()
                 if sampler is not None:
                     # WeightedRandomSampler's own draw, kept as a tensor instead of iterated in Python
-                    order = torch.multinomial(sampler.weights, sampler.num_samples, sampler.replacement, generator=generator)
+                    order = torch.multinomial(
+                        sampler.weights, sampler.num_samples, sampler.replacement, generator=generator
+                    )
                 else:
                     order = torch.randperm(len(train_set), generator=generator)
                 total_loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -691,8 +731,16 @@ def fit(
                     if split is not None:
                         row.update(
                             _split_metrics(
-                                prefix, model, split, task=task, loss_fn=loss_fn, metrics_fn=metrics_fn,
-                                threshold=threshold, batch_size=eval_batch_size, device=device, use_amp=use_amp,
+                                prefix,
+                                model,
+                                split,
+                                task=task,
+                                loss_fn=loss_fn,
+                                metrics_fn=metrics_fn,
+                                threshold=threshold,
+                                batch_size=eval_batch_size,
+                                device=device,
+                                use_amp=use_amp,
                             )
                         )
                 if monitor not in row:
@@ -706,7 +754,10 @@ def fit(
                         _atomic_torch_save(best_state, Path(checkpoint_dir) / BEST_CHECKPOINT)
                 else:
                     epochs_without_improvement += 1
-                if early_stopping_patience is not None and epochs_without_improvement >= early_stopping_patience:
+                if (
+                    early_stopping_patience is not None
+                    and epochs_without_improvement >= early_stopping_patience
+                ):
                     stopped_early = True
                 # ---- checkpoint
                 if checkpoint_path is not None:
@@ -791,8 +842,13 @@ def predict(
     model.to(device)
     try:
         _, outputs = _run_eval(
-            model, tensors, loss_fn=None, batch_size=batch_size, device=device,
-            use_amp=bool(amp) and device.type == "cuda", keep_outputs=True,
+            model,
+            tensors,
+            loss_fn=None,
+            batch_size=batch_size,
+            device=device,
+            use_amp=bool(amp) and device.type == "cuda",
+            keep_outputs=True,
         )
     finally:
         model.train(was_training)

@@ -69,7 +69,9 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
             f"truncated, or holds non-tensor objects ({type(error).__name__}: {str(error).splitlines()[0][:200]})"
         ) from error
     if not isinstance(content, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(content).__name__}, expected a dict (state dict)")
+        raise CheckpointError(
+            f"checkpoint {path} holds a {type(content).__name__}, expected a dict (state dict)"
+        )
     return content
 
 
@@ -110,13 +112,16 @@ class TransferReport:
             group = (_module_group(source), _module_group(target))
             groups[group] = groups.get(group, 0) + 1
         sections = [
-            ("loaded (tensors per module)", [
-                f"{source} ({count})" if source == target else f"{source} -> {target} ({count})"
-                for (source, target), count in groups.items()
-            ]),
+            (
+                "loaded (tensors per module)",
+                [
+                    f"{source} ({count})" if source == target else f"{source} -> {target} ({count})"
+                    for (source, target), count in groups.items()
+                ],
+            ),
             ("skipped", [f"{source}: {reason}" for source, reason in self.skipped]),
             ("newly initialised", list(self.initialised)),
-        ]  # fmt: skip
+        ]
         for title, entries in sections:
             if entries:
                 lines.append(f"  {title}:")
@@ -127,8 +132,14 @@ class TransferReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per key: ``source_key, target_key, status (loaded|skipped|initialised), reason``."""
-        rows = [dict(source_key=source, target_key=target, status="loaded", reason="") for source, target in self.loaded]
-        rows += [dict(source_key=source, target_key=None, status="skipped", reason=reason) for source, reason in self.skipped]
+        rows = [
+            dict(source_key=source, target_key=target, status="loaded", reason="")
+            for source, target in self.loaded
+        ]
+        rows += [
+            dict(source_key=source, target_key=None, status="skipped", reason=reason)
+            for source, reason in self.skipped
+        ]
         rows += [
             dict(source_key=None, target_key=key, status="initialised", reason="nothing matching in source")
             for key in self.initialised
@@ -263,7 +274,9 @@ def _parts(model: nn.Module, parts: str | Iterable[str] | None) -> list[nn.Modul
             modules.append(model.get_submodule(name))
         except AttributeError as error:
             children = ", ".join(name for name, _ in model.named_children())
-            raise ValueError(f"{type(model).__name__} has no part {name!r}; its children are: {children}") from error
+            raise ValueError(
+                f"{type(model).__name__} has no part {name!r}; its children are: {children}"
+            ) from error
     return modules
 
 

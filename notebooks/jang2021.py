@@ -108,7 +108,9 @@ run = ecglib.runner.start_run(cfg, output_dir=output_dir)
 reported = ecglib.params.reported("jang2021")
 ecglib.report.set_style()
 display(Markdown(ecglib.report.data_banner(cfg.data_source)))
-print(f"profile {cfg.profile}, device {run.device}, torch threads {torch.get_num_threads()}, output {run.output_dir}")
+print(
+    f"profile {cfg.profile}, device {run.device}, torch threads {torch.get_num_threads()}, output {run.output_dir}"
+)
 
 # %% [markdown]
 # ## Data
@@ -128,16 +130,25 @@ with run.stage("data"):
     study.check_data_present(cfg, data_root=run.data_root)
     examples = study.load_downstream(cfg, data_root=run.data_root)
     split = splits.patient_split(
-        examples.patient_ids, examples.targets, test_fraction=cfg.test_fraction,
-        val_fraction=cfg.val_fraction if cfg.model_selection == "validation" else 0.0, seed=cfg.seed,
+        examples.patient_ids,
+        examples.targets,
+        test_fraction=cfg.test_fraction,
+        val_fraction=cfg.val_fraction if cfg.model_selection == "validation" else 0.0,
+        seed=cfg.seed,
     )
     splits.assert_patient_disjoint(examples.patient_ids, split.train, split.val, split.test)
 run.record_data(
-    cfg.data_source, n_examples=len(examples), n_patients=int(len(np.unique(examples.patient_ids))),
-    classes=list(examples.target_names), exclusions=examples.exclusions, split_sizes=split.sizes(),
+    cfg.data_source,
+    n_examples=len(examples),
+    n_patients=int(len(np.unique(examples.patient_ids))),
+    classes=list(examples.target_names),
+    exclusions=examples.exclusions,
+    split_sizes=split.sizes(),
 )
-print(f"{len(examples)} examples of {len(np.unique(examples.patient_ids))} patients, "
-      f"{len(examples.target_names)} classes; split {split.sizes()}; exclusions {examples.exclusions}")
+print(
+    f"{len(examples)} examples of {len(np.unique(examples.patient_ids))} patients, "
+    f"{len(examples.target_names)} classes; split {split.sizes()}; exclusions {examples.exclusions}"
+)
 
 # %% [markdown]
 # ### Table 1: dataset characteristics (examples per rhythm and split)
@@ -147,11 +158,15 @@ print(f"{len(examples)} examples of {len(np.unique(examples.patient_ids))} patie
 
 # %%
 parts = {"train": split.train, "validation": split.val, "test": split.test}
-table1 = study.class_counts(examples.targets, {k: v for k, v in parts.items() if len(v)}, examples.target_names)
+table1 = study.class_counts(
+    examples.targets, {k: v for k, v in parts.items() if len(v)}, examples.target_names
+)
 table1["patients (all splits)"] = [
     len(np.unique(examples.patient_ids[examples.targets == i])) for i in range(len(examples.target_names))
 ] + [len(np.unique(examples.patient_ids))]
-ecglib.report.save_table(run, table1, "table1_dataset", caption="examples per rhythm class and split (patient-wise split)")
+ecglib.report.save_table(
+    run, table1, "table1_dataset", caption="examples per rhythm class and split (patient-wise split)"
+)
 table1
 
 # %% [markdown]
@@ -167,13 +182,22 @@ table1
 held_out_patients = set(examples.patient_ids[split.val]) | set(examples.patient_ids[split.test])
 with run.stage("pretraining_corpus"):
     corpus = study.pretraining_corpus(
-        cfg, exclude_patients={cfg.data_source: held_out_patients}, data_root=run.data_root,
+        cfg,
+        exclude_patients={cfg.data_source: held_out_patients},
+        data_root=run.data_root,
     )
     corpus_split = study.pretraining_split(
-        corpus, test_fraction=cfg.pretrain_test_fraction, val_fraction=cfg.pretrain_val_fraction, seed=cfg.seed,
+        corpus,
+        test_fraction=cfg.pretrain_test_fraction,
+        val_fraction=cfg.pretrain_val_fraction,
+        seed=cfg.seed,
     )
-run.record_data("deepfake-gan", n_examples=corpus.counts.get("deepfake-gan", 0),
-                seed=derive_seed(cfg.seed, "deepfake-gan"), used_for="pre-training")
+run.record_data(
+    "deepfake-gan",
+    n_examples=corpus.counts.get("deepfake-gan", 0),
+    seed=derive_seed(cfg.seed, "deepfake-gan"),
+    used_for="pre-training",
+)
 for name, count in corpus.counts.items():
     if name not in ("deepfake-gan", cfg.data_source):
         run.record_data(name, n_examples=count, used_for="pre-training (lead II, unlabelled)")
@@ -181,8 +205,16 @@ corpus_table = pd.DataFrame(
     [{"source": name, "examples": count} for name, count in corpus.counts.items()]
     + [{"source": f"{name} (skipped: {reason})", "examples": 0} for name, reason in corpus.skipped.items()]
 )
-corpus_table.loc[len(corpus_table)] = {"source": "paper: AUMC ICU lead II", "examples": reported["datasets"]["pretrain_ecgs"]}
-ecglib.report.save_table(run, corpus_table, "pretraining_corpus", caption=f"unlabelled pre-training corpus; split {corpus_split.sizes()}")
+corpus_table.loc[len(corpus_table)] = {
+    "source": "paper: AUMC ICU lead II",
+    "examples": reported["datasets"]["pretrain_ecgs"],
+}
+ecglib.report.save_table(
+    run,
+    corpus_table,
+    "pretraining_corpus",
+    caption=f"unlabelled pre-training corpus; split {corpus_split.sizes()}",
+)
 corpus_table
 
 # %% [markdown]
@@ -200,10 +232,19 @@ cae_options = study.cae_kwargs(cfg)
 autoencoder = cae.make_autoencoder(seed=derive_seed(cfg.seed, "cae"), **cae_options)
 with run.stage("pretrain"):
     pretrained = fit(
-        autoencoder, corpus.signals[corpus_split.train], corpus.signals[corpus_split.val],
-        task="reconstruction", epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr, batch_size=cfg.pretrain_batch_size,
-        seed=derive_seed(cfg.seed, "pretrain"), device=run.device, monitor="val_loss", monitor_mode="min",
-        early_stopping_patience=cfg.pretrain_patience, label="CAE",
+        autoencoder,
+        corpus.signals[corpus_split.train],
+        corpus.signals[corpus_split.val],
+        task="reconstruction",
+        epochs=cfg.pretrain_epochs,
+        lr=cfg.pretrain_lr,
+        batch_size=cfg.pretrain_batch_size,
+        seed=derive_seed(cfg.seed, "pretrain"),
+        device=run.device,
+        monitor="val_loss",
+        monitor_mode="min",
+        early_stopping_patience=cfg.pretrain_patience,
+        label="CAE",
     )
 pretrained.history
 
@@ -214,17 +255,33 @@ pretrained.history
 # held-out ECGs, and per point (divided by the window length).
 
 # %%
-recon_errors = cae.reconstruction_errors(pretrained.model, corpus.signals[corpus_split.test], device=run.device)
+recon_errors = cae.reconstruction_errors(
+    pretrained.model, corpus.signals[corpus_split.test], device=run.device
+)
 recon_total = float(recon_errors.mean())
 recon_per_point = recon_total / cfg.window_samples
-recon_table = ecglib.report.compare_with_paper([
-    dict(quantity="reconstruction error per ECG (sum over points)", paper=reported["reconstruction_error"]["total"],
-         ours=recon_total, unit=f"z-score^2 over {cfg.window_samples} points (paper: 2048)"),
-    dict(quantity="reconstruction error per point", paper=reported["reconstruction_error"]["per_point"],
-         ours=recon_per_point, unit="z-score^2"),
-])
-ecglib.report.save_table(run, recon_table, "reconstruction_error",
-                         caption=f"CAE on the held-out part of our corpus ({', '.join(corpus.counts)}), not the AUMC ICU data")
+recon_table = ecglib.report.compare_with_paper(
+    [
+        dict(
+            quantity="reconstruction error per ECG (sum over points)",
+            paper=reported["reconstruction_error"]["total"],
+            ours=recon_total,
+            unit=f"z-score^2 over {cfg.window_samples} points (paper: 2048)",
+        ),
+        dict(
+            quantity="reconstruction error per point",
+            paper=reported["reconstruction_error"]["per_point"],
+            ours=recon_per_point,
+            unit="z-score^2",
+        ),
+    ]
+)
+ecglib.report.save_table(
+    run,
+    recon_table,
+    "reconstruction_error",
+    caption=f"CAE on the held-out part of our corpus ({', '.join(corpus.counts)}), not the AUMC ICU data",
+)
 recon_table
 
 # %% [markdown]
@@ -232,9 +289,15 @@ recon_table
 
 # %%
 shown = corpus_split.test[: cfg.n_reconstruction_examples]
-recon_signals = predict(pretrained.model, corpus.signals[shown], batch_size=cfg.pretrain_batch_size, device=run.device)
-fig4 = study.plot_reconstructions(corpus.signals[shown, :, 0], recon_signals[:, 0, :], fs_hz=cfg.fs_hz,
-                                  errors=cae.reconstruction_errors(pretrained.model, corpus.signals[shown], device=run.device))
+recon_signals = predict(
+    pretrained.model, corpus.signals[shown], batch_size=cfg.pretrain_batch_size, device=run.device
+)
+fig4 = study.plot_reconstructions(
+    corpus.signals[shown, :, 0],
+    recon_signals[:, 0, :],
+    fs_hz=cfg.fs_hz,
+    errors=cae.reconstruction_errors(pretrained.model, corpus.signals[shown], device=run.device),
+)
 ecglib.report.save_figure(run, fig4, "fig4_reconstructions", data_source="deepfake-gan")
 
 # %% [markdown]
@@ -270,8 +333,13 @@ if "image_transfer" in cfg.arms:
     if image_info is not None:
         with run.stage("image_features"):
             features = googlenet2d.spectrogram_features(
-                examples.signals_mv[:, :, 0], fs_hz=cfg.fs_hz, extractor=extractor, image_size=cfg.image_size,
-                device=run.device, nperseg=cfg.spectrogram_nperseg, max_freq_hz=cfg.spectrogram_max_freq_hz,
+                examples.signals_mv[:, :, 0],
+                fs_hz=cfg.fs_hz,
+                extractor=extractor,
+                image_size=cfg.image_size,
+                device=run.device,
+                nperseg=cfg.spectrogram_nperseg,
+                max_freq_hz=cfg.spectrogram_max_freq_hz,
                 colormap=cfg.spectrogram_colormap,
             )
         inputs["image_transfer"] = features[:, :, None]
@@ -279,9 +347,16 @@ if "image_transfer" in cfg.arms:
 arm_labels = dict(study.ARM_TITLES)
 if image_info is not None and not image_info.is_imagenet:
     arm_labels["image_transfer"] = "Image transfer [" + googlenet2d.RANDOM_WEIGHTS_LABEL + "]"
-run.provenance["image_arm"] = None if image_info is None else {
-    "weights": image_info.weights, "label": image_info.label, "path": image_info.path, "sha256": image_info.sha256,
-}
+run.provenance["image_arm"] = (
+    None
+    if image_info is None
+    else {
+        "weights": image_info.weights,
+        "label": image_info.label,
+        "path": image_info.path,
+        "sha256": image_info.sha256,
+    }
+)
 run.save()
 
 # %% [markdown]
@@ -297,19 +372,40 @@ run.save()
 # %%
 with run.stage("classifiers"):
     starvation = study.run_data_starvation(
-        inputs, examples.targets, train_index=split.train, val_index=split.val, test_index=split.test,
-        n_classes=len(examples.target_names), train_fractions=cfg.train_fractions, n_trials=cfg.n_trials,
-        trial_resampling=cfg.trial_resampling, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
-        optimizer=cfg.optimizer, model_selection=cfg.model_selection, head_hidden_units=cfg.head_hidden_units,
-        cae_options=cae_options, encoder_state=pretrained.model.encoder.state_dict(),
-        seed=derive_seed(cfg.seed, "classifiers"), device=run.device,
+        inputs,
+        examples.targets,
+        train_index=split.train,
+        val_index=split.val,
+        test_index=split.test,
+        n_classes=len(examples.target_names),
+        train_fractions=cfg.train_fractions,
+        n_trials=cfg.n_trials,
+        trial_resampling=cfg.trial_resampling,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        optimizer=cfg.optimizer,
+        model_selection=cfg.model_selection,
+        head_hidden_units=cfg.head_hidden_units,
+        cae_options=cae_options,
+        encoder_state=pretrained.model.encoder.state_dict(),
+        seed=derive_seed(cfg.seed, "classifiers"),
+        device=run.device,
     )
 trials = starvation.trials
 shared = study.shared_settings_check(starvation.settings)
-ecglib.report.save_table(run, starvation.settings, "arm_settings",
-                         caption="training settings and data digests of every arm, size and trial")
-ecglib.report.save_table(run, shared, "arms_share_settings",
-                         caption="per size and trial: did every arm get identical data and settings?")
+ecglib.report.save_table(
+    run,
+    starvation.settings,
+    "arm_settings",
+    caption="training settings and data digests of every arm, size and trial",
+)
+ecglib.report.save_table(
+    run,
+    shared,
+    "arms_share_settings",
+    caption="per size and trial: did every arm get identical data and settings?",
+)
 ecglib.report.save_table(run, trials, "trials", caption="one row per arm, training size and trial")
 assert shared["identical"].all(), "the arms did not share data and settings"
 shared
@@ -320,21 +416,41 @@ shared
 # ### Table 2: best weighted F1 per trial, arm and training size
 
 # %%
-f1_label = ("test F1 at the epoch with the best validation F1" if cfg.model_selection == "validation"
-            else "best test F1 over epochs (test-set selection, as in the paper)")
+f1_label = (
+    "test F1 at the epoch with the best validation F1"
+    if cfg.model_selection == "validation"
+    else "best test F1 over epochs (test-set selection, as in the paper)"
+)
 arms_run = [arm for arm in ("random", "image_transfer", "transfer") if arm in inputs]
 table2 = study.paper_layout(trials, "f1", study.F1_COMPARISONS, arms=arms_run, arm_labels=arm_labels)
 ecglib.report.save_table(run, table2, "table2_best_f1", caption=f"weighted F1: {f1_label}; Welch's t-test")
 display(table2)
-table2_paper_style = study.paper_layout(trials, "f1_best_test_epoch", study.F1_COMPARISONS, arms=arms_run, arm_labels=arm_labels)
-ecglib.report.save_table(run, table2_paper_style, "table2_best_test_epoch_f1",
-                         caption="best test F1 over epochs (selected on the test set, as the paper did; optimistic)")
-comparison_f1 = ecglib.report.compare_with_paper(
-    study.comparison_rows(trials, "f1", reported, "table2_best_f1", arms=arms_run, quantity="mean F1", arm_labels=arm_labels)
-    + study.comparison_rows(trials, "f1_best_test_epoch", reported, "table2_best_f1", arms=arms_run,
-                            quantity="mean best-test-epoch F1 (paper's selection)", arm_labels=arm_labels)
+table2_paper_style = study.paper_layout(
+    trials, "f1_best_test_epoch", study.F1_COMPARISONS, arms=arms_run, arm_labels=arm_labels
 )
-ecglib.report.save_table(run, comparison_f1, "table2_vs_paper", caption="mean F1 per arm and size beside the paper's")
+ecglib.report.save_table(
+    run,
+    table2_paper_style,
+    "table2_best_test_epoch_f1",
+    caption="best test F1 over epochs (selected on the test set, as the paper did; optimistic)",
+)
+comparison_f1 = ecglib.report.compare_with_paper(
+    study.comparison_rows(
+        trials, "f1", reported, "table2_best_f1", arms=arms_run, quantity="mean F1", arm_labels=arm_labels
+    )
+    + study.comparison_rows(
+        trials,
+        "f1_best_test_epoch",
+        reported,
+        "table2_best_f1",
+        arms=arms_run,
+        quantity="mean best-test-epoch F1 (paper's selection)",
+        arm_labels=arm_labels,
+    )
+)
+ecglib.report.save_table(
+    run, comparison_f1, "table2_vs_paper", caption="mean F1 per arm and size beside the paper's"
+)
 comparison_f1
 
 # %% [markdown]
@@ -343,12 +459,21 @@ comparison_f1
 # %%
 lci_arms = [arm for arm in ("random", "transfer") if arm in inputs]
 table3 = study.paper_layout(trials, "lci_test", study.LCI_COMPARISONS, arms=lci_arms, arm_labels=arm_labels)
-ecglib.report.save_table(run, table3, "table3_lci", caption="LCI of the test weighted-F1 curve per trial (ecglib.metrics.learning_curve_index); Welch's t-test")
+ecglib.report.save_table(
+    run,
+    table3,
+    "table3_lci",
+    caption="LCI of the test weighted-F1 curve per trial (ecglib.metrics.learning_curve_index); Welch's t-test",
+)
 display(table3)
 comparison_lci = ecglib.report.compare_with_paper(
-    study.comparison_rows(trials, "lci_test", reported, "table3_lci", arms=lci_arms, quantity="mean LCI", arm_labels=arm_labels)
+    study.comparison_rows(
+        trials, "lci_test", reported, "table3_lci", arms=lci_arms, quantity="mean LCI", arm_labels=arm_labels
+    )
 )
-ecglib.report.save_table(run, comparison_lci, "table3_vs_paper", caption="mean LCI per arm and size beside the paper's")
+ecglib.report.save_table(
+    run, comparison_lci, "table3_vs_paper", caption="mean LCI per arm and size beside the paper's"
+)
 comparison_lci
 
 # %% [markdown]
@@ -357,7 +482,9 @@ comparison_lci
 # ### Figure 5: learning curves per training size, transfer vs random initialisation
 
 # %%
-fig5 = study.plot_learning_curves(starvation.curves, arms=[a for a in ("transfer", "random") if a in inputs], arm_labels=arm_labels)
+fig5 = study.plot_learning_curves(
+    starvation.curves, arms=[a for a in ("transfer", "random") if a in inputs], arm_labels=arm_labels
+)
 ecglib.report.save_figure(run, fig5, "fig5_learning_curves")
 
 # %% [markdown]
@@ -374,8 +501,13 @@ data_note = (
     f"F1 = {f1_label}."
 )
 verdict = ecglib.report.show_verdict(
-    study.claims(trials, image_arm_is_imagenet=None if image_info is None else image_info.is_imagenet, data_note=data_note,
-                 autoencoder_error_per_point=recon_per_point, normalisation=cfg.normalisation),
+    study.claims(
+        trials,
+        image_arm_is_imagenet=None if image_info is None else image_info.is_imagenet,
+        data_note=data_note,
+        autoencoder_error_per_point=recon_per_point,
+        normalisation=cfg.normalisation,
+    ),
     data_source=cfg.data_source,
 )
 ecglib.report.save_table(run, verdict, "verdict", caption="the paper's claims on this run's data")

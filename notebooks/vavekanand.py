@@ -113,30 +113,72 @@ display(Markdown(ecglib.report.data_banner(cfg.data_source)))
 with run.stage("windows"):
     if cfg.data_source == "mitbih":
         window_set = vv.mitbih_windows(
-            vv.PAPER_PATIENTS if cfg.patients is None else cfg.patients, root=run.data_root, lead=cfg.lead,
-            lead_fallback=cfg.lead_fallback, band_hz=cfg.bandpass_hz, filter_order=cfg.filter_order,
-            normalise_range=cfg.normalise_range, window_s=cfg.window_s, window_samples_out=cfg.window_samples_out,
-            normal_symbols=tuple(cfg.normal_symbols), resample_method=cfg.resample_method, use_cache=cfg.use_cache,
-        )  # fmt: skip
+            vv.PAPER_PATIENTS if cfg.patients is None else cfg.patients,
+            root=run.data_root,
+            lead=cfg.lead,
+            lead_fallback=cfg.lead_fallback,
+            band_hz=cfg.bandpass_hz,
+            filter_order=cfg.filter_order,
+            normalise_range=cfg.normalise_range,
+            window_s=cfg.window_s,
+            window_samples_out=cfg.window_samples_out,
+            normal_symbols=tuple(cfg.normal_symbols),
+            resample_method=cfg.resample_method,
+            use_cache=cfg.use_cache,
+        )
     else:
         window_set = vv.simulated_windows(
-            cfg.sim_n_patients, cfg.sim_windows_per_patient, seed=cfg.seed,
-            min_windows_per_class=cfg.sim_min_windows_per_class, band_hz=cfg.bandpass_hz,
-            filter_order=cfg.filter_order, normalise_range=cfg.normalise_range,
-            window_samples_out=cfg.window_samples_out, resample_method=cfg.resample_method,
-        )  # fmt: skip
+            cfg.sim_n_patients,
+            cfg.sim_windows_per_patient,
+            seed=cfg.seed,
+            min_windows_per_class=cfg.sim_min_windows_per_class,
+            band_hz=cfg.bandpass_hz,
+            filter_order=cfg.filter_order,
+            normalise_range=cfg.normalise_range,
+            window_samples_out=cfg.window_samples_out,
+            resample_method=cfg.resample_method,
+        )
 windows = window_set.windows
-patient_list = vv.check_patients(cfg.patients if cfg.data_source != "mitbih" else None, window_set.per_patient["patient"])
-run.record_data(cfg.data_source, files=window_set.files, n_records=len(patient_list), n_windows=len(windows),
-                n_abnormal=int(windows.targets.sum()), exclusions=window_set.exclusions)  # fmt: skip
-window_counts = pd.concat([window_set.per_patient, pd.DataFrame([{
-    "patient": "total", "lead": "", "n_windows": len(windows), "n_normal": int((windows.targets == 0).sum()),
-    "n_abnormal": int(windows.targets.sum()), "windows_without_beats": int(window_set.per_patient["windows_without_beats"].sum()),
-}])], ignore_index=True)  # fmt: skip
-ecglib.report.save_table(run, window_counts, "windows_per_patient", caption="1 s windows per patient (paper total: 49,245)",
-                         data_source=cfg.data_source)  # fmt: skip
+patient_list = vv.check_patients(
+    cfg.patients if cfg.data_source != "mitbih" else None, window_set.per_patient["patient"]
+)
+run.record_data(
+    cfg.data_source,
+    files=window_set.files,
+    n_records=len(patient_list),
+    n_windows=len(windows),
+    n_abnormal=int(windows.targets.sum()),
+    exclusions=window_set.exclusions,
+)
+window_counts = pd.concat(
+    [
+        window_set.per_patient,
+        pd.DataFrame(
+            [
+                {
+                    "patient": "total",
+                    "lead": "",
+                    "n_windows": len(windows),
+                    "n_normal": int((windows.targets == 0).sum()),
+                    "n_abnormal": int(windows.targets.sum()),
+                    "windows_without_beats": int(window_set.per_patient["windows_without_beats"].sum()),
+                }
+            ]
+        ),
+    ],
+    ignore_index=True,
+)
+ecglib.report.save_table(
+    run,
+    window_counts,
+    "windows_per_patient",
+    caption="1 s windows per patient (paper total: 49,245)",
+    data_source=cfg.data_source,
+)
 display(window_counts)
-print(f"windows in total: {len(windows):,} (paper: {reported['n_windows']:,}); exclusions: {window_set.exclusions}")
+print(
+    f"windows in total: {len(windows):,} (paper: {reported['n_windows']:,}); exclusions: {window_set.exclusions}"
+)
 
 # %% [markdown]
 # The paper's 49,245 cannot be rebuilt exactly: it does not list the beat symbols it counts
@@ -152,10 +194,14 @@ print(f"windows in total: {len(windows):,} (paper: {reported['n_windows']:,}); e
 # 80/20 train / validation.
 
 # %%
-splits = vv.split_windows(windows, test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed)
+splits = vv.split_windows(
+    windows, test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed
+)
 signals = vv.to_model_input(windows)  # (n_windows, 1, 128)
 targets = windows.targets
-split_sizes = pd.DataFrame({p: {k: len(v) for k, v in parts.items()} for p, parts in splits.by_patient.items()}).T
+split_sizes = pd.DataFrame(
+    {p: {k: len(v) for k, v in parts.items()} for p, parts in splits.by_patient.items()}
+).T
 display(split_sizes.describe().loc[["mean", "min", "max"]])
 
 # %% [markdown]
@@ -177,10 +223,23 @@ print(f"trainable parameters: {n_parameters:,} (paper: {PAPER_N_PARAMETERS:,})")
 # every finished training run is kept under the cache folder: an interrupted run resumes where it stopped
 grid_checkpoints = ecglib.data.cache_dir() / "grid_runs" if cfg.use_cache else None
 with run.stage("pretrain"):
-    pretrained = vv.pretrain(model_factory, signals, targets, splits, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr,
-                             batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay, seed=cfg.seed,
-                             device=run.device, patients=patient_list, checkpoint_dir=grid_checkpoints)  # fmt: skip
-print(f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (paper: {reported['pretrain_best_epoch']})")
+    pretrained = vv.pretrain(
+        model_factory,
+        signals,
+        targets,
+        splits,
+        epochs=cfg.pretrain_epochs,
+        lr=cfg.pretrain_lr,
+        batch_size=cfg.pretrain_batch_size,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        device=run.device,
+        patients=patient_list,
+        checkpoint_dir=grid_checkpoints,
+    )
+print(
+    f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (paper: {reported['pretrain_best_epoch']})"
+)
 
 # %% [markdown]
 # **Individual and fine-tuned classifiers (sections 4.3, 5.2, 5.3):** for every patient the
@@ -191,14 +250,30 @@ print(f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (p
 # %%
 with run.stage("patient_grid"):
     results, histories = vv.run_patient_grid(
-        model_factory, signals, targets, splits, patient_list, learning_rates=cfg.learning_rates,
-        batch_sizes=cfg.batch_sizes, weighted_sampling=cfg.weighted_sampling, epochs=cfg.epochs,
-        weight_decay=cfg.weight_decay, seed=cfg.seed, pretrained_state=pretrained.best_state_dict,
-        device=run.device, max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers,
+        model_factory,
+        signals,
+        targets,
+        splits,
+        patient_list,
+        learning_rates=cfg.learning_rates,
+        batch_sizes=cfg.batch_sizes,
+        weighted_sampling=cfg.weighted_sampling,
+        epochs=cfg.epochs,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        pretrained_state=pretrained.best_state_dict,
+        device=run.device,
+        max_samples_per_step=cfg.grid_samples_per_step,
+        n_workers=cfg.grid_workers,
         checkpoint_dir=grid_checkpoints,
-    )  # fmt: skip
-ecglib.report.save_table(run, results, "grid_all_runs", caption="every grid run: validation and test balanced accuracy",
-                         data_source=cfg.data_source)  # fmt: skip
+    )
+ecglib.report.save_table(
+    run,
+    results,
+    "grid_all_runs",
+    caption="every grid run: validation and test balanced accuracy",
+    data_source=cfg.data_source,
+)
 
 # %% [markdown]
 # ## Tables
@@ -207,11 +282,17 @@ ecglib.report.save_table(run, results, "grid_all_runs", caption="every grid run:
 # (which the paper does not attribute to either; its values match the individual classifiers).
 
 # %%
-chosen = vv.select_per_patient(results, model_selection=cfg.model_selection,
-                               finetune_hyperparameters=cfg.finetune_hyperparameters)  # fmt: skip
+chosen = vv.select_per_patient(
+    results, model_selection=cfg.model_selection, finetune_hyperparameters=cfg.finetune_hyperparameters
+)
 table = vv.table1(chosen, window_set.per_patient, reported["table1"], patients=patient_list)
-ecglib.report.save_table(run, table, "table1_per_patient", data_source=cfg.data_source,
-                         caption=f"Table 1; grid point chosen on {cfg.model_selection}; fine-tuned: {cfg.finetune_hyperparameters}")  # fmt: skip
+ecglib.report.save_table(
+    run,
+    table,
+    "table1_per_patient",
+    data_source=cfg.data_source,
+    caption=f"Table 1; grid point chosen on {cfg.model_selection}; fine-tuned: {cfg.finetune_hyperparameters}",
+)
 display(table)
 
 # %% [markdown]
@@ -223,12 +304,23 @@ display(table)
 alternatives = []
 for selection in vv.SELECTIONS:
     for finetune in ("own_grid", "individual_choice"):
-        alt = vv.summary(vv.table1(vv.select_per_patient(results, model_selection=selection, finetune_hyperparameters=finetune),
-                                   window_set.per_patient, None, patients=patient_list))  # fmt: skip
+        alt = vv.summary(
+            vv.table1(
+                vv.select_per_patient(results, model_selection=selection, finetune_hyperparameters=finetune),
+                window_set.per_patient,
+                None,
+                patients=patient_list,
+            )
+        )
         alternatives.append({"model_selection": selection, "finetune_hyperparameters": finetune, **alt})
 alternatives = pd.DataFrame(alternatives)
-ecglib.report.save_table(run, alternatives, "selection_variants", data_source=cfg.data_source,
-                         caption="headline numbers under each selection rule (test_set_as_in_paper leaks)")  # fmt: skip
+ecglib.report.save_table(
+    run,
+    alternatives,
+    "selection_variants",
+    data_source=cfg.data_source,
+    caption="headline numbers under each selection rule (test_set_as_in_paper leaks)",
+)
 display(alternatives)
 
 # %%
@@ -236,29 +328,86 @@ headline = vv.summary(table)
 individual = table["ind_balanced_accuracy"].astype(float).to_numpy()
 fine_tuned = table["ft_balanced_accuracy"].astype(float).to_numpy()
 paired = stats.paired_test(fine_tuned, individual, method="ttest") if len(table) >= 2 else None
-comparison = ecglib.report.compare_with_paper([
-    {"quantity": "windows", "paper": reported["n_windows"], "ours": len(windows), "unit": "windows"},
-    {"quantity": "patients", "paper": reported["n_patients"], "ours": len(patient_list), "unit": "patients"},
-    {"quantity": "trainable parameters", "paper": reported["n_parameters"], "ours": n_parameters, "unit": ""},
-    {"quantity": "pre-training best epoch", "paper": reported["pretrain_best_epoch"], "ours": pretrained.best_epoch, "unit": "epoch"},
-    {"quantity": "mean balanced accuracy, individual", "paper": 100 * reported["mean_bacc_individual"], "ours": 100 * headline["mean_bacc_individual"], "unit": "%"},
-    {"quantity": "mean balanced accuracy, fine-tuned", "paper": 100 * reported["mean_bacc_fine_tuned"], "ours": 100 * headline["mean_bacc_fine_tuned"], "unit": "%"},
-    {"quantity": "patients above 95 %, individual", "paper": reported["n_above_95_individual"], "ours": headline["n_above_95_individual"], "unit": "patients"},
-    {"quantity": "patients above 95 %, fine-tuned", "paper": reported["n_above_95_fine_tuned"], "ours": headline["n_above_95_fine_tuned"], "unit": "patients"},
-    {"quantity": "patients below 75 %, individual", "paper": reported["n_below_75_individual"], "ours": headline["n_below_75_individual"], "unit": "patients"},
-    {"quantity": "patients below 75 %, fine-tuned", "paper": reported["n_below_75_fine_tuned"], "ours": headline["n_below_75_fine_tuned"], "unit": "patients"},
-])  # fmt: skip
-ecglib.report.save_table(run, comparison, "summary_vs_paper", caption="headline numbers beside the paper's", data_source=cfg.data_source)
+comparison = ecglib.report.compare_with_paper(
+    [
+        {"quantity": "windows", "paper": reported["n_windows"], "ours": len(windows), "unit": "windows"},
+        {
+            "quantity": "patients",
+            "paper": reported["n_patients"],
+            "ours": len(patient_list),
+            "unit": "patients",
+        },
+        {
+            "quantity": "trainable parameters",
+            "paper": reported["n_parameters"],
+            "ours": n_parameters,
+            "unit": "",
+        },
+        {
+            "quantity": "pre-training best epoch",
+            "paper": reported["pretrain_best_epoch"],
+            "ours": pretrained.best_epoch,
+            "unit": "epoch",
+        },
+        {
+            "quantity": "mean balanced accuracy, individual",
+            "paper": 100 * reported["mean_bacc_individual"],
+            "ours": 100 * headline["mean_bacc_individual"],
+            "unit": "%",
+        },
+        {
+            "quantity": "mean balanced accuracy, fine-tuned",
+            "paper": 100 * reported["mean_bacc_fine_tuned"],
+            "ours": 100 * headline["mean_bacc_fine_tuned"],
+            "unit": "%",
+        },
+        {
+            "quantity": "patients above 95 %, individual",
+            "paper": reported["n_above_95_individual"],
+            "ours": headline["n_above_95_individual"],
+            "unit": "patients",
+        },
+        {
+            "quantity": "patients above 95 %, fine-tuned",
+            "paper": reported["n_above_95_fine_tuned"],
+            "ours": headline["n_above_95_fine_tuned"],
+            "unit": "patients",
+        },
+        {
+            "quantity": "patients below 75 %, individual",
+            "paper": reported["n_below_75_individual"],
+            "ours": headline["n_below_75_individual"],
+            "unit": "patients",
+        },
+        {
+            "quantity": "patients below 75 %, fine-tuned",
+            "paper": reported["n_below_75_fine_tuned"],
+            "ours": headline["n_below_75_fine_tuned"],
+            "unit": "patients",
+        },
+    ]
+)
+ecglib.report.save_table(
+    run,
+    comparison,
+    "summary_vs_paper",
+    caption="headline numbers beside the paper's",
+    data_source=cfg.data_source,
+)
 display(comparison)
 if paired is not None:
-    print(f"fine-tuned vs individual across {paired.n} patients: {paired.method}, statistic {paired.statistic:.3f}, p = {paired.p:.3g} "
-          "(records 201 and 202 are one person, so two pairs are not independent)")  # fmt: skip
+    print(
+        f"fine-tuned vs individual across {paired.n} patients: {paired.method}, statistic {paired.statistic:.3f}, p = {paired.p:.3g} "
+        "(records 201 and 202 are one person, so two pairs are not independent)"
+    )
 
 # %% [markdown]
 # ## Figures
 
 # %%
-fig = vv.plot_loss_curves(pretrained.history, title="Pre-training loss (Fig. 3)", best_epoch=pretrained.best_epoch)
+fig = vv.plot_loss_curves(
+    pretrained.history, title="Pre-training loss (Fig. 3)", best_epoch=pretrained.best_epoch
+)
 ecglib.report.save_figure(run, fig, "fig3_pretraining_loss", data_source=cfg.data_source)
 
 # %%
@@ -269,10 +418,15 @@ ecglib.report.save_figure(run, fig, "fig6_hist_fine_tuned", data_source=cfg.data
 
 # %%
 shown_patient = cfg.example_patient if cfg.example_patient in patient_list else patient_list[0]
-for mode, name, figure_number in (("individual", "fig5_patient_curves_individual", 5), ("fine_tuned", "fig7_patient_curves_fine_tuned", 7)):
+for mode, name, figure_number in (
+    ("individual", "fig5_patient_curves_individual", 5),
+    ("fine_tuned", "fig7_patient_curves_fine_tuned", 7),
+):
     pick = chosen[(chosen["patient"] == shown_patient) & (chosen["mode"] == mode)].iloc[0]
     history = histories[(shown_patient, mode, pick["lr"], pick["batch_size"], pick["weighted_sampling"])]
-    fig = vv.plot_patient_curves(history, title=f"Patient {shown_patient}, {mode.replace('_', '-')} (Fig. {figure_number})")
+    fig = vv.plot_patient_curves(
+        history, title=f"Patient {shown_patient}, {mode.replace('_', '-')} (Fig. {figure_number})"
+    )
     ecglib.report.save_figure(run, fig, name, data_source=cfg.data_source)
 
 # %%
@@ -283,8 +437,10 @@ fig = vv.plot_gain_vs_train_size(gains, title="Gain from fine-tuning vs training
 ecglib.report.save_figure(run, fig, "gain_vs_training_windows", data_source=cfg.data_source)
 gain_correlation = stats.rank_correlation(gains["n_train"], gains["gain"]) if len(gains) > 2 else None
 if gain_correlation is not None:
-    print(f"Spearman correlation of gain with training windows: rho {gain_correlation.rho:.3f}, "
-          f"p = {gain_correlation.p:.3g} over {gain_correlation.n} patients")  # fmt: skip
+    print(
+        f"Spearman correlation of gain with training windows: rho {gain_correlation.rho:.3f}, "
+        f"p = {gain_correlation.p:.3g} over {gain_correlation.n} patients"
+    )
 
 # %% [markdown]
 # ## Variant (paper Figure 1): GAF + MTF + RP images into a 2D CNN
@@ -298,29 +454,69 @@ if cfg.variant_2d:
     with run.stage("variant_2d"):
         variant_list = vv.check_patients(cfg.variant_patients, patient_list)
         variant_rows, variant_splits = vv.subset_splits(splits, variant_list)  # same split as the 1D models
-        images = torch.from_numpy(vv.image_inputs(windows.subset(variant_rows), image_size=cfg.variant_image_size))
+        images = torch.from_numpy(
+            vv.image_inputs(windows.subset(variant_rows), image_size=cfg.variant_image_size)
+        )
         variant_targets = targets[variant_rows]
         image_factory = partial(TripleChannelCNN2d, 3, cfg.variant_image_size, n_blocks=cfg.variant_n_blocks)
-        variant_pretrained = vv.pretrain(image_factory, images, variant_targets, variant_splits, epochs=cfg.variant_pretrain_epochs,
-                                         lr=cfg.pretrain_lr, batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay,
-                                         seed=cfg.seed, device=run.device, patients=variant_list,
-                                         checkpoint_dir=grid_checkpoints)  # fmt: skip
+        variant_pretrained = vv.pretrain(
+            image_factory,
+            images,
+            variant_targets,
+            variant_splits,
+            epochs=cfg.variant_pretrain_epochs,
+            lr=cfg.pretrain_lr,
+            batch_size=cfg.pretrain_batch_size,
+            weight_decay=cfg.weight_decay,
+            seed=cfg.seed,
+            device=run.device,
+            patients=variant_list,
+            checkpoint_dir=grid_checkpoints,
+        )
         variant_results, _ = vv.run_patient_grid(
-            image_factory, images, variant_targets, variant_splits, variant_list, learning_rates=cfg.variant_learning_rates,
-            batch_sizes=cfg.variant_batch_sizes, weighted_sampling=cfg.variant_weighted_sampling,
-            epochs=cfg.variant_epochs, weight_decay=cfg.weight_decay, seed=cfg.seed,
-            pretrained_state=variant_pretrained.best_state_dict, device=run.device,
-            max_samples_per_step=cfg.grid_samples_per_step, n_workers=cfg.grid_workers, checkpoint_dir=grid_checkpoints,
-        )  # fmt: skip
-    variant_table = vv.table1(vv.select_per_patient(variant_results, model_selection=cfg.model_selection,
-                                                    finetune_hyperparameters=cfg.finetune_hyperparameters),
-                              window_set.per_patient, None, patients=variant_list)  # fmt: skip
-    variant_table = variant_table.merge(table[["patient", "ind_balanced_accuracy", "ft_balanced_accuracy"]],
-                                        on="patient", suffixes=("", "_1d"))  # fmt: skip
-    ecglib.report.save_table(run, variant_table, "variant_2d_per_patient", data_source=cfg.data_source,
-                             caption=f"GAF+MTF+RP 2D CNN ({cfg.variant_image_size} px) beside the 1D CNN on the same patients")  # fmt: skip
+            image_factory,
+            images,
+            variant_targets,
+            variant_splits,
+            variant_list,
+            learning_rates=cfg.variant_learning_rates,
+            batch_sizes=cfg.variant_batch_sizes,
+            weighted_sampling=cfg.variant_weighted_sampling,
+            epochs=cfg.variant_epochs,
+            weight_decay=cfg.weight_decay,
+            seed=cfg.seed,
+            pretrained_state=variant_pretrained.best_state_dict,
+            device=run.device,
+            max_samples_per_step=cfg.grid_samples_per_step,
+            n_workers=cfg.grid_workers,
+            checkpoint_dir=grid_checkpoints,
+        )
+    variant_table = vv.table1(
+        vv.select_per_patient(
+            variant_results,
+            model_selection=cfg.model_selection,
+            finetune_hyperparameters=cfg.finetune_hyperparameters,
+        ),
+        window_set.per_patient,
+        None,
+        patients=variant_list,
+    )
+    variant_table = variant_table.merge(
+        table[["patient", "ind_balanced_accuracy", "ft_balanced_accuracy"]],
+        on="patient",
+        suffixes=("", "_1d"),
+    )
+    ecglib.report.save_table(
+        run,
+        variant_table,
+        "variant_2d_per_patient",
+        data_source=cfg.data_source,
+        caption=f"GAF+MTF+RP 2D CNN ({cfg.variant_image_size} px) beside the 1D CNN on the same patients",
+    )
     display(variant_table)
-    variant_metrics = {f"variant_2d_{k}": v for k, v in vv.summary(variant_table).items() if k.startswith("mean_bacc")}
+    variant_metrics = {
+        f"variant_2d_{k}": v for k, v in vv.summary(variant_table).items() if k.startswith("mean_bacc")
+    }
 
 # %% [markdown]
 # ## Verdict vs paper
@@ -328,27 +524,46 @@ if cfg.variant_2d:
 # %%
 synthetic = ecglib.report.is_synthetic(cfg.data_source)
 claims = [
-    {"claim": "Individual classifiers: mean test balanced accuracy 94.6 %",
-     "held": abs(headline["mean_bacc_individual"] - reported["mean_bacc_individual"]) <= 0.02,
-     "evidence": f"ours {100 * headline['mean_bacc_individual']:.1f} % over {len(table)} patients (held = within 2 points)"},
-    {"claim": "Fine-tuned classifiers: mean test balanced accuracy 93.5 %",
-     "held": abs(headline["mean_bacc_fine_tuned"] - reported["mean_bacc_fine_tuned"]) <= 0.02,
-     "evidence": f"ours {100 * headline['mean_bacc_fine_tuned']:.1f} % (held = within 2 points)"},
-    {"claim": "Individual classifiers slightly outperform fine-tuned ones on average",
-     "held": bool(headline["mean_bacc_individual"] >= headline["mean_bacc_fine_tuned"]),
-     "evidence": (f"difference {100 * (headline['mean_bacc_individual'] - headline['mean_bacc_fine_tuned']):+.1f} points; "
-                  + (f"paired t-test p = {paired.p:.3g}" if paired is not None else "no test"))},
-    {"claim": "Fine-tuning helps patients with little data",
-     # decided only by a significant rank correlation (p < 0.05); negative = more gain with less data
-     "held": None if gain_correlation is None or not gain_correlation.p < 0.05 else bool(gain_correlation.rho < 0),
-     "evidence": ("too few patients" if gain_correlation is None else
-                  f"Spearman rho of gain with training windows {gain_correlation.rho:.2f}, p = {gain_correlation.p:.3g} "
-                  "(negative = more gain with less data; undecided unless p < 0.05)")},
-]  # fmt: skip
+    {
+        "claim": "Individual classifiers: mean test balanced accuracy 94.6 %",
+        "held": abs(headline["mean_bacc_individual"] - reported["mean_bacc_individual"]) <= 0.02,
+        "evidence": f"ours {100 * headline['mean_bacc_individual']:.1f} % over {len(table)} patients (held = within 2 points)",
+    },
+    {
+        "claim": "Fine-tuned classifiers: mean test balanced accuracy 93.5 %",
+        "held": abs(headline["mean_bacc_fine_tuned"] - reported["mean_bacc_fine_tuned"]) <= 0.02,
+        "evidence": f"ours {100 * headline['mean_bacc_fine_tuned']:.1f} % (held = within 2 points)",
+    },
+    {
+        "claim": "Individual classifiers slightly outperform fine-tuned ones on average",
+        "held": bool(headline["mean_bacc_individual"] >= headline["mean_bacc_fine_tuned"]),
+        "evidence": (
+            f"difference {100 * (headline['mean_bacc_individual'] - headline['mean_bacc_fine_tuned']):+.1f} points; "
+            + (f"paired t-test p = {paired.p:.3g}" if paired is not None else "no test")
+        ),
+    },
+    {
+        "claim": "Fine-tuning helps patients with little data",
+        # decided only by a significant rank correlation (p < 0.05); negative = more gain with less data
+        "held": None
+        if gain_correlation is None or not gain_correlation.p < 0.05
+        else bool(gain_correlation.rho < 0),
+        "evidence": (
+            "too few patients"
+            if gain_correlation is None
+            else f"Spearman rho of gain with training windows {gain_correlation.rho:.2f}, p = {gain_correlation.p:.3g} "
+            "(negative = more gain with less data; undecided unless p < 0.05)"
+        ),
+    },
+]
 verdict = ecglib.report.show_verdict(claims, data_source=cfg.data_source)
-ecglib.report.save_table(run, verdict, "verdict", caption="the paper's claims on this run's data", data_source=cfg.data_source)
-print(f"Data source: {ecglib.report.data_label(cfg.data_source)}; profile {cfg.profile}; model selection: {cfg.model_selection}."
-      + (" Synthetic data: this run is not a reproduction of the paper." if synthetic else ""))  # fmt: skip
+ecglib.report.save_table(
+    run, verdict, "verdict", caption="the paper's claims on this run's data", data_source=cfg.data_source
+)
+print(
+    f"Data source: {ecglib.report.data_label(cfg.data_source)}; profile {cfg.profile}; model selection: {cfg.model_selection}."
+    + (" Synthetic data: this run is not a reproduction of the paper." if synthetic else "")
+)
 
 # %%
 metrics = {

@@ -22,7 +22,9 @@ def sine_mv(n_samples: int, n_leads: int, fs_hz: float, *, amplitude_mv: float =
 
 
 # --------------------------------------------------------------------------- WFDB (PTB-XL, PTB)
-def write_wfdb(base: Path, signal_mv: np.ndarray, fs_hz: float, lead_names, *, comments=(), fmt="16", gain=1000.0):
+def write_wfdb(
+    base: Path, signal_mv: np.ndarray, fs_hz: float, lead_names, *, comments=(), fmt="16", gain=1000.0
+):
     """A WFDB record ``base.hea``/``base.dat`` written with wfdb.wrsamp (digital, fixed gain)."""
     import wfdb
 
@@ -48,7 +50,14 @@ PTBXL_LEADS_IN_FILE = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", 
 #: A minimal scp_statements.csv (columns as in PTB-XL 1.0.3, subset of rows).
 SCP_STATEMENTS = pd.DataFrame(
     {
-        "description": ["normal ECG", "inferior MI", "non-specific ST changes", "complete LBBB", "left ventricular hypertrophy", "sinus rhythm"],
+        "description": [
+            "normal ECG",
+            "inferior MI",
+            "non-specific ST changes",
+            "complete LBBB",
+            "left ventricular hypertrophy",
+            "sinus rhythm",
+        ],
         "diagnostic": [1.0, 1.0, 1.0, 1.0, 1.0, np.nan],
         "form": [np.nan, np.nan, 1.0, np.nan, np.nan, np.nan],
         "rhythm": [np.nan, np.nan, np.nan, np.nan, np.nan, 1.0],
@@ -114,14 +123,23 @@ def write_ptbdb(folder: Path, records: dict[str, str | None], *, n_samples=12000
     folder.mkdir(parents=True, exist_ok=True)
     leads = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6", "vx", "vy", "vz")
     for record_id, reason in records.items():
-        comments = ["age: 81", "sex: female", "ECG date: 01/10/1990", f"Reason for admission: {reason or 'n/a'}"]
-        write_wfdb(folder / record_id, sine_mv(n_samples, 15, 1000), 1000, leads, comments=comments, gain=2000.0)
+        comments = [
+            "age: 81",
+            "sex: female",
+            "ECG date: 01/10/1990",
+            f"Reason for admission: {reason or 'n/a'}",
+        ]
+        write_wfdb(
+            folder / record_id, sine_mv(n_samples, 15, 1000), 1000, leads, comments=comments, gain=2000.0
+        )
     (folder / "RECORDS").write_text("".join(f"{record_id}\n" for record_id in records))
     return folder
 
 
 # --------------------------------------------------------------------------- CinC 2020 (CPSC, Georgia)
-def write_cinc_record(directory: Path, record_name: str, dx_codes, *, n_samples=5000, fs_hz=500, gain=1000, header_extra=""):
+def write_cinc_record(
+    directory: Path, record_name: str, dx_codes, *, n_samples=5000, fs_hz=500, gain=1000, header_extra=""
+):
     """``<id>.mat`` (MATLAB v4, int16 'val' (12, n)) and ``<id>.hea`` as in Challenge 2020."""
     from scipy.io import savemat
 
@@ -131,7 +149,14 @@ def write_cinc_record(directory: Path, record_name: str, dx_codes, *, n_samples=
     lines = [f"{record_name} 12 {fs_hz} {n_samples} 05-Feb-2020 11:39:16"]
     for k, lead in enumerate(STANDARD_LEADS):
         lines.append(f"{record_name}.mat 16+24 {gain}/mV 16 0 {adc[k, 0]} 0 0 {lead}")
-    lines += ["#Age: 74", "#Sex: Male", f"#Dx: {','.join(dx_codes)}", "#Rx: Unknown", "#Hx: Unknown", "#Sx: Unknown"]
+    lines += [
+        "#Age: 74",
+        "#Sex: Male",
+        f"#Dx: {','.join(dx_codes)}",
+        "#Rx: Unknown",
+        "#Hx: Unknown",
+        "#Sx: Unknown",
+    ]
     (directory / f"{record_name}.hea").write_text("\n".join(lines) + "\n" + header_extra)
 
 
@@ -151,7 +176,9 @@ def write_code_test(folder: Path, n_exams=5, *, labels=None, values_mv=None) -> 
     columns = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"]
     for annotator in ("gold_standard", "cardiologist1", "cardiologist2"):
         pd.DataFrame(labels, columns=columns).to_csv(folder / "annotations" / f"{annotator}.csv", index=False)
-    pd.DataFrame({"age": [50] * len(values_mv), "is_male": [1] * len(values_mv)}).to_csv(folder / "attributes.csv", index=False)
+    pd.DataFrame({"age": [50] * len(values_mv), "is_male": [1] * len(values_mv)}).to_csv(
+        folder / "attributes.csv", index=False
+    )
     return folder
 
 

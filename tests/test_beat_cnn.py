@@ -38,7 +38,10 @@ def test_too_short_input_is_refused():
 def test_batched_forward_equals_each_model_alone():
     torch.manual_seed(0)
     models = [BeatCNN(1, 128) for _ in range(3)]
-    stacked = {name: torch.stack([dict(m.named_parameters())[name] for m in models]) for name, _ in models[0].named_parameters()}
+    stacked = {
+        name: torch.stack([dict(m.named_parameters())[name] for m in models])
+        for name, _ in models[0].named_parameters()
+    }
     x = torch.randn(3, 5, 1, 128)
     batched = models[0].batched_forward(stacked, x)
     single = torch.stack([m(x[k])[:, 0] for k, m in enumerate(models)])

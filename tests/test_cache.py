@@ -9,7 +9,13 @@ import pytest
 
 from ecglib.data import cache
 
-KEY = {"dataset": "mitbih", "version": "1.0.0", "band_hz": (0.4, 30.0), "window_samples": 360, "code_version": "w1"}
+KEY = {
+    "dataset": "mitbih",
+    "version": "1.0.0",
+    "band_hz": (0.4, 30.0),
+    "window_samples": 360,
+    "code_version": "w1",
+}
 
 
 class Counter:
@@ -48,7 +54,13 @@ def test_second_call_reads_the_cache(tmp_path):
 
 @pytest.mark.parametrize(
     "change",
-    [{"window_samples": 128}, {"band_hz": (0.5, 30.0)}, {"version": "1.0.1"}, {"code_version": "w2"}, {"extra": None}],
+    [
+        {"window_samples": 128},
+        {"band_hz": (0.5, 30.0)},
+        {"version": "1.0.1"},
+        {"code_version": "w2"},
+        {"extra": None},
+    ],
 )
 def test_any_parameter_change_invalidates(tmp_path, change):
     compute = Counter()
@@ -94,7 +106,9 @@ def test_entry_with_another_key_is_not_trusted(tmp_path):
 
 def test_object_arrays_and_bad_returns_are_refused(tmp_path):
     with pytest.raises(TypeError, match="dtype object"):
-        cache.cached(KEY, lambda: {"ragged": np.array([np.zeros(2), np.zeros(3)], dtype=object)}, cache_dir=tmp_path)
+        cache.cached(
+            KEY, lambda: {"ragged": np.array([np.zeros(2), np.zeros(3)], dtype=object)}, cache_dir=tmp_path
+        )
     with pytest.raises(TypeError, match="dict"):
         cache.cached(KEY, lambda: np.zeros(3), cache_dir=tmp_path)
     assert not list(tmp_path.glob("*.npz"))

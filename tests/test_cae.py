@@ -38,7 +38,9 @@ def test_paper_structure(paper_cae):
     assert len(encoder.blocks) == 9 and len(paper_cae.decoder.blocks) == 9
     assert encoder.encoded_samples == 16 and encoder.encoded_channels == 80  # seven halvings, 5 x 16 channels
     convs = [m for m in encoder.blocks.modules() if isinstance(m, torch.nn.Conv1d) and m.kernel_size[0] > 1]
-    assert len(convs) == 18 and {c.kernel_size[0] for c in convs} == {19} and {c.stride[0] for c in convs} == {1}
+    assert (
+        len(convs) == 18 and {c.kernel_size[0] for c in convs} == {19} and {c.stride[0] for c in convs} == {1}
+    )
     deconvs = [m for m in paper_cae.decoder.modules() if isinstance(m, torch.nn.ConvTranspose1d)]
     assert len(deconvs) == 18 and {c.kernel_size[0] for c in deconvs} == {19}
     for block in encoder.blocks:  # two convolutions, ReLU, two batch norms
@@ -48,8 +50,15 @@ def test_paper_structure(paper_cae):
 
 
 def test_code_variant_options():
-    model = cae.make_autoencoder(seed=0, n_samples=512, base_filters=4, activation="leaky_relu",
-                                 halved_kernel_blocks=3, decoder_residual=False, dropout=0.3)
+    model = cae.make_autoencoder(
+        seed=0,
+        n_samples=512,
+        base_filters=4,
+        activation="leaky_relu",
+        halved_kernel_blocks=3,
+        decoder_residual=False,
+        dropout=0.3,
+    )
     kernels = [block.body[2].kernel_size[0] for block in model.encoder.blocks]
     assert kernels == [19] * 6 + [9] * 3
     assert any(isinstance(m, torch.nn.LeakyReLU) for m in model.modules())
@@ -107,9 +116,16 @@ def test_reconstruction_error_is_summed_squared_error():
 def test_autoencoder_learns_to_reconstruct():
     rng = np.random.default_rng(0)
     time_s = np.arange(256) / 250
-    signals = np.stack([np.sin(2 * np.pi * f * time_s) for f in rng.uniform(1, 3, 32)])[:, :, None].astype(np.float32)
-    model = cae.make_autoencoder(seed=0, n_samples=256, base_filters=2, latent_dim=8,
-                                 downsample=(False, True, True, True, False, False, False, False, False))
+    signals = np.stack([np.sin(2 * np.pi * f * time_s) for f in rng.uniform(1, 3, 32)])[:, :, None].astype(
+        np.float32
+    )
+    model = cae.make_autoencoder(
+        seed=0,
+        n_samples=256,
+        base_filters=2,
+        latent_dim=8,
+        downsample=(False, True, True, True, False, False, False, False, False),
+    )
     before = cae.reconstruction_errors(model, signals).mean()
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch = torch.from_numpy(signals).transpose(1, 2)

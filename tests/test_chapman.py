@@ -34,12 +34,21 @@ def _signal_uv(seed: int = 0) -> np.ndarray:
     time_s = np.arange(5000) / 500
     lead_i = 300 * np.sin(2 * np.pi * 1.2 * time_s) + rng.normal(0, 5, 5000)
     lead_ii = 900 * np.sin(2 * np.pi * 1.2 * time_s + 0.3) + rng.normal(0, 5, 5000)
-    limb = [lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2]
+    limb = [
+        lead_i,
+        lead_ii,
+        lead_ii - lead_i,
+        -(lead_i + lead_ii) / 2,
+        lead_i - lead_ii / 2,
+        lead_ii - lead_i / 2,
+    ]
     chest = [rng.normal(0, 200, 5000) for _ in range(6)]
     return np.round(np.stack(limb + chest, axis=1), 3)
 
 
-def _write_native(tmp_path: Path, signal_uv: np.ndarray, *, denoised: bool, header: str | None = None) -> Path:
+def _write_native(
+    tmp_path: Path, signal_uv: np.ndarray, *, denoised: bool, header: str | None = None
+) -> Path:
     base = tmp_path / "chapman"
     base.mkdir(exist_ok=True)
     (base / "Diagnostics.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
@@ -82,7 +91,9 @@ def test_native_denoised_csv_is_read_in_millivolts(tmp_path):
     np.testing.assert_allclose(record.signal_mv, signal_uv / 1000, atol=1e-6)
     assert np.abs(record.signal_mv[:, 1]).max() < 1.0  # 900 uV -> 0.9 mV
     # Einthoven survives the column order: I + III = II
-    np.testing.assert_allclose(record.signal_mv[:, 0] + record.signal_mv[:, 2], record.signal_mv[:, 1], atol=1e-5)
+    np.testing.assert_allclose(
+        record.signal_mv[:, 0] + record.signal_mv[:, 2], record.signal_mv[:, 1], atol=1e-5
+    )
     assert record.patient_id == "MUSE_20180113_171327_27000"
 
 

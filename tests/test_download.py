@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import native_layouts
 import pytest
 
-import native_layouts
 from ecglib.data import download as dl
 from ecglib.data import status
 
@@ -111,7 +110,10 @@ def test_physionet_download_verifies_strips_prefix_and_marks_complete(mirror, tm
     folder = dl.download("cpsc2018", base_url=f"{mirror.url}/challenge-2020/", progress=False)
 
     assert folder == tmp_path / "data" / "cpsc2018"
-    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.hea")) == ["g1/A0001.hea", "g1/A0002.hea"]
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.hea")) == [
+        "g1/A0001.hea",
+        "g1/A0002.hea",
+    ]
     assert not (tmp_path / "data" / "cpsc2018.partial").exists()
     marker = json.loads((folder / dl.MARKER).read_text())
     assert marker["checksums_verified"] is True and marker["version"] == "challenge-2020 1.0.2"
@@ -161,7 +163,9 @@ def test_truncated_transfer_is_reported_and_resumable(mirror, tmp_path):
     mirror.truncate.clear()
     n_before = len(mirror.requests)
     folder = dl.download("cpsc2018", base_url=f"{mirror.url}/challenge-2020/", progress=False)
-    assert (folder / "g1" / "A0002.mat").read_bytes() == (project / "training/cpsc_2018/g1/A0002.mat").read_bytes()
+    assert (folder / "g1" / "A0002.mat").read_bytes() == (
+        project / "training/cpsc_2018/g1/A0002.mat"
+    ).read_bytes()
     # files finished in the first run are not fetched again: listing + the resumed .mat + its .hea at most
     assert len(mirror.requests) - n_before <= 3
 
@@ -205,7 +209,7 @@ def test_extract_archive_refuses_escaping_members(tmp_path, kind):
     elif kind == "zip_symlink":
         with zipfile.ZipFile(archive, "w") as handle:
             info = zipfile.ZipInfo("link")
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             handle.writestr(info, "/etc/passwd")
     else:
         with tarfile.open(archive, "w") as handle:
@@ -229,7 +233,9 @@ def zenodo_mirror(mirror_root: Path, zip_path_builder, *, md5: str | None = None
     content.parent.mkdir(parents=True)
     zip_path_builder(content)
     digest = md5 or hashlib.md5(content.read_bytes()).hexdigest()
-    description = {"files": [{"key": "data.zip", "size": content.stat().st_size, "checksum": f"md5:{digest}"}]}
+    description = {
+        "files": [{"key": "data.zip", "size": content.stat().st_size, "checksum": f"md5:{digest}"}]
+    }
     (record / "index.json").write_text(json.dumps(description))
     return content
 
@@ -274,7 +280,12 @@ def test_kaggle_needs_a_mirror_and_works_with_one(mirror, tmp_path, monkeypatch)
     folder = dl.download("kaggle-heartbeat", progress=False)
     marker = json.loads((folder / dl.MARKER).read_text())
     assert marker["checksums_verified"] is False
-    assert set(marker["sha256"]) == {"mitbih_train.csv", "mitbih_test.csv", "ptbdb_normal.csv", "ptbdb_abnormal.csv"}
+    assert set(marker["sha256"]) == {
+        "mitbih_train.csv",
+        "mitbih_test.csv",
+        "ptbdb_normal.csv",
+        "ptbdb_abnormal.csv",
+    }
     assert len(mirror.requests) == 4
 
 
@@ -338,6 +349,9 @@ def test_chapman_plan_matches_its_registered_addresses_and_downloads_from_a_mirr
 
 def test_parse_sha256sums_rejects_garbage():
     digest = "a" * 64
-    assert dl.parse_sha256sums(f"{digest} RECORDS\n{digest} *x/y.dat\n") == {"RECORDS": digest, "x/y.dat": digest}
+    assert dl.parse_sha256sums(f"{digest} RECORDS\n{digest} *x/y.dat\n") == {
+        "RECORDS": digest,
+        "x/y.dat": digest,
+    }
     with pytest.raises(dl.DownloadError, match="line 1"):
         dl.parse_sha256sums("not-a-digest RECORDS\n")

@@ -22,7 +22,9 @@ def _requirements() -> dict[str, str]:
 
 def _environment_pins() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item)
+    pip_section = next(
+        item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item
+    )
     pins = {}
     for line in pip_section:
         name, _, version = line.partition("==")

@@ -35,8 +35,12 @@ def test_spectrogram_puts_a_sine_at_its_frequency_row():
     image_size, n_bins = 130, 13
     bin_hz = FS_HZ / 64
     out = images.spectrogram_images(
-        _sine_windows([3 * bin_hz, 10 * bin_hz]), fs_hz=FS_HZ, image_size=image_size, nperseg=64,
-        colormap=None, max_freq_hz=50.0,
+        _sine_windows([3 * bin_hz, 10 * bin_hz]),
+        fs_hz=FS_HZ,
+        image_size=image_size,
+        nperseg=64,
+        colormap=None,
+        max_freq_hz=50.0,
     )
     brightest_row = out[:, 0].mean(axis=2).argmax(axis=1)
     rows_per_bin = image_size / n_bins

@@ -90,7 +90,11 @@ def test_flat_signal_gives_nan_and_reason():
 @pytest.mark.parametrize("kind", ["white", "random_walk"])
 def test_noise_gives_nan_and_reason(kind):
     rng = np.random.default_rng(1)
-    noise_mv = rng.normal(0.0, 0.5, (5000, 3)) if kind == "white" else np.cumsum(rng.normal(0.0, 0.05, (5000, 3)), axis=0)
+    noise_mv = (
+        rng.normal(0.0, 0.5, (5000, 3))
+        if kind == "white"
+        else np.cumsum(rng.normal(0.0, 0.05, (5000, 3)), axis=0)
+    )
     measured = intervals.measure_intervals(noise_mv, FS_HZ, LEADS)
     assert all(np.isnan(measured[name]) for name in intervals.INTERVAL_NAMES)
     assert measured["reason"].startswith("all:")
@@ -191,8 +195,10 @@ def test_simulator_ground_truth_is_recovered_on_sinus_rhythms():
     assert sinus.sum() >= 8
     measured = intervals.measure_batch(examples.signals_mv[sinus], examples.fs_hz, examples.lead_names)
     truth = sim.intervals[sinus].reset_index(drop=True)
-    median_abs_error = {k: float(np.nanmedian(np.abs(measured[k].to_numpy() - truth[k].to_numpy())))
-                        for k in ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")}
+    median_abs_error = {
+        k: float(np.nanmedian(np.abs(measured[k].to_numpy() - truth[k].to_numpy())))
+        for k in ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
+    }
     assert measured[["hr_bpm", "pr_ms", "qrs_ms", "qt_ms"]].notna().all().all()
     assert median_abs_error["hr_bpm"] < 2.0
     assert median_abs_error["pr_ms"] < 25.0

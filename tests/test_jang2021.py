@@ -51,7 +51,9 @@ def test_googlenet_loads_weights_from_hub_cache(tmp_path):
     assert info.is_imagenet and info.label == googlenet2d.IMAGENET_LABEL and len(info.sha256) == 64
     assert torch.equal(extractor.conv1.conv.weight, reference.conv1.conv.weight)
     # same weights through an explicit path
-    _, by_path = googlenet2d.load_feature_extractor(weights_path=checkpoints / googlenet2d.IMAGENET_WEIGHTS_FILE)
+    _, by_path = googlenet2d.load_feature_extractor(
+        weights_path=checkpoints / googlenet2d.IMAGENET_WEIGHTS_FILE
+    )
     assert by_path.is_imagenet
 
 
@@ -66,7 +68,9 @@ def test_googlenet_corrupt_weights_name_the_file(tmp_path):
 def test_spectrogram_features_and_feature_classifier_shapes(tmp_path):
     extractor, _ = googlenet2d.load_feature_extractor(hub_dir=tmp_path, when_missing="random")
     windows = np.random.default_rng(0).normal(size=(3, 512))
-    features = googlenet2d.spectrogram_features(windows, fs_hz=250.0, extractor=extractor, image_size=64, batch_size=2)
+    features = googlenet2d.spectrogram_features(
+        windows, fs_hz=250.0, extractor=extractor, image_size=64, batch_size=2
+    )
     assert features.shape == (3, 1024) and features.dtype == np.float32
     classifier = googlenet2d.FeatureClassifier(11)
     assert classifier(torch.from_numpy(features)[:, None, :]).shape == (3, 11)
@@ -91,7 +95,12 @@ def test_profiles_share_the_schema_keys_and_validate():
         assert cfg.profile == profile
     paper = params.load(STUDY, "paper")
     # the paper's protocol where it is public
-    assert (paper.fs_hz, paper.window_samples, paper.cae_kernel_size, paper.cae_latent_dim) == (250.0, 2048, 19, 60)
+    assert (paper.fs_hz, paper.window_samples, paper.cae_kernel_size, paper.cae_latent_dim) == (
+        250.0,
+        2048,
+        19,
+        60,
+    )
     assert (paper.epochs, paper.lr, paper.optimizer, paper.n_trials) == (150, 0.005, "adam", 10)
     assert paper.train_fractions == [1.0, 0.5, 0.25] and paper.test_fraction == 0.2
     assert paper.data_source == "chapman"
@@ -102,7 +111,9 @@ def test_reported_means_match_their_trials():
     reported = params.reported(STUDY)
     assert reported["reconstruction_error"]["total"] == pytest.approx(626.583)
     # 626.583 / 2048 = 0.30595: the paper truncates to 0.305
-    assert reported["reconstruction_error"]["total"] / 2048 == pytest.approx(reported["reconstruction_error"]["per_point"], abs=1e-3)
+    assert reported["reconstruction_error"]["total"] / 2048 == pytest.approx(
+        reported["reconstruction_error"]["per_point"], abs=1e-3
+    )
     n_checked = 0
     for table in ("table2_best_f1", "table3_lci"):
         for size, arms in reported[table].items():
@@ -139,23 +150,46 @@ def test_trial_indices_bootstrap_and_subsample():
     boot = study.trial_indices(100, 0.25, 3, resampling="bootstrap", labels=labels, seed=1)
     assert [len(b) for b in boot] == [25, 25, 25]
     assert not np.array_equal(boot[0], boot[1])
-    assert study.trial_indices(100, 0.25, 3, resampling="bootstrap", labels=labels, seed=1)[2].tolist() == boot[2].tolist()
+    assert (
+        study.trial_indices(100, 0.25, 3, resampling="bootstrap", labels=labels, seed=1)[2].tolist()
+        == boot[2].tolist()
+    )
     full = study.trial_indices(100, 1.0, 2, resampling="bootstrap", labels=labels, seed=1)
     assert all(len(b) == 100 for b in full) and len(np.unique(full[0])) < 100  # drawn with replacement
     sub = study.trial_indices(100, 0.5, 2, resampling="subsample", labels=labels, seed=1)
     assert all(len(s) == 50 and len(np.unique(s)) == 50 for s in sub)
-    assert np.bincount(labels[sub[0]]).tolist() == [12, 13, 12, 13] or set(np.bincount(labels[sub[0]])) <= {12, 13}
+    assert np.bincount(labels[sub[0]]).tolist() == [12, 13, 12, 13] or set(np.bincount(labels[sub[0]])) <= {
+        12,
+        13,
+    }
 
 
-TINY_CAE = dict(n_leads=1, n_samples=256, latent_dim=8, kernel_size=5, base_filters=2, activation="relu",
-                dropout=0.0, halved_kernel_blocks=0, decoder_residual=True)
+TINY_CAE = dict(
+    n_leads=1,
+    n_samples=256,
+    latent_dim=8,
+    kernel_size=5,
+    base_filters=2,
+    activation="relu",
+    dropout=0.0,
+    halved_kernel_blocks=0,
+    decoder_residual=True,
+)
 
 
 def test_transfer_and_random_arms_differ_only_in_the_encoder():
     autoencoder = cae.make_autoencoder(seed=11, **TINY_CAE)
-    transfer, n_loaded = study.build_model("transfer", n_classes=3, seed=5, cae_options=TINY_CAE,
-                                           head_hidden_units=[4], encoder_state=autoencoder.encoder.state_dict())
-    random, zero = study.build_model("random", n_classes=3, seed=5, cae_options=TINY_CAE, head_hidden_units=[4])
+    transfer, n_loaded = study.build_model(
+        "transfer",
+        n_classes=3,
+        seed=5,
+        cae_options=TINY_CAE,
+        head_hidden_units=[4],
+        encoder_state=autoencoder.encoder.state_dict(),
+    )
+    random, zero = study.build_model(
+        "random", n_classes=3, seed=5, cae_options=TINY_CAE, head_hidden_units=[4]
+    )
     assert n_loaded == len(autoencoder.encoder.state_dict()) and zero == 0
     for key, value in transfer.encoder.state_dict().items():
         assert torch.equal(value, autoencoder.encoder.state_dict()[key])
@@ -170,7 +204,9 @@ def _tiny_problem(n=48, n_samples=256, seed=0):
     rng = np.random.default_rng(seed)
     targets = np.arange(n) % 3
     time_s = np.arange(n_samples) / 64.0
-    signals = np.stack([np.sin(2 * np.pi * (1 + t) * time_s) for t in targets]) + 0.3 * rng.normal(size=(n, n_samples))
+    signals = np.stack([np.sin(2 * np.pi * (1 + t) * time_s) for t in targets]) + 0.3 * rng.normal(
+        size=(n, n_samples)
+    )
     return signals[:, :, None].astype(np.float32), targets
 
 
@@ -181,11 +217,26 @@ def test_data_starvation_arms_share_data_and_settings(model_selection):
     autoencoder = cae.make_autoencoder(seed=3, **TINY_CAE)
     index = np.arange(len(targets))
     result = study.run_data_starvation(
-        {"transfer": signals, "random": signals, "image_transfer": features}, targets,
-        train_index=index[:30], val_index=index[30:39] if model_selection == "validation" else index[:0],
-        test_index=index[39:], n_classes=3, train_fractions=[1.0, 0.5], n_trials=2, trial_resampling="bootstrap",
-        epochs=3, lr=0.005, batch_size=8, optimizer="adam", model_selection=model_selection, head_hidden_units=[4],
-        cae_options=TINY_CAE, encoder_state=autoencoder.encoder.state_dict(), seed=0, device="cpu", progress=False,
+        {"transfer": signals, "random": signals, "image_transfer": features},
+        targets,
+        train_index=index[:30],
+        val_index=index[30:39] if model_selection == "validation" else index[:0],
+        test_index=index[39:],
+        n_classes=3,
+        train_fractions=[1.0, 0.5],
+        n_trials=2,
+        trial_resampling="bootstrap",
+        epochs=3,
+        lr=0.005,
+        batch_size=8,
+        optimizer="adam",
+        model_selection=model_selection,
+        head_hidden_units=[4],
+        cae_options=TINY_CAE,
+        encoder_state=autoencoder.encoder.state_dict(),
+        seed=0,
+        device="cpu",
+        progress=False,
     )
     assert len(result.trials) == 3 * 2 * 2 and len(result.curves) == 3 * 2 * 2 * 3
     assert set(result.trials["arm"]) == {"transfer", "random", "image_transfer"}
@@ -213,10 +264,26 @@ def test_validation_selection_needs_a_validation_split():
     signals, targets = _tiny_problem(n=12)
     with pytest.raises(ValueError, match="validation split"):
         study.run_data_starvation(
-            {"random": signals}, targets, train_index=np.arange(8), val_index=np.arange(0), test_index=np.arange(8, 12),
-            n_classes=3, train_fractions=[1.0], n_trials=2, trial_resampling="bootstrap", epochs=2, lr=0.01,
-            batch_size=4, optimizer="adam", model_selection="validation", head_hidden_units=[4],
-            cae_options=TINY_CAE, encoder_state=None, seed=0, device="cpu", progress=False,
+            {"random": signals},
+            targets,
+            train_index=np.arange(8),
+            val_index=np.arange(0),
+            test_index=np.arange(8, 12),
+            n_classes=3,
+            train_fractions=[1.0],
+            n_trials=2,
+            trial_resampling="bootstrap",
+            epochs=2,
+            lr=0.01,
+            batch_size=4,
+            optimizer="adam",
+            model_selection="validation",
+            head_hidden_units=[4],
+            cae_options=TINY_CAE,
+            encoder_state=None,
+            seed=0,
+            device="cpu",
+            progress=False,
         )
 
 
@@ -225,10 +292,23 @@ def _fake_trials(image_gap=0.1):
     rng = np.random.default_rng(0)
     for fraction, random_mean in ((1.0, 0.84), (0.5, 0.83), (0.25, 0.55)):
         for trial in range(1, 6):
-            for arm, mean in (("transfer", 0.85), ("random", random_mean), ("image_transfer", 0.85 - image_gap)):
+            for arm, mean in (
+                ("transfer", 0.85),
+                ("random", random_mean),
+                ("image_transfer", 0.85 - image_gap),
+            ):
                 value = mean + 0.002 * rng.normal()
-                rows.append(dict(arm=arm, train_fraction=fraction, trial=trial, f1=value, f1_best_test_epoch=value,
-                                 lci_test=1.5 if arm == "transfer" else 1.0 + 0.01 * trial, f1_selected=value))
+                rows.append(
+                    dict(
+                        arm=arm,
+                        train_fraction=fraction,
+                        trial=trial,
+                        f1=value,
+                        f1_best_test_epoch=value,
+                        lci_test=1.5 if arm == "transfer" else 1.0 + 0.01 * trial,
+                        f1_selected=value,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -237,9 +317,14 @@ import pandas as pd  # noqa: E402
 
 def test_paper_layout_table_structure():
     trials = _fake_trials()
-    table = study.paper_layout(trials, "f1", study.F1_COMPARISONS, arms=["random", "image_transfer", "transfer"])
-    assert list(table.index) == [f"trial {i}" for i in range(1, 6)] + ["mean ± SD", "p (transfer vs random)",
-                                                                      "p (transfer vs image_transfer)"]
+    table = study.paper_layout(
+        trials, "f1", study.F1_COMPARISONS, arms=["random", "image_transfer", "transfer"]
+    )
+    assert list(table.index) == [f"trial {i}" for i in range(1, 6)] + [
+        "mean ± SD",
+        "p (transfer vs random)",
+        "p (transfer vs image_transfer)",
+    ]
     assert list(table.columns)[:3] == ["100% random", "100% image_transfer", "100% transfer"]
     assert len(table.columns) == 9
     assert table.loc["mean ± SD", "25% random"].startswith("0.55")
@@ -248,19 +333,25 @@ def test_paper_layout_table_structure():
 
 def test_claims_hold_on_paper_like_numbers_and_image_claim_needs_imagenet():
     trials = _fake_trials()
-    held = {c["claim"][:40]: c["held"] for c in study.claims(trials, image_arm_is_imagenet=True, data_note="x")}
+    held = {
+        c["claim"][:40]: c["held"] for c in study.claims(trials, image_arm_is_imagenet=True, data_note="x")
+    }
     assert all(value is True for value in held.values()) and len(held) == 4
     without = study.claims(trials, image_arm_is_imagenet=False, data_note="x")
     image_claim = [c for c in without if "2-D image" in c["claim"]][0]
     assert image_claim["held"] is None and "ImageNet weights unavailable" in image_claim["evidence"]
     worse = _fake_trials(image_gap=-0.1)  # image arm better than transfer: the claim fails
-    image_claim = [c for c in study.claims(worse, image_arm_is_imagenet=True, data_note="x") if "2-D image" in c["claim"]][0]
+    image_claim = [
+        c for c in study.claims(worse, image_arm_is_imagenet=True, data_note="x") if "2-D image" in c["claim"]
+    ][0]
     assert image_claim["held"] is False
 
 
 def test_claims_untested_when_the_autoencoder_learnt_nothing():
     trials = _fake_trials()
-    failed = study.claims(trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.999)
+    failed = study.claims(
+        trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.999
+    )
     assert all(c["held"] is None and c["evidence"].startswith("Untested") for c in failed)
     learned = study.claims(trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.3)
     assert all(c["held"] is True for c in learned)
@@ -297,8 +388,15 @@ def test_load_downstream_sim_chapman_shapes():
 # --- the notebook through the runner --------------------------------------------------------
 
 EXPECTED_METRICS = {
-    "recon_error_total", "recon_error_per_point", "arms_share_settings", "image_arm_imagenet_weights",
-    "f1_transfer_100", "f1_random_100", "f1_image_transfer_100", "lci_transfer_100", "lci_random_100",
+    "recon_error_total",
+    "recon_error_per_point",
+    "arms_share_settings",
+    "image_arm_imagenet_weights",
+    "f1_transfer_100",
+    "f1_random_100",
+    "f1_image_transfer_100",
+    "lci_transfer_100",
+    "lci_random_100",
     "f1_best_test_epoch_transfer_100",
 }
 
@@ -318,14 +416,29 @@ def test_smoke_run_through_runner(tmp_path):
     assert provenance["params"]["seed"] == 0 and provenance["status"] == "completed"
     assert provenance["image_arm"]["weights"] == "random"
     tables = run_dir / "tables"
-    for name in ("table1_dataset", "reconstruction_error", "table2_best_f1", "table3_lci", "verdict",
-                 "arm_settings", "arms_share_settings", "table2_vs_paper", "table3_vs_paper"):
+    for name in (
+        "table1_dataset",
+        "reconstruction_error",
+        "table2_best_f1",
+        "table3_lci",
+        "verdict",
+        "arm_settings",
+        "arms_share_settings",
+        "table2_vs_paper",
+        "table3_vs_paper",
+    ):
         assert (tables / f"{name}.csv").is_file(), name
     for name in ("fig4_reconstructions", "fig5_learning_curves"):
         assert (run_dir / "figures" / f"{name}.png").is_file(), name
     # Table 2: trials, mean ± SD and p rows; two sizes x three arms; the random-weight image arm says so
     table2 = pd.read_csv(tables / "table2_best_f1.csv", index_col=0)
-    assert list(table2.index) == ["trial 1", "trial 2", "mean ± SD", "p (transfer vs random)", "p (transfer vs image_transfer)"]
+    assert list(table2.index) == [
+        "trial 1",
+        "trial 2",
+        "mean ± SD",
+        "p (transfer vs random)",
+        "p (transfer vs image_transfer)",
+    ]
     assert len(table2.columns) == 6
     image_columns = [c for c in table2.columns if "Image transfer" in c]
     assert len(image_columns) == 2 and all("ImageNet weights unavailable" in c for c in image_columns)

@@ -88,7 +88,10 @@ def test_load_record_units_leads_and_meta(fake_root):
     assert record.record_id == record.patient_id == "1"
     assert record.meta["rhythm"] == "Sinus bradycardia"
     assert record.meta["sex"] == "F" and record.meta["age"] == "51"
-    assert record.meta["hypertrophies"].split("\n") == ["Left ventricular overload", "Left ventricular hypertrophy"]
+    assert record.meta["hypertrophies"].split("\n") == [
+        "Left ventricular overload",
+        "Left ventricular hypertrophy",
+    ]
     # written with ~0.3 mV noise: values in mV, not ADC units or microvolts
     assert 0.2 < record.signal_mv.std() < 0.4
     # the same record under its other spellings

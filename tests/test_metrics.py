@@ -72,7 +72,9 @@ def test_f1_weighted_multi_label_hand_example():
 def test_f1_weighted_multi_label_per_class_threshold():
     # class 2 at 0.35: predictions [1, 0, 0, 1] -> TP 1, FP 1, FN 0 -> F1 2/3
     # weighted = (3 * 2/3 + 2 * 2/3 + 1 * 2/3) / 6 = 2/3
-    assert metrics.f1_weighted(Y_TRUE_MULTI, PROBABILITIES, threshold=[0.5, 0.5, 0.35]) == pytest.approx(2 / 3)
+    assert metrics.f1_weighted(Y_TRUE_MULTI, PROBABILITIES, threshold=[0.5, 0.5, 0.35]) == pytest.approx(
+        2 / 3
+    )
 
 
 def test_multi_label_accuracy_is_subset_accuracy_and_balanced_is_class_mean():
@@ -104,9 +106,9 @@ def test_single_label_metrics_from_ids_and_scores():
 def test_roc_auc_binary_and_multi_label():
     # binary: pairs (pos, neg): 0.8>0.1, 0.8>0.4, 0.35>0.1, 0.35<0.4 -> 3/4
     assert metrics.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
-    assert metrics.roc_auc([0, 0, 1, 1], np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]])) == pytest.approx(
-        0.75
-    )
+    assert metrics.roc_auc(
+        [0, 0, 1, 1], np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]])
+    ) == pytest.approx(0.75)
     y_true = np.array([[0, 1], [0, 1], [1, 1], [1, 1]])
     y_score = np.array([[0.1, 0.5], [0.4, 0.2], [0.35, 0.3], [0.8, 0.9]])
     # column 1 is constant (no AUC) and is left out; column 0 is the binary case above
@@ -134,8 +136,14 @@ def test_task_metrics_names():
     }
     multi = metrics.task_metrics("multi_label", np.array([[1, 0], [0, 1], [1, 1]]), logits)
     # sigmoid(logit) >= 0.5 iff logit >= 0: predictions [[1,0],[0,1],[1,1]] -> perfect
-    assert multi["f1_weighted"] == pytest.approx(1.0) and set(multi) == {"f1_weighted", "f1_macro", "roc_auc_macro"}
-    regression = metrics.task_metrics("regression", np.zeros((2, 2)), np.ones((2, 2)), target_names=("a", "b"))
+    assert multi["f1_weighted"] == pytest.approx(1.0) and set(multi) == {
+        "f1_weighted",
+        "f1_macro",
+        "roc_auc_macro",
+    }
+    regression = metrics.task_metrics(
+        "regression", np.zeros((2, 2)), np.ones((2, 2)), target_names=("a", "b")
+    )
     assert regression == {"mae_a": 1.0, "mae_b": 1.0, "mae_mean": 1.0}
     assert metrics.task_metrics("reconstruction", None, None) == {}
 
@@ -155,7 +163,10 @@ def test_task_metrics_names():
         (lambda: metrics.accuracy([0, -1], [0, 1]), "non-negative integer"),
         (lambda: metrics.balanced_accuracy([0, 1], [0, float("nan")]), "NaN"),
         (lambda: metrics.roc_auc([0, 2], [0.1, 0.2]), "binary"),
-        (lambda: metrics.mae_per_target([[1.0, 2.0]], [[1.0, 2.0]], target_names=["a"]), "1 names for 2 targets"),
+        (
+            lambda: metrics.mae_per_target([[1.0, 2.0]], [[1.0, 2.0]], target_names=["a"]),
+            "1 names for 2 targets",
+        ),
         (lambda: metrics.task_metrics("segmentation", [0], [[0.0]]), "task must be one of"),
     ],
 )

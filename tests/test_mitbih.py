@@ -165,8 +165,21 @@ def test_missing_records_list_is_named(copy_root):
 # Beat counts per symbol over all 48 records, as published in PhysioNet's MIT-BIH
 # directory ("Table 1: beats" of the database's documentation).
 PHYSIONET_BEAT_COUNTS = {
-    "N": 75052, "L": 8075, "R": 7259, "V": 7130, "/": 7028, "A": 2546, "f": 982, "F": 803,
-    "j": 229, "a": 150, "E": 106, "J": 83, "Q": 33, "e": 16, "S": 2,
+    "N": 75052,
+    "L": 8075,
+    "R": 7259,
+    "V": 7130,
+    "/": 7028,
+    "A": 2546,
+    "f": 982,
+    "F": 803,
+    "j": 229,
+    "a": 150,
+    "E": 106,
+    "J": 83,
+    "Q": 33,
+    "e": 16,
+    "S": 2,
 }
 
 

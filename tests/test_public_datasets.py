@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import native_layouts as nl
 import numpy as np
 import pandas as pd
 import pytest
 
-import native_layouts as nl
 from ecglib.data import (
     DataFormatError,
     DataMissingError,
@@ -63,7 +63,9 @@ def test_ptbxl_superclasses_likelihood_policy_and_exclusions(root):
     metadata, statements = ptbxl.load_metadata(root), ptbxl.load_scp_statements(root)
     targets = ptbxl.superclass_labels(metadata, statements)
     # columns NORM, MI, STTC, CD, HYP
-    np.testing.assert_array_equal(targets, [[1, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 1, 1, 0]])
+    np.testing.assert_array_equal(
+        targets, [[1, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 1, 1, 0]]
+    )
     strict = ptbxl.superclass_labels(metadata, statements, min_likelihood=100)
     np.testing.assert_array_equal(strict[1], [0, 0, 0, 0, 0])
 
@@ -102,8 +104,17 @@ def test_ptbxl_errors_name_the_file(root):
 
 
 def test_ptbxl_plus_intervals_and_regression_set(root):
-    nl.write_ptbxl(root / "ptb-xl", [{"NORM": 100.0}, {"NORM": 80.0}, {"IMI": 100.0}, {"NORM": 100.0}], with_500=False)
-    nl.write_ptbxl_plus(root / "ptb-xl-plus", [1, 2, 3, 4], [1000.0, 750.0, 800.0, np.nan], [160, 150, 170, 140], [90, 95, 100, 80], [400, 380, 410, 390])
+    nl.write_ptbxl(
+        root / "ptb-xl", [{"NORM": 100.0}, {"NORM": 80.0}, {"IMI": 100.0}, {"NORM": 100.0}], with_500=False
+    )
+    nl.write_ptbxl_plus(
+        root / "ptb-xl-plus",
+        [1, 2, 3, 4],
+        [1000.0, 750.0, 800.0, np.nan],
+        [160, 150, 170, 140],
+        [90, 95, 100, 80],
+        [400, 380, 410, 390],
+    )
     intervals = ptbxl_plus.load_intervals(root)
     assert list(intervals.columns) == ["ecg_id", "hr_bpm", "pr_ms", "qrs_ms", "qt_ms"]
     assert intervals.loc[1, "hr_bpm"] == pytest.approx(80.0)  # 60000 / 750 ms
@@ -125,7 +136,9 @@ def test_ptbxl_plus_intervals_and_regression_set(root):
 def test_cpsc2018_labels_units_and_short_records(root):
     g1 = root / "cpsc2018" / "g1"
     nl.write_cinc_record(g1, "A0001", ["426783006"])
-    nl.write_cinc_record(g1, "A0002", ["164884008", "713427006"], n_samples=7500)  # PVC + RBBB (equivalent code)
+    nl.write_cinc_record(
+        g1, "A0002", ["164884008", "713427006"], n_samples=7500
+    )  # PVC + RBBB (equivalent code)
     nl.write_cinc_record(g1, "A0003", ["164889003"], n_samples=3000)  # 6 s: dropped
     record = cpsc2018.load_record("A0001", root)
     assert record.signal_mv.shape == (5000, 12) and record.fs_hz == 500
@@ -139,7 +152,9 @@ def test_cpsc2018_labels_units_and_short_records(root):
     assert labelled.exclusions == {"shorter_than_10s": 1}
     resampled = cpsc2018.load_labelled(root, fs_hz=100)
     assert resampled.signals_mv.shape == (2, 1000, 12) and resampled.fs_hz == 100
-    np.testing.assert_allclose(resampled.signals_mv[0, 100:900], expected_mv(1000, 12, 100)[100:900], atol=2e-2)
+    np.testing.assert_allclose(
+        resampled.signals_mv[0, 100:900], expected_mv(1000, 12, 100)[100:900], atol=2e-2
+    )
 
 
 def test_cpsc2018_unknown_code_is_an_error_by_default(root):
@@ -151,7 +166,9 @@ def test_cpsc2018_unknown_code_is_an_error_by_default(root):
 
 def test_georgia_ignores_other_codes_or_drops_unlabelled(root):
     g1 = root / "georgia" / "g1"
-    nl.write_cinc_record(g1, "E00001", ["426177001", "39732003", "164917005"])  # SB, LAD + Q-wave abnormal (ignored)
+    nl.write_cinc_record(
+        g1, "E00001", ["426177001", "39732003", "164917005"]
+    )  # SB, LAD + Q-wave abnormal (ignored)
     nl.write_cinc_record(g1, "E00002", ["164917005"])  # none of the ten
     labelled = georgia.load_labelled(root)
     assert labelled.targets.shape == (2, 10)
@@ -161,7 +178,9 @@ def test_georgia_ignores_other_codes_or_drops_unlabelled(root):
     assert len(dropped) == 1 and dropped.exclusions["no_target_label"] == 1
 
 
-@pytest.mark.parametrize("fault", ["truncated_header", "short_mat", "wrong_fs", "bad_dx", "missing_mat", "corrupt_mat"])
+@pytest.mark.parametrize(
+    "fault", ["truncated_header", "short_mat", "wrong_fs", "bad_dx", "missing_mat", "corrupt_mat"]
+)
 def test_cinc_format_errors_name_the_file(root, fault):
     g1 = root / "cpsc2018" / "g1"
     nl.write_cinc_record(g1, "A0001", ["426783006"], fs_hz=250 if fault == "wrong_fs" else 500)
@@ -190,9 +209,15 @@ def test_cinc_format_errors_name_the_file(root, fault):
 
 
 def test_missing_dataset_names_the_download_command(root):
-    for loader, name in ((cpsc2018.load_labelled, "cpsc2018"), (georgia.load_labelled, "georgia"), (ptbdb.load_labelled, "ptbdb"),
-                         (code_test.load_labelled, "code-test"), (kaggle_heartbeat.load_labelled, "kaggle-heartbeat"),
-                         (deepfake.load_labelled, "deepfake"), (ptbxl_plus.load_intervals, "ptbxl-plus")):  # fmt: skip
+    for loader, name in (
+        (cpsc2018.load_labelled, "cpsc2018"),
+        (georgia.load_labelled, "georgia"),
+        (ptbdb.load_labelled, "ptbdb"),
+        (code_test.load_labelled, "code-test"),
+        (kaggle_heartbeat.load_labelled, "kaggle-heartbeat"),
+        (deepfake.load_labelled, "deepfake"),
+        (ptbxl_plus.load_intervals, "ptbxl-plus"),
+    ):
         with pytest.raises(DataMissingError, match=f"ecglib data download {name}"):
             loader(root)
 
@@ -235,14 +260,20 @@ def test_code_test_shapes_units_and_seven_labels(root):
     assert labelled.signals_mv.shape == (5, 4096, 12) and labelled.fs_hz == 400
     np.testing.assert_allclose(labelled.signals_mv[0], expected_mv(4096, 12, 400), atol=1e-6)
     assert labelled.target_names == ("NORM", "I-AVB", "RBBB", "LBBB", "SB", "AF", "STach")
-    np.testing.assert_array_equal(labelled.targets[:3], [[1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 1, 0]])
+    np.testing.assert_array_equal(
+        labelled.targets[:3], [[1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 1, 0]]
+    )
     assert len(set(labelled.patient_ids)) == 5
     assert code_test.load_labelled(root, include_norm=False).targets.shape == (5, 6)
-    np.testing.assert_allclose(code_test.load_tracings(root, scale_to_mv=0.1)[0], labelled.signals_mv[0] * 0.1, atol=1e-7)
+    np.testing.assert_allclose(
+        code_test.load_tracings(root, scale_to_mv=0.1)[0], labelled.signals_mv[0] * 0.1, atol=1e-7
+    )
 
 
 def test_code_test_errors(root):
-    folder = nl.write_code_test(root / "code-test", n_exams=3, values_mv=np.full((3, 4000, 12), 0.5, np.float32))
+    folder = nl.write_code_test(
+        root / "code-test", n_exams=3, values_mv=np.full((3, 4000, 12), 0.5, np.float32)
+    )
     with pytest.raises(DataFormatError, match=r"ecg_tracings\.hdf5: 'tracings' has shape \(3, 4000, 12\)"):
         code_test.load_tracings(root)
     nl.write_code_test(folder, n_exams=3)
@@ -288,8 +319,19 @@ def test_kaggle_heartbeat_format_errors(root, fault):
 def test_deepfake_asc_in_mv_and_targets(root):
     nl.write_deepfake(root / "deepfake", n_ecgs=3, missing_pr_for=(2,))
     labelled = deepfake.load_labelled(root)
-    assert labelled.signals_mv.shape == (2, 5000, 8) and labelled.lead_names == ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
-    np.testing.assert_allclose(labelled.signals_mv[0], expected_mv(5000, 8, 500), atol=1e-3)  # microvolts -> mV
+    assert labelled.signals_mv.shape == (2, 5000, 8) and labelled.lead_names == (
+        "I",
+        "II",
+        "V1",
+        "V2",
+        "V3",
+        "V4",
+        "V5",
+        "V6",
+    )
+    np.testing.assert_allclose(
+        labelled.signals_mv[0], expected_mv(5000, 8, 500), atol=1e-3
+    )  # microvolts -> mV
     np.testing.assert_allclose(labelled.targets, [[60, 150, 90, 400], [60000 / 900, 151, 91, 401]], rtol=1e-6)
     assert labelled.exclusions == {"missing_target": 1, "missing_asc": 0}
     assert list(labelled.patient_ids) == ["deepfake:0", "deepfake:1"]
@@ -303,7 +345,9 @@ def test_deepfake_errors(root):
         deepfake.load_labelled(root)
     truth = pd.read_csv(folder / deepfake.GROUND_TRUTH_FILE).drop(columns=["qt"])
     truth.to_csv(folder / deepfake.GROUND_TRUTH_FILE, index=False)
-    with pytest.raises(DataFormatError, match=r"ground_truth\.csv: none of the columns \('qt', 'qtinterval'\)"):
+    with pytest.raises(
+        DataFormatError, match=r"ground_truth\.csv: none of the columns \('qt', 'qtinterval'\)"
+    ):
         deepfake.load_ground_truth(root)
 
 

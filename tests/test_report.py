@@ -12,7 +12,10 @@ from ecglib import report
 
 def test_compare_with_paper_difference():
     table = report.compare_with_paper(
-        [{"quantity": "mean bacc", "paper": 94.6, "ours": 92.1, "unit": "%"}, {"quantity": "extra", "paper": None, "ours": 1.0}]
+        [
+            {"quantity": "mean bacc", "paper": 94.6, "ours": 92.1, "unit": "%"},
+            {"quantity": "extra", "paper": None, "ours": 1.0},
+        ]
     )
     assert list(table.columns) == ["quantity", "paper", "ours", "difference", "unit"]
     assert table.loc[0, "difference"] == pytest.approx(-2.5)

@@ -25,7 +25,9 @@ def _resnet18_encoder_params(n_leads: int, kernel: int = 3) -> int:
     return total
 
 
-@pytest.mark.parametrize("family,n_features", [("resnet1d18", 512), ("resnet1d34", 512), ("resnet1d50", 2048)])
+@pytest.mark.parametrize(
+    "family,n_features", [("resnet1d18", 512), ("resnet1d34", 512), ("resnet1d50", 2048)]
+)
 def test_forward_shapes_and_features(family, n_features):
     model = make_model(family, seed=0, n_leads=12, n_classes=7).eval()
     x = torch.randn(3, 12, 1000)
@@ -51,7 +53,10 @@ def test_resnet1d18_parameter_count_matches_hand_count():
         assert _n_params(model.head) == 512 * 512 + 512 + 512 * 5 + 5
         assert isinstance(model.encoder[1][0], BasicBlock1d)
     # sanity against the 2D reference sizes: deeper families are larger
-    sizes = [_n_params(make_model(f, seed=0, n_leads=12, n_classes=5)) for f in ("resnet1d18", "resnet1d34", "resnet1d50")]
+    sizes = [
+        _n_params(make_model(f, seed=0, n_leads=12, n_classes=5))
+        for f in ("resnet1d18", "resnet1d34", "resnet1d50")
+    ]
     assert sizes[0] < sizes[1] < sizes[2]
     assert 3.5e6 < sizes[0] < 4.5e6
 

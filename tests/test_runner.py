@@ -16,7 +16,9 @@ pytestmark = pytest.mark.notebook
 
 
 def _run(tmp_path, profile="smoke", **kwargs):
-    return runner.run_study("tiny", profile, output_root=tmp_path, notebook=TINY_NOTEBOOK, log_output=False, **kwargs)
+    return runner.run_study(
+        "tiny", profile, output_root=tmp_path, notebook=TINY_NOTEBOOK, log_output=False, **kwargs
+    )
 
 
 def test_tiny_notebook_outputs_and_provenance(tiny_params_root, tmp_path):

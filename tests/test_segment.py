@@ -114,7 +114,9 @@ def test_kachuee_r_peak_detector_finds_pulses():
 
 def test_rhythm_windows_stay_inside_intervals():
     signal = np.arange(100)
-    rhythms = pd.DataFrame({"start_sample": [0, 25, 32], "end_sample": [25, 32, 100], "rhythm": ["N", "VT", "AFIB"]})
+    rhythms = pd.DataFrame(
+        {"start_sample": [0, 25, 32], "end_sample": [25, 32, 100], "rhythm": ["N", "VT", "AFIB"]}
+    )
     windows = segment.rhythm_windows(signal, rhythms, window_samples=10)
     assert windows.start_samples.tolist() == [0, 10, 32, 42, 52, 62, 72, 82]
     assert windows.labels.tolist() == ["N", "N"] + ["AFIB"] * 6
@@ -147,7 +149,11 @@ def test_real_windows_one_v_beat_is_abnormal_only_n_is_normal(mitbih_root):
         if window_index >= len(mlii) // FS_HZ:
             continue  # incomplete tail window
         symbols_by_window.setdefault(int(window_index), []).append(str(symbol))
-    one_v = [w for w, symbols in symbols_by_window.items() if sorted(symbols).count("V") == 1 and set(symbols) <= {"N", "V"}]
+    one_v = [
+        w
+        for w, symbols in symbols_by_window.items()
+        if sorted(symbols).count("V") == 1 and set(symbols) <= {"N", "V"}
+    ]
     only_n = [w for w, symbols in symbols_by_window.items() if set(symbols) == {"N"}]
     assert one_v and only_n
     label_at = dict(zip((windows.start_samples // FS_HZ).tolist(), windows.labels.tolist()))
@@ -182,7 +188,9 @@ def test_real_bundle_branch_record_depends_on_normal_labels(mitbih_root):
 def test_real_kachuee_beats_record_100(mitbih_root):
     record = mitbih.load_record("100", mitbih_root)
     annotations = mitbih.load_annotations("100", mitbih_root)
-    beats = segment.kachuee_beats(record.signal_mv[:, 0], record.fs_hz, annotations.beat_samples, annotations.beat_classes)
+    beats = segment.kachuee_beats(
+        record.signal_mv[:, 0], record.fs_hz, annotations.beat_samples, annotations.beat_classes
+    )
     assert beats.signals.shape[1] == 187 and beats.signals.dtype == np.float32
     assert len(beats) + sum(beats.exclusions.values()) == len(annotations.beat_samples)
     assert len(beats) > 2200

@@ -125,8 +125,12 @@ def test_rates_measured_on_signals_follow_class_definitions(chapman_clean):
 
 def test_afib_is_irregularly_irregular_and_sinus_is_regular(chapman_clean):
     lab = chapman_clean.labelled
-    cv = {name: np.array([_measured_rate_and_cv(lab.signals_mv[i], FS_HZ)[1] for i in _class_rows(chapman_clean, name)])
-          for name in ("SR", "SB", "AFIB", "SA", "SVT")}
+    cv = {
+        name: np.array(
+            [_measured_rate_and_cv(lab.signals_mv[i], FS_HZ)[1] for i in _class_rows(chapman_clean, name)]
+        )
+        for name in ("SR", "SB", "AFIB", "SA", "SVT")
+    }
     assert cv["AFIB"].min() > 0.08
     assert np.median(cv["SR"]) < 0.04 and np.median(cv["SVT"]) < 0.03
     assert np.median(cv["SA"]) > np.median(cv["SR"])
@@ -145,7 +149,9 @@ def test_no_p_waves_in_afib_and_flutter(chapman_clean):
         """Beat-averaged lead II from 250 to 40 ms before QRS onset, minus its level at -300 ms."""
         amplitudes = []
         for i in examples:
-            onsets = beats.loc[(beats["example"] == i) & (beats["qrs_onset"] > 0.3 * FS_HZ), "qrs_onset"].to_numpy()
+            onsets = beats.loc[
+                (beats["example"] == i) & (beats["qrs_onset"] > 0.3 * FS_HZ), "qrs_onset"
+            ].to_numpy()
             segments = np.stack([lead_ii[i, o - int(0.3 * FS_HZ) : o - int(0.04 * FS_HZ)] for o in onsets])
             average = segments.mean(axis=0)
             amplitudes.append(np.abs(average - average[0]).max())
@@ -172,7 +178,10 @@ def test_no_p_waves_in_afib_and_flutter(chapman_clean):
     assert sinus_sd < 0.01
     assert tq_baseline_sd_mv(_class_rows(chapman_clean, "AF"), "qrs_onset") > 2 * sinus_sd + 0.01
     sinus_sd_v1 = tq_baseline_sd_mv(_class_rows(chapman_clean, "SB"), "p_onset", lead="V1")
-    assert tq_baseline_sd_mv(_class_rows(chapman_clean, "AFIB"), "qrs_onset", lead="V1") > 2 * sinus_sd_v1 + 0.005
+    assert (
+        tq_baseline_sd_mv(_class_rows(chapman_clean, "AFIB"), "qrs_onset", lead="V1")
+        > 2 * sinus_sd_v1 + 0.005
+    )
 
 
 def test_retrograde_and_ectopic_p_waves_are_inverted_in_lead_ii():
@@ -180,12 +189,19 @@ def test_retrograde_and_ectopic_p_waves_are_inverted_in_lead_ii():
     n = 6
     morph = sim.sample_morphology(n, rng)
     morph["t"][:] = 0.0  # a controlled experiment: no T wave, so P stands on the baseline
-    spec = sim.RhythmSpec(np.array(["sinus", "sinus", "avrt", "avrt", "at", "at"]), np.array([70, 70, 160, 160, 130, 130.0]))
+    spec = sim.RhythmSpec(
+        np.array(["sinus", "sinus", "avrt", "avrt", "at", "at"]), np.array([70, 70, 160, 160, 130, 130.0])
+    )
     out = sim.simulate_rhythms(spec, morph, fs_hz=500, duration_s=6, snr_db=None, rng=rng)
     lead_ii = out.signals_mv[:, :, 1]
     p_sign = []
     for i in range(n):
-        rows = out.beats[(out.beats["example"] == i) & out.beats["has_p"] & (out.beats["p_onset"] >= 0) & (out.beats["p_offset"] < lead_ii.shape[1])]
+        rows = out.beats[
+            (out.beats["example"] == i)
+            & out.beats["has_p"]
+            & (out.beats["p_onset"] >= 0)
+            & (out.beats["p_offset"] < lead_ii.shape[1])
+        ]
         centre = ((rows["p_onset"] + rows["p_offset"]) // 2).to_numpy()
         p_sign.append(np.median(lead_ii[i, centre]))
     assert p_sign[0] > 0 and p_sign[1] > 0
@@ -198,15 +214,32 @@ def test_retrograde_and_ectopic_p_waves_are_inverted_in_lead_ii():
 
 
 def test_interval_distributions_follow_embedded_chapman_table():
-    result = simulated.simulate("sim-chapman", 120, seed=7, fs_hz=100, duration_s=8, snr_db=None, class_balance="uniform", examples_per_patient=1)
+    result = simulated.simulate(
+        "sim-chapman",
+        120,
+        seed=7,
+        fs_hz=100,
+        duration_s=8,
+        snr_db=None,
+        class_balance="uniform",
+        examples_per_patient=1,
+    )
     names = np.array(result.labelled.target_names)[result.labelled.targets]
     for name in ("SB", "ST", "SVT", "SR"):
         qt = result.intervals["qt_ms"].to_numpy()[names == name]
         table_median = simulated.CHAPMAN_TABLE[name]["qt_ms"][3]
         assert abs(np.median(qt) - table_median) < 40, (name, np.median(qt), table_median)
     assert 0.99 < sum(entry["prior"] for entry in simulated.CHAPMAN_TABLE.values()) < 1.01
-    drawn = simulated._class_indices(20000, np.array([simulated.CHAPMAN_TABLE[c]["prior"] for c in simulated.CHAPMAN_CLASSES]), "prior", np.random.default_rng(0))
-    assert abs(np.mean(drawn == simulated.CHAPMAN_CLASSES.index("SB")) - simulated.CHAPMAN_TABLE["SB"]["prior"]) < 0.015
+    drawn = simulated._class_indices(
+        20000,
+        np.array([simulated.CHAPMAN_TABLE[c]["prior"] for c in simulated.CHAPMAN_CLASSES]),
+        "prior",
+        np.random.default_rng(0),
+    )
+    assert (
+        abs(np.mean(drawn == simulated.CHAPMAN_CLASSES.index("SB")) - simulated.CHAPMAN_TABLE["SB"]["prior"])
+        < 0.015
+    )
 
 
 @pytest.mark.real_data
@@ -242,12 +275,18 @@ def _measured_qrs_ms(record_mv, r_peaks, fs_hz):
 
 
 def test_conduction_disease_and_ventricular_beats_have_wider_qrs():
-    result = simulated.simulate("sim-ptbxl", 80, seed=1, fs_hz=500, duration_s=4, snr_db=None, examples_per_patient=1)
+    result = simulated.simulate(
+        "sim-ptbxl", 80, seed=1, fs_hz=500, duration_s=4, snr_db=None, examples_per_patient=1
+    )
     lab = result.labelled
-    widths = np.array([
-        _measured_qrs_ms(lab.signals_mv[i], result.beats.loc[result.beats["example"] == i, "r_peak"].to_numpy(), 500)
-        for i in range(len(lab))
-    ])
+    widths = np.array(
+        [
+            _measured_qrs_ms(
+                lab.signals_mv[i], result.beats.loc[result.beats["example"] == i, "r_peak"].to_numpy(), 500
+            )
+            for i in range(len(lab))
+        ]
+    )
     patterns = result.meta["patterns"].to_numpy()
     bbb = np.array([("rbbb" in p) or ("lbbb" in p) for p in patterns])
     norm = lab.targets[:, 0] == 1
@@ -260,14 +299,29 @@ def test_conduction_disease_and_ventricular_beats_have_wider_qrs():
     morph = sim.sample_morphology(n, rng)
     p_kind = np.zeros((n, 5))
     p_kind[:, sim.KIND_V] = 0.3
-    out = sim.simulate_rhythms(sim.RhythmSpec(np.array(["sinus"] * n), np.full(n, 70.0), p_kind=p_kind), morph, fs_hz=500, duration_s=10, snr_db=None, rng=rng)
+    out = sim.simulate_rhythms(
+        sim.RhythmSpec(np.array(["sinus"] * n), np.full(n, 70.0), p_kind=p_kind),
+        morph,
+        fs_hz=500,
+        duration_s=10,
+        snr_db=None,
+        rng=rng,
+    )
     width = {}
     for kind in ("N", "V"):
-        width[kind] = np.nanmedian([
-            _measured_qrs_ms(out.signals_mv[i], out.beats.loc[(out.beats["example"] == i) & (out.beats["kind"] == kind), "r_peak"].to_numpy(), 500)
-            for i in range(n)
-            if ((out.beats["example"] == i) & (out.beats["kind"] == kind)).sum() > 0
-        ])
+        width[kind] = np.nanmedian(
+            [
+                _measured_qrs_ms(
+                    out.signals_mv[i],
+                    out.beats.loc[
+                        (out.beats["example"] == i) & (out.beats["kind"] == kind), "r_peak"
+                    ].to_numpy(),
+                    500,
+                )
+                for i in range(n)
+                if ((out.beats["example"] == i) & (out.beats["kind"] == kind)).sum() > 0
+            ]
+        )
     assert width["V"] > width["N"] + 25
     assert not out.beats.loc[out.beats["kind"] == "V", "has_p"].any()
 

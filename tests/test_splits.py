@@ -84,7 +84,11 @@ def test_stratified_and_within_patient_split():
     assert not set(kept) & set(held)
     split = splits.within_patient_split(labels, seed=0)
     assert split.sizes() == {"train": 64, "val": 16, "test": 20}
-    assert labels[split.test].sum() == 4 and labels[split.val].sum() in (3, 4) and labels[split.train].sum() in (12, 13)
+    assert (
+        labels[split.test].sum() == 4
+        and labels[split.val].sum() in (3, 4)
+        and labels[split.train].sum() in (12, 13)
+    )
     with pytest.raises(ValueError, match=r"class\(es\) \[1\]"):
         splits.stratified_split(np.array([0, 0, 0, 1]), 0.25, seed=0)
 

@@ -72,10 +72,19 @@ def test_same_seed_gives_identical_history_and_weights_and_leaves_global_rng_alo
     other = train.fit(make_model(2), TRAIN, VAL, TEST, epochs=3, seed=6, weighted_sampling=True, **COMMON)
     assert not first.history["train_loss"].equals(other.history["train_loss"])
     assert list(first.history.columns) == [
-        "epoch", "train_loss",
-        "val_loss", "val_accuracy", "val_balanced_accuracy", "val_f1_weighted", "val_f1_macro",
-        "test_loss", "test_accuracy", "test_balanced_accuracy", "test_f1_weighted", "test_f1_macro",
-    ]  # fmt: skip
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "val_balanced_accuracy",
+        "val_f1_weighted",
+        "val_f1_macro",
+        "test_loss",
+        "test_accuracy",
+        "test_balanced_accuracy",
+        "test_f1_weighted",
+        "test_f1_macro",
+    ]
     assert first.history["epoch"].tolist() == [1, 2, 3]
 
 
@@ -89,7 +98,14 @@ def test_resume_gives_the_uninterrupted_history_and_weights(tmp_path):
     assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 2
     # a fresh (differently initialised) model: everything must come from the checkpoint
     resumed = train.fit(
-        make_model(2, seed=99), TRAIN, VAL, TEST, epochs=4, checkpoint_dir=tmp_path / "split", resume=True, **settings
+        make_model(2, seed=99),
+        TRAIN,
+        VAL,
+        TEST,
+        epochs=4,
+        checkpoint_dir=tmp_path / "split",
+        resume=True,
+        **settings,
     )
     pd.testing.assert_frame_equal(full.history, resumed.history, check_exact=True)
     assert full.best_epoch == resumed.best_epoch
@@ -122,9 +138,18 @@ def scripted_metric(scores):
 def test_best_checkpoint_and_early_stopping(tmp_path):
     scores = [0.1, 0.5, 0.3, 0.2, 0.9, 0.9]
     result = train.fit(
-        make_model(2), TRAIN, VAL, epochs=6, seed=0, monitor="val_score", monitor_mode="max",
-        early_stopping_patience=2, metrics_fn=scripted_metric(scores), checkpoint_dir=tmp_path, **COMMON,
-    )  # fmt: skip
+        make_model(2),
+        TRAIN,
+        VAL,
+        epochs=6,
+        seed=0,
+        monitor="val_score",
+        monitor_mode="max",
+        early_stopping_patience=2,
+        metrics_fn=scripted_metric(scores),
+        checkpoint_dir=tmp_path,
+        **COMMON,
+    )
     # best at epoch 2 (0.5); epochs 3 and 4 do not improve -> stop after epoch 4
     assert result.stopped_early and result.history["epoch"].tolist() == [1, 2, 3, 4]
     assert result.best_epoch == 2 and result.best_score == 0.5
@@ -132,9 +157,16 @@ def test_best_checkpoint_and_early_stopping(tmp_path):
     assert_same_state(load_checkpoint(tmp_path / "best.pt"), result.best_state_dict)
     # the kept weights are those after epoch 2: a 2-epoch run with rising scores ends on them
     two_epochs = train.fit(
-        make_model(2), TRAIN, VAL, epochs=2, seed=0, monitor="val_score", monitor_mode="max",
-        metrics_fn=scripted_metric([0.1, 0.5]), **COMMON,
-    )  # fmt: skip
+        make_model(2),
+        TRAIN,
+        VAL,
+        epochs=2,
+        seed=0,
+        monitor="val_score",
+        monitor_mode="max",
+        metrics_fn=scripted_metric([0.1, 0.5]),
+        **COMMON,
+    )
     assert two_epochs.best_epoch == 2
     assert_same_state(two_epochs.best_state_dict, result.best_state_dict)
     last = load_checkpoint(tmp_path / "last.pt")
@@ -150,20 +182,41 @@ def test_min_mode_selects_lowest_validation_loss():
 
 def test_selecting_on_the_test_set_only_when_asked():
     # Nguyen et al. picked epochs on their test set: reproducible, but only as an explicit option
-    result = train.fit(make_model(2), TRAIN, VAL, TEST, epochs=3, seed=0, monitor="test_f1_weighted",
-                       monitor_mode="max", select_on_test=True, **COMMON)  # fmt: skip
+    result = train.fit(
+        make_model(2),
+        TRAIN,
+        VAL,
+        TEST,
+        epochs=3,
+        seed=0,
+        monitor="test_f1_weighted",
+        monitor_mode="max",
+        select_on_test=True,
+        **COMMON,
+    )
     scores = result.history["test_f1_weighted"].to_numpy()
     assert result.best_epoch == int(np.argmax(scores)) + 1
     with pytest.raises(ValueError, match="needs a test set"):
-        train.fit(make_model(2), TRAIN, VAL, epochs=1, seed=0, monitor="test_loss", select_on_test=True, **COMMON)
+        train.fit(
+            make_model(2), TRAIN, VAL, epochs=1, seed=0, monitor="test_loss", select_on_test=True, **COMMON
+        )
 
 
 # --------------------------------------------------------------------------- learning
 
 
 def test_tiny_model_learns_a_separable_problem_and_predicts():
-    result = train.fit(make_model(2), TRAIN, VAL, TEST, epochs=12, seed=0, monitor="val_accuracy", monitor_mode="max",
-                       **COMMON)  # fmt: skip
+    result = train.fit(
+        make_model(2),
+        TRAIN,
+        VAL,
+        TEST,
+        epochs=12,
+        seed=0,
+        monitor="val_accuracy",
+        monitor_mode="max",
+        **COMMON,
+    )
     assert result.history["val_accuracy"].max() >= 0.95
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
     logits = train.predict(result.model, TEST[0], batch_size=7, device="cpu")
@@ -176,21 +229,57 @@ def test_multi_label_regression_and_reconstruction_run_from_labelled_sets():
     multi_hot = np.stack([labels == 1, labels == 0], axis=1).astype(np.float32)
     patients = np.arange(len(labels)).astype(str)
     multi = LabelledSet(signals, multi_hot, patients, 250.0, ("I", "II"), ("a", "b"), "multi_label", "test")
-    result = train.fit(make_model(2), multi, multi, task="multi_label", epochs=8, lr=1e-2, batch_size=16, seed=0,
-                       device="cpu", monitor="val_f1_macro", monitor_mode="max", progress=False)  # fmt: skip
+    result = train.fit(
+        make_model(2),
+        multi,
+        multi,
+        task="multi_label",
+        epochs=8,
+        lr=1e-2,
+        batch_size=16,
+        seed=0,
+        device="cpu",
+        monitor="val_f1_macro",
+        monitor_mode="max",
+        progress=False,
+    )
     assert {"val_f1_weighted", "val_f1_macro", "val_roc_auc_macro"} <= set(result.history.columns)
     assert result.history["val_roc_auc_macro"].iloc[-1] > 0.9
 
     targets_ms = np.stack([signals[:, :, 0].mean(axis=1) * 100, signals[:, :, 1].mean(axis=1) * 10], axis=1)
-    regression = LabelledSet(signals, targets_ms, patients, 250.0, ("I", "II"), ("qrs_ms", "qt_ms"), "regression", "test")
-    result = train.fit(make_model(2, dropout=0.0), regression, regression, task="regression", epochs=5, lr=3e-2,
-                       batch_size=16, seed=0, device="cpu", progress=False)  # fmt: skip
+    regression = LabelledSet(
+        signals, targets_ms, patients, 250.0, ("I", "II"), ("qrs_ms", "qt_ms"), "regression", "test"
+    )
+    result = train.fit(
+        make_model(2, dropout=0.0),
+        regression,
+        regression,
+        task="regression",
+        epochs=5,
+        lr=3e-2,
+        batch_size=16,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     assert {"val_mae_qrs_ms", "val_mae_qt_ms", "val_mae_mean"} <= set(result.history.columns)
     assert result.history["val_mae_mean"].iloc[-1] < result.history["val_mae_mean"].iloc[0]
 
-    autoencoder = nn.Sequential(nn.Conv1d(N_LEADS, 4, 3, padding=1), nn.ReLU(), nn.Conv1d(4, N_LEADS, 3, padding=1))
-    result = train.fit(autoencoder, (signals, None), (VAL[0], None), task="reconstruction", epochs=4, lr=1e-2,
-                       batch_size=16, seed=0, device="cpu", progress=False)  # fmt: skip
+    autoencoder = nn.Sequential(
+        nn.Conv1d(N_LEADS, 4, 3, padding=1), nn.ReLU(), nn.Conv1d(4, N_LEADS, 3, padding=1)
+    )
+    result = train.fit(
+        autoencoder,
+        (signals, None),
+        (VAL[0], None),
+        task="reconstruction",
+        epochs=4,
+        lr=1e-2,
+        batch_size=16,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     assert list(result.history.columns) == ["epoch", "train_loss", "val_loss"]
     assert result.history["val_loss"].iloc[-1] < result.history["val_loss"].iloc[0]
     # reduction "sum" is per-example: N_LEADS * N_SAMPLES times the element mean
@@ -209,8 +298,9 @@ def test_weighted_sampling_draw_is_weighted_random_samplers():
 
 
 def test_plain_progress_lines_when_not_a_terminal(capsys):
-    train.fit(make_model(2), TRAIN, VAL, epochs=3, seed=0, log_every=2, label="demo",
-              **{**COMMON, "progress": True})  # fmt: skip
+    train.fit(
+        make_model(2), TRAIN, VAL, epochs=3, seed=0, log_every=2, label="demo", **{**COMMON, "progress": True}
+    )
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[demo]")]
     assert [line.split()[2] for line in lines] == ["1/3", "2/3", "3/3"]
     assert "val_loss" in lines[0]
@@ -244,16 +334,39 @@ def test_fit_bad_data_and_devices():
         train.fit(make_model(2), (TRAIN[0][:, :, 0], TRAIN[1]), VAL, epochs=1, seed=0, **COMMON)
     with pytest.raises(ValueError, match="96 signals but 95 targets"):
         train.fit(make_model(2), (TRAIN[0], TRAIN[1][:-1]), VAL, epochs=1, seed=0, **COMMON)
-    regression = LabelledSet(TRAIN[0], np.ones((96, 2)), np.zeros(96).astype(str), 250.0, ("I", "II"), ("qrs_ms",),
-                             "regression", "test")  # fmt: skip
+    regression = LabelledSet(
+        TRAIN[0],
+        np.ones((96, 2)),
+        np.zeros(96).astype(str),
+        250.0,
+        ("I", "II"),
+        ("qrs_ms",),
+        "regression",
+        "test",
+    )
     with pytest.raises(ValueError, match=r"names 1 targets \('qrs_ms',\) but holds 2"):
-        train.fit(make_model(2), regression, None, epochs=1, seed=0, monitor="train_loss",
-                  **{**COMMON, "task": "regression"})  # fmt: skip
-    with pytest.raises(ValueError, match="'regression' LabelledSet but fit was asked for task 'single_label'"):
+        train.fit(
+            make_model(2),
+            regression,
+            None,
+            epochs=1,
+            seed=0,
+            monitor="train_loss",
+            **{**COMMON, "task": "regression"},
+        )
+    with pytest.raises(
+        ValueError, match="'regression' LabelledSet but fit was asked for task 'single_label'"
+    ):
         train.fit(make_model(2), regression, None, epochs=1, seed=0, monitor="train_loss", **COMMON)
     with pytest.raises(ValueError, match="output shape"):
-        train.fit(make_model(3), (TRAIN[0], np.ones((96, 2))), (VAL[0], np.ones((48, 2))), epochs=1, seed=0,
-                  **{**COMMON, "task": "regression"})  # fmt: skip
+        train.fit(
+            make_model(3),
+            (TRAIN[0], np.ones((96, 2))),
+            (VAL[0], np.ones((48, 2))),
+            epochs=1,
+            seed=0,
+            **{**COMMON, "task": "regression"},
+        )
     assert train.resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="device must be"):
         train.resolve_device("tpu")

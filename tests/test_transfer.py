@@ -22,12 +22,18 @@ class Encoder(nn.Module):
 class Net(nn.Module):
     """A model with the project's contract: ``.encoder`` and ``.head``."""
 
-    def __init__(self, channels: int = 4, kernel_size: int = 5, n_outputs: int = 3, *, seed: int = 0, sequential=False):
+    def __init__(
+        self, channels: int = 4, kernel_size: int = 5, n_outputs: int = 3, *, seed: int = 0, sequential=False
+    ):
         super().__init__()
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.encoder = Encoder(channels, kernel_size)
-            self.head = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, n_outputs)) if sequential else nn.Linear(8, n_outputs)
+            self.head = (
+                nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, n_outputs))
+                if sequential
+                else nn.Linear(8, n_outputs)
+            )
 
     def forward(self, signals):
         return self.head(self.encoder(signals))
@@ -40,9 +46,15 @@ def test_load_matching_weights_reports_loaded_skipped_and_new():
     report = transfer.load_matching_weights(target, source.state_dict())
     loaded = {source_key for source_key, _ in report.loaded}
     assert loaded == {
-        "encoder.conv1.bias", "encoder.norm.weight", "encoder.norm.bias", "encoder.norm.running_mean",
-        "encoder.norm.running_var", "encoder.norm.num_batches_tracked", "encoder.conv2.weight", "encoder.conv2.bias",
-    }  # fmt: skip
+        "encoder.conv1.bias",
+        "encoder.norm.weight",
+        "encoder.norm.bias",
+        "encoder.norm.running_mean",
+        "encoder.norm.running_var",
+        "encoder.norm.num_batches_tracked",
+        "encoder.conv2.weight",
+        "encoder.conv2.bias",
+    }
     skipped = dict(report.skipped)
     assert skipped["encoder.conv1.weight"] == "shape (4, 1, 5) != target (4, 1, 7)"
     assert skipped["head.weight"] == "shape (3, 8) != target (5, 8)"
@@ -102,8 +114,18 @@ def test_freeze_and_unfreeze_parts_and_fit_trains_only_the_rest():
     head_before = model.head.weight.clone()
     signals = torch.randn(32, 16, 1).numpy()
     targets = (signals.mean(axis=(1, 2)) > 0).astype(int)
-    train.fit(model, (signals, targets), (signals, targets), task="single_label", epochs=2, lr=1e-2, batch_size=8,
-              seed=0, device="cpu", progress=False)  # fmt: skip
+    train.fit(
+        model,
+        (signals, targets),
+        (signals, targets),
+        task="single_label",
+        epochs=2,
+        lr=1e-2,
+        batch_size=8,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     assert torch.equal(model.encoder.conv1.weight, encoder_before["conv1.weight"])
     assert not torch.equal(model.head.weight, head_before)
     transfer.unfreeze(model, ["encoder.conv1"])
@@ -144,8 +166,19 @@ def test_load_checkpoint_weights_only(tmp_path):
 def test_fit_checkpoints_load_with_weights_only(tmp_path):
     signals = torch.randn(16, 16, 1).numpy()
     targets = (signals.mean(axis=(1, 2)) > 0).astype(int)
-    train.fit(Net(n_outputs=2), (signals, targets), (signals, targets), task="single_label", epochs=1, lr=1e-2,
-              batch_size=8, seed=0, device="cpu", progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+    train.fit(
+        Net(n_outputs=2),
+        (signals, targets),
+        (signals, targets),
+        task="single_label",
+        epochs=1,
+        lr=1e-2,
+        batch_size=8,
+        seed=0,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=tmp_path,
+    )
     for name in ("last.pt", "best.pt"):
         assert isinstance(torch.load(tmp_path / name, weights_only=True), dict)
     last = transfer.load_checkpoint(tmp_path / "last.pt")

@@ -13,7 +13,6 @@ from ecglib.grid import GridResult
 from ecglib.studies import vavekanand as vv
 
 
-
 @pytest.fixture
 def mitbih_root():
     """The data root holding MIT-BIH (``$ECGLIB_DATA``); skip when absent."""
@@ -30,10 +29,15 @@ def _windows(n_patients=3, n_per_patient=50, seed=0) -> LabelledSet:
     n = n_patients * n_per_patient
     targets = np.tile((np.arange(n_per_patient) % 4 == 0).astype(np.int64), n_patients)
     return LabelledSet(
-        signals_mv=rng.normal(size=(n, 128, 1)).astype(np.float32), targets=targets,
-        patient_ids=np.repeat([f"p{i}" for i in range(n_patients)], n_per_patient), fs_hz=128.0, lead_names=("MLII",),
-        target_names=("normal", "abnormal"), task="single_label", source="test",
-    )  # fmt: skip
+        signals_mv=rng.normal(size=(n, 128, 1)).astype(np.float32),
+        targets=targets,
+        patient_ids=np.repeat([f"p{i}" for i in range(n_patients)], n_per_patient),
+        fs_hz=128.0,
+        lead_names=("MLII",),
+        target_names=("normal", "abnormal"),
+        task="single_label",
+        source="test",
+    )
 
 
 def test_split_is_within_patient_stratified_and_disjoint():
@@ -43,7 +47,9 @@ def test_split_is_within_patient_stratified_and_disjoint():
         rows = np.flatnonzero(windows.patient_ids == patient)
         together = np.concatenate([parts["train"], parts["val"], parts["test"]])
         assert sorted(together) == sorted(rows)  # every window once, only this patient's
-        assert len(parts["test"]) == 10 and len(parts["val"]) == 8 and len(parts["train"]) == 32  # 80/20 then 80/20
+        assert (
+            len(parts["test"]) == 10 and len(parts["val"]) == 8 and len(parts["train"]) == 32
+        )  # 80/20 then 80/20
         for name in ("train", "val", "test"):
             assert set(windows.targets[parts[name]]) == {0, 1}  # stratified: both classes everywhere
     assert (splits.part == "test").sum() == 30
@@ -56,10 +62,21 @@ def test_pretraining_never_sees_a_test_window(monkeypatch):
 
     def fake_train_grid(model_factory, signals, targets, runs, **kwargs):
         seen["runs"] = runs
-        return [GridResult(tags={}, history=pd.DataFrame(), best_epoch=1, best_state_dict={}, val_loss=0.0, val_balanced_accuracy=1.0)]
+        return [
+            GridResult(
+                tags={},
+                history=pd.DataFrame(),
+                best_epoch=1,
+                best_state_dict={},
+                val_loss=0.0,
+                val_balanced_accuracy=1.0,
+            )
+        ]
 
     monkeypatch.setattr(vv, "train_grid", fake_train_grid)
-    vv.pretrain(None, None, windows.targets, splits, epochs=1, lr=1e-3, batch_size=32, weight_decay=0.0, seed=0)
+    vv.pretrain(
+        None, None, windows.targets, splits, epochs=1, lr=1e-3, batch_size=32, weight_decay=0.0, seed=0
+    )
     [run] = seen["runs"]
     test = set(splits.indices("test"))
     assert not test & set(run.train_indices) and not test & set(run.val_indices)
@@ -76,7 +93,9 @@ def test_subset_splits_keeps_the_assignment():
     assert len(rows) == 100 and set(windows.patient_ids[rows]) == {"p0", "p2"}
     for patient in ("p0", "p2"):
         for name in ("train", "val", "test"):
-            np.testing.assert_array_equal(rows[sub.by_patient[patient][name]], splits.by_patient[patient][name])
+            np.testing.assert_array_equal(
+                rows[sub.by_patient[patient][name]], splits.by_patient[patient][name]
+            )
     np.testing.assert_array_equal(sub.part, splits.part[rows])
 
 
@@ -84,8 +103,15 @@ def test_grid_runs_pair_individual_and_fine_tuned_and_keep_test_apart():
     windows = _windows()
     splits = vv.split_windows(windows, seed=0)
     state = {"w": 1}
-    runs = vv.grid_runs(splits, ["p0", "p1"], learning_rates=[0.001, 0.01, 0.1], batch_sizes=[4, 16, 32],
-                        weighted_sampling=[True, False], seed=0, pretrained_state=state)  # fmt: skip
+    runs = vv.grid_runs(
+        splits,
+        ["p0", "p1"],
+        learning_rates=[0.001, 0.01, 0.1],
+        batch_sizes=[4, 16, 32],
+        weighted_sampling=[True, False],
+        seed=0,
+        pretrained_state=state,
+    )
     assert len(runs) == 2 * 18 * 2
     for individual, fine in zip(runs[0::2], runs[1::2]):
         assert individual.tags["mode"] == "individual" and fine.tags["mode"] == "fine_tuned"
@@ -101,9 +127,18 @@ def _results():
     rows = []
     for mode in vv.MODES:
         for lr, val, test in ((0.001, 0.9, 0.70), (0.01, 0.8, 0.95)):
-            rows.append({"patient": "p0", "mode": mode, "lr": lr, "batch_size": 4, "weighted_sampling": True,
-                         "val_loss": 0.3, "val_balanced_accuracy": val + (0.05 if mode == "fine_tuned" and lr == 0.01 else 0),
-                         "test_balanced_accuracy": test})  # fmt: skip
+            rows.append(
+                {
+                    "patient": "p0",
+                    "mode": mode,
+                    "lr": lr,
+                    "batch_size": 4,
+                    "weighted_sampling": True,
+                    "val_loss": 0.3,
+                    "val_balanced_accuracy": val + (0.05 if mode == "fine_tuned" and lr == 0.01 else 0),
+                    "test_balanced_accuracy": test,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -129,12 +164,28 @@ def test_individual_choice_reuses_the_individual_grid_point():
 def test_table1_and_summary():
     chosen = vv.select_per_patient(_results())
     per_patient = pd.DataFrame([{"patient": "p0", "n_windows": 50, "n_abnormal": 13}])
-    table = vv.table1(chosen, per_patient, {"p0": {"batch_size": 4, "lr": 0.001, "weighted_sampling": True, "balanced_accuracy": 0.713}})
+    table = vv.table1(
+        chosen,
+        per_patient,
+        {"p0": {"batch_size": 4, "lr": 0.001, "weighted_sampling": True, "balanced_accuracy": 0.713}},
+    )
     assert list(table.columns) == [
-        "patient", "n_windows", "n_abnormal", "ind_batch_size", "ind_lr", "ind_weighted_sampling", "ind_balanced_accuracy",
-        "ft_batch_size", "ft_lr", "ft_weighted_sampling", "ft_balanced_accuracy", "paper_batch_size", "paper_lr",
-        "paper_weighted_sampling", "paper_balanced_accuracy",
-    ]  # fmt: skip
+        "patient",
+        "n_windows",
+        "n_abnormal",
+        "ind_batch_size",
+        "ind_lr",
+        "ind_weighted_sampling",
+        "ind_balanced_accuracy",
+        "ft_batch_size",
+        "ft_lr",
+        "ft_weighted_sampling",
+        "ft_balanced_accuracy",
+        "paper_batch_size",
+        "paper_lr",
+        "paper_weighted_sampling",
+        "paper_balanced_accuracy",
+    ]
     assert table.loc[0, "paper_balanced_accuracy"] == 0.713
     summary = vv.summary(table)
     assert summary["mean_bacc_individual"] == pytest.approx(0.70) and summary["n_below_75_individual"] == 1
@@ -171,7 +222,9 @@ def test_real_windows_are_labelled_by_the_beats_inside(mitbih_root):
     annotations = mitbih.load_annotations("119", mitbih_root)
     n_checked = {"V": 0, "N only": 0}
     for start, label in zip(starts, labels):
-        inside = annotations.beat_symbols[(annotations.beat_samples >= start) & (annotations.beat_samples < start + 360)]
+        inside = annotations.beat_symbols[
+            (annotations.beat_samples >= start) & (annotations.beat_samples < start + 360)
+        ]
         assert len(inside)  # windows without beats are excluded
         if "V" in inside:
             assert label == 1
@@ -181,9 +234,14 @@ def test_real_windows_are_labelled_by_the_beats_inside(mitbih_root):
             n_checked["N only"] += 1
     assert n_checked["V"] > 100 and n_checked["N only"] > 500
     # every 1 s window of the 650,000-sample record is either kept or counted as beat-free
-    assert per_patient.loc["119", "n_windows"] + per_patient.loc["119", "windows_without_beats"] == 650_000 // 360
+    assert (
+        per_patient.loc["119", "n_windows"] + per_patient.loc["119", "windows_without_beats"]
+        == 650_000 // 360
+    )
     excluded = vv.mitbih_windows(["102", "119"], root=mitbih_root, lead_fallback="exclude", use_cache=False)
-    assert list(excluded.per_patient["patient"]) == ["119"] and excluded.exclusions["record_without_MLII"] == 1
+    assert (
+        list(excluded.per_patient["patient"]) == ["119"] and excluded.exclusions["record_without_MLII"] == 1
+    )
 
 
 @pytest.mark.notebook
@@ -193,18 +251,39 @@ def test_smoke_run_writes_table1_figures_and_metrics(tmp_path):
     run_dir = ecglib.runner.run_study("vavekanand", "smoke", output_root=tmp_path)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["n_parameters"] == 67_169
-    for key in ("mean_bacc_individual", "mean_bacc_fine_tuned", "n_above_95_individual", "n_below_75_fine_tuned", "n_windows"):
+    for key in (
+        "mean_bacc_individual",
+        "mean_bacc_fine_tuned",
+        "n_above_95_individual",
+        "n_below_75_fine_tuned",
+        "n_windows",
+    ):
         assert np.isfinite(metrics[key])
     assert 0.0 <= metrics["mean_bacc_individual"] <= 1.0
     table = pd.read_csv(run_dir / "tables" / "table1_per_patient.csv")
     assert len(table) == metrics["n_patients"] == 4
-    assert {"ind_batch_size", "ind_lr", "ind_weighted_sampling", "ind_balanced_accuracy", "ft_balanced_accuracy",
-            "paper_balanced_accuracy"} <= set(table.columns)  # fmt: skip
+    assert {
+        "ind_batch_size",
+        "ind_lr",
+        "ind_weighted_sampling",
+        "ind_balanced_accuracy",
+        "ft_balanced_accuracy",
+        "paper_balanced_accuracy",
+    } <= set(table.columns)
     assert set(table["ind_batch_size"]) <= {16} and set(table["ind_lr"]) <= {0.001, 0.01}
     summary = pd.read_csv(run_dir / "tables" / "summary_vs_paper.csv")
-    assert summary.set_index("quantity").loc["mean balanced accuracy, individual", "paper"] == pytest.approx(94.6)
-    for name in ("fig3_pretraining_loss", "fig4_hist_individual", "fig5_patient_curves_individual", "fig6_hist_fine_tuned",
-                 "fig7_patient_curves_fine_tuned", "fig8_per_patient", "gain_vs_training_windows"):  # fmt: skip
+    assert summary.set_index("quantity").loc["mean balanced accuracy, individual", "paper"] == pytest.approx(
+        94.6
+    )
+    for name in (
+        "fig3_pretraining_loss",
+        "fig4_hist_individual",
+        "fig5_patient_curves_individual",
+        "fig6_hist_fine_tuned",
+        "fig7_patient_curves_fine_tuned",
+        "fig8_per_patient",
+        "gain_vs_training_windows",
+    ):
         assert (run_dir / "figures" / f"{name}.png").is_file()
     verdict = (run_dir / "tables" / "verdict.md").read_text()
     assert "not tested (synthetic data)" in verdict

@@ -137,7 +137,9 @@ class LabelledSet:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         n = len(self.signals_mv)
         if self.signals_mv.ndim != 3:
-            raise ValueError(f"signals_mv must be (n_examples, n_samples, n_leads), got shape {self.signals_mv.shape}")
+            raise ValueError(
+                f"signals_mv must be (n_examples, n_samples, n_leads), got shape {self.signals_mv.shape}"
+            )
         if len(self.targets) != n or len(self.patient_ids) != n:
             raise ValueError(
                 f"signals_mv, targets and patient_ids disagree in length: {n}, {len(self.targets)}, {len(self.patient_ids)}"
@@ -146,7 +148,7 @@ class LabelledSet:
     def __len__(self) -> int:
         return len(self.signals_mv)
 
-    def subset(self, indices: np.ndarray) -> "LabelledSet":
+    def subset(self, indices: np.ndarray) -> LabelledSet:
         """The examples at ``indices`` (an index array or boolean mask), everything else unchanged."""
         indices = np.asarray(indices)
         return replace(

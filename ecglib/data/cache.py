@@ -39,7 +39,9 @@ _KEY_ARRAY = "__cache_key__"
 def _canonical(value):
     """JSON-compatible form of a key part (tuples -> lists, numpy scalars -> Python, paths -> str)."""
     if isinstance(value, Mapping):
-        return {str(key): _canonical(item) for key, item in sorted(value.items(), key=lambda pair: str(pair[0]))}
+        return {
+            str(key): _canonical(item) for key, item in sorted(value.items(), key=lambda pair: str(pair[0]))
+        }
     if isinstance(value, (list, tuple)):
         return [_canonical(item) for item in value]
     if isinstance(value, np.ndarray):
@@ -50,7 +52,9 @@ def _canonical(value):
         return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise TypeError(f"cache key part {value!r} of type {type(value).__name__} has no canonical form; use str/number/list/dict")
+    raise TypeError(
+        f"cache key part {value!r} of type {type(value).__name__} has no canonical form; use str/number/list/dict"
+    )
 
 
 def key_json(key_parts: Mapping) -> str:
@@ -74,14 +78,20 @@ def cache_path(key_parts: Mapping, *, cache_dir: str | os.PathLike | None = None
 
 def _check_arrays(arrays, source: str) -> dict[str, np.ndarray]:
     if not isinstance(arrays, Mapping) or not arrays:
-        raise TypeError(f"{source} must return a non-empty dict of name -> ndarray, got {type(arrays).__name__}")
+        raise TypeError(
+            f"{source} must return a non-empty dict of name -> ndarray, got {type(arrays).__name__}"
+        )
     checked = {}
     for name, array in arrays.items():
         if not isinstance(name, str) or not name.isidentifier() or name == _KEY_ARRAY:
-            raise ValueError(f"{source}: array name {name!r} must be a Python identifier other than {_KEY_ARRAY}")
+            raise ValueError(
+                f"{source}: array name {name!r} must be a Python identifier other than {_KEY_ARRAY}"
+            )
         array = np.asarray(array)
         if array.dtype.hasobject:
-            raise TypeError(f"{source}: array {name!r} has dtype object, which cannot be stored without pickle")
+            raise TypeError(
+                f"{source}: array {name!r} has dtype object, which cannot be stored without pickle"
+            )
         checked[name] = array
     return checked
 
@@ -98,7 +108,9 @@ def _read(path: Path, expected_key: str) -> dict[str, np.ndarray]:
 
 def _write(path: Path, arrays: dict[str, np.ndarray], key: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz.tmp", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.stem}-", suffix=".npz.tmp", delete=False
+    )
     try:
         with handle:
             np.savez(handle, **arrays, **{_KEY_ARRAY: np.asarray(key)})

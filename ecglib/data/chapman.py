@@ -132,13 +132,17 @@ def load_labels(root: str | os.PathLike | None = None, *, unknown_rhythm: str = 
     if csv_path.is_file():
         path = csv_path
         try:
-            labels = pd.read_csv(path, dtype={"FileName": str, "Rhythm": str, "Beat": str}, keep_default_na=False)
+            labels = pd.read_csv(
+                path, dtype={"FileName": str, "Rhythm": str, "Beat": str}, keep_default_na=False
+            )
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise DataFormatError(f"{path}: cannot parse as CSV ({exc})") from exc
     elif xlsx_path.is_file():
         path = xlsx_path
         try:
-            labels = pd.read_excel(path, dtype={"FileName": str, "Rhythm": str, "Beat": str}, keep_default_na=False)
+            labels = pd.read_excel(
+                path, dtype={"FileName": str, "Rhythm": str, "Beat": str}, keep_default_na=False
+            )
         except Exception as exc:  # openpyxl raises several types for a damaged workbook
             raise DataFormatError(f"{path}: cannot read the workbook ({type(exc).__name__}: {exc})") from exc
     else:
@@ -211,7 +215,9 @@ def load_record(file_name: str, root: str | os.PathLike | None = None, denoised:
         if [name.lower() for name in names] != [name.lower() for name in LEADS_12]:
             raise DataFormatError(f"{path}: header names leads {names}, expected {list(LEADS_12)}")
     try:
-        values = pd.read_csv(path, header=0 if has_header else None, dtype=np.float64, encoding="utf-8-sig").to_numpy()
+        values = pd.read_csv(
+            path, header=0 if has_header else None, dtype=np.float64, encoding="utf-8-sig"
+        ).to_numpy()
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataFormatError(f"{path}: not a table of numbers ({exc})") from exc
     check_signal(

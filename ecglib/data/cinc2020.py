@@ -85,7 +85,9 @@ class CincHeader:
         codes = tuple(code.strip() for code in raw.split(",") if code.strip())
         for code in codes:
             if not code.isdigit():
-                raise DataFormatError(f"{self.path}: #Dx entry {code!r} is not a SNOMED CT code (digits expected)")
+                raise DataFormatError(
+                    f"{self.path}: #Dx entry {code!r} is not a SNOMED CT code (digits expected)"
+                )
         return codes
 
 
@@ -123,7 +125,9 @@ def read_header(path: str | os.PathLike) -> CincHeader:
         raise DataFormatError(f"{path}: malformed record line {body[0]!r}") from None
     signal_lines = body[1:]
     if len(signal_lines) != n_leads:
-        raise DataFormatError(f"{path}: record line announces {n_leads} leads but {len(signal_lines)} signal lines follow (truncated header?)")
+        raise DataFormatError(
+            f"{path}: record line announces {n_leads} leads but {len(signal_lines)} signal lines follow (truncated header?)"
+        )
     files, leads, gains, baselines = [], [], [], []
     for line in signal_lines:
         parts = line.split()
@@ -147,7 +151,9 @@ def read_header(path: str | os.PathLike) -> CincHeader:
         gains.append(gain)
         baselines.append(baseline)
     if len(set(files)) != 1:
-        raise DataFormatError(f"{path}: leads are spread over several files {sorted(set(files))}; expected one .mat")
+        raise DataFormatError(
+            f"{path}: leads are spread over several files {sorted(set(files))}; expected one .mat"
+        )
     return CincHeader(
         path=path,
         record_name=record_name,
@@ -176,7 +182,9 @@ def read_signal_mv(header: CincHeader, *, expected_fs_hz: float | None = None) -
     from scipy.io import loadmat
 
     if expected_fs_hz is not None and header.fs_hz != expected_fs_hz:
-        raise DataFormatError(f"{header.path}: sampling rate {header.fs_hz:g} Hz, expected {expected_fs_hz:g} Hz")
+        raise DataFormatError(
+            f"{header.path}: sampling rate {header.fs_hz:g} Hz, expected {expected_fs_hz:g} Hz"
+        )
     mat_path = header.path.parent / header.signal_file
     if not mat_path.exists():
         raise DataFormatError(f"{mat_path}: signal file named in {header.path.name} is missing")
@@ -185,10 +193,14 @@ def read_signal_mv(header: CincHeader, *, expected_fs_hz: float | None = None) -
     except Exception as exc:  # scipy raises ValueError/OSError/TypeError for corrupt files
         raise DataFormatError(f"{mat_path}: cannot read MATLAB file ({exc})") from None
     if "val" not in contents:
-        raise DataFormatError(f"{mat_path}: no variable 'val' (found {sorted(k for k in contents if not k.startswith('__'))})")
+        raise DataFormatError(
+            f"{mat_path}: no variable 'val' (found {sorted(k for k in contents if not k.startswith('__'))})"
+        )
     adc = np.asarray(contents["val"])
     if adc.ndim != 2 or adc.shape[0] != header.n_leads:
-        raise DataFormatError(f"{mat_path}: 'val' has shape {adc.shape}, expected ({header.n_leads}, {header.n_samples})")
+        raise DataFormatError(
+            f"{mat_path}: 'val' has shape {adc.shape}, expected ({header.n_leads}, {header.n_samples})"
+        )
     if adc.shape[1] != header.n_samples:
         raise DataFormatError(
             f"{mat_path}: {adc.shape[1]} samples per lead but {header.path.name} announces {header.n_samples} (truncated file?)"
@@ -201,7 +213,9 @@ def read_signal_mv(header: CincHeader, *, expected_fs_hz: float | None = None) -
     return ((signal - baselines) / gains).T.astype(np.float32)
 
 
-def load_record(header_path: str | os.PathLike, *, source: str, expected_fs_hz: float | None = None) -> EcgRecord:
+def load_record(
+    header_path: str | os.PathLike, *, source: str, expected_fs_hz: float | None = None
+) -> EcgRecord:
     """One recording as an :class:`~ecglib.data.EcgRecord` (mV, (n_samples, n_leads)).
 
     ``meta`` holds ``dx_codes`` (tuple of str), ``age`` and ``sex`` (raw strings).
@@ -216,11 +230,17 @@ def load_record(header_path: str | os.PathLike, *, source: str, expected_fs_hz: 
         fs_hz=header.fs_hz,
         lead_names=header.lead_names,
         source=source,
-        meta={"dx_codes": header.dx_codes, "age": header.comments.get("Age"), "sex": header.comments.get("Sex")},
+        meta={
+            "dx_codes": header.dx_codes,
+            "age": header.comments.get("Age"),
+            "sex": header.comments.get("Sex"),
+        },
     )
 
 
-def code_counts(folder: str | os.PathLike, label_codes: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+def code_counts(
+    folder: str | os.PathLike, label_codes: dict[str, tuple[str, ...]] | None = None
+) -> pd.DataFrame:
     """How many records carry each SNOMED CT code: columns ``code, n_records, label``.
 
     ``label`` is the class a code maps to under ``label_codes`` (None for codes outside it).
@@ -231,7 +251,9 @@ def code_counts(folder: str | os.PathLike, label_codes: dict[str, tuple[str, ...
         for code in set(read_header(path).dx_codes):
             counts[code] = counts.get(code, 0) + 1
     rows = [{"code": code, "n_records": n, "label": code_to_label.get(code)} for code, n in counts.items()]
-    return pd.DataFrame(rows, columns=["code", "n_records", "label"]).sort_values("n_records", ascending=False, ignore_index=True)
+    return pd.DataFrame(rows, columns=["code", "n_records", "label"]).sort_values(
+        "n_records", ascending=False, ignore_index=True
+    )
 
 
 def _invert(label_codes: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -259,7 +281,9 @@ def labels_multi_hot(
         label = code_to_label.get(code)
         if label is None:
             if other_codes == "error":
-                raise DataFormatError(f"{header.path}: SNOMED CT code {code} is not in the label map ({', '.join(names)})")
+                raise DataFormatError(
+                    f"{header.path}: SNOMED CT code {code} is not in the label map ({', '.join(names)})"
+                )
             continue
         row[names.index(label)] = 1.0
     return row
@@ -302,7 +326,9 @@ def load_labelled(
             break
         header = read_header(path)
         if header.fs_hz != expected_fs_hz:
-            raise DataFormatError(f"{path}: sampling rate {header.fs_hz:g} Hz, expected {expected_fs_hz:g} Hz")
+            raise DataFormatError(
+                f"{path}: sampling rate {header.fs_hz:g} Hz, expected {expected_fs_hz:g} Hz"
+            )
         if header.n_samples < int(round(duration_s * header.fs_hz)):
             exclusions[short_key] += 1
             continue
@@ -317,12 +343,16 @@ def load_labelled(
         if lead_names is None:
             lead_names = header.lead_names
         elif header.lead_names != lead_names:
-            raise DataFormatError(f"{path}: leads {header.lead_names} differ from the other records' {lead_names}")
+            raise DataFormatError(
+                f"{path}: leads {header.lead_names} differ from the other records' {lead_names}"
+            )
         signals.append(signal[:n_out])
         targets.append(row)
         ids.append(header.record_name)
     if not ids:
-        raise DataFormatError(f"{folder}: no usable records (headers found: {len(list_headers(folder))}, exclusions {exclusions})")
+        raise DataFormatError(
+            f"{folder}: no usable records (headers found: {len(list_headers(folder))}, exclusions {exclusions})"
+        )
     return LabelledSet(
         signals_mv=np.stack(signals).astype(np.float32),
         targets=np.stack(targets),

@@ -37,11 +37,23 @@ N_EXAMS, N_SAMPLES = 827, 4096
 LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 ABNORMALITIES: tuple[str, ...] = ("1dAVb", "RBBB", "LBBB", "SB", "AF", "ST")
 #: Nguyen & Do's names for the six columns, plus NORM.
-PAPER_NAMES: dict[str, str] = {"1dAVb": "I-AVB", "RBBB": "RBBB", "LBBB": "LBBB", "SB": "SB", "AF": "AF", "ST": "STach"}
+PAPER_NAMES: dict[str, str] = {
+    "1dAVb": "I-AVB",
+    "RBBB": "RBBB",
+    "LBBB": "LBBB",
+    "SB": "SB",
+    "AF": "AF",
+    "ST": "STach",
+}
 ANNOTATORS: tuple[str, ...] = (
-    "gold_standard", "cardiologist1", "cardiologist2", "cardiology_residents",
-    "emergency_residents", "medical_students", "dnn",
-)  # fmt: skip
+    "gold_standard",
+    "cardiologist1",
+    "cardiologist2",
+    "cardiology_residents",
+    "emergency_residents",
+    "medical_students",
+    "dnn",
+)
 
 INFO = DatasetInfo(
     name=NAME,
@@ -102,7 +114,9 @@ def load_tracings(root: str | os.PathLike | None = None, *, scale_to_mv: float =
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot read HDF5 file ({exc})") from None
     if tracings.ndim != 3 or tracings.shape[1:] != (N_SAMPLES, len(LEADS)):
-        raise DataFormatError(f"{path}: 'tracings' has shape {tracings.shape}, expected ({N_EXAMS}, {N_SAMPLES}, {len(LEADS)})")
+        raise DataFormatError(
+            f"{path}: 'tracings' has shape {tracings.shape}, expected ({N_EXAMS}, {N_SAMPLES}, {len(LEADS)})"
+        )
     if np.isnan(tracings).any():
         raise DataFormatError(f"{path}: 'tracings' contains NaN")
     return tracings * np.float32(scale_to_mv)

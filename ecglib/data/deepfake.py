@@ -77,7 +77,13 @@ def folder(root: str | os.PathLike | None = None) -> Path:
 
 def find_ground_truth(base: Path) -> Path | None:
     """The ground-truth CSV in ``base`` or up to two levels below (``*ground_truth*.csv``)."""
-    for pattern in (GROUND_TRUTH_FILE, f"*/{GROUND_TRUTH_FILE}", "*ground_truth*.csv", "*/*ground_truth*.csv", "*/*/*ground_truth*.csv"):
+    for pattern in (
+        GROUND_TRUTH_FILE,
+        f"*/{GROUND_TRUTH_FILE}",
+        "*ground_truth*.csv",
+        "*/*ground_truth*.csv",
+        "*/*/*ground_truth*.csv",
+    ):
         found = sorted(base.glob(pattern))
         if found:
             return found[0]
@@ -94,7 +100,9 @@ def read_asc(path: str | os.PathLike) -> np.ndarray:
     except ValueError as exc:
         raise DataFormatError(f"{path}: not a table of numbers ({exc})") from None
     if values.shape != (N_SAMPLES, len(LEADS)):
-        raise DataFormatError(f"{path}: shape {values.shape}, expected ({N_SAMPLES}, {len(LEADS)}) (truncated file?)")
+        raise DataFormatError(
+            f"{path}: shape {values.shape}, expected ({N_SAMPLES}, {len(LEADS)}) (truncated file?)"
+        )
     if np.isnan(values).any():
         raise DataFormatError(f"{path}: contains NaN")
     return (values / 1000.0).astype(np.float32)
@@ -111,7 +119,9 @@ def load_ground_truth(root: str | os.PathLike | None = None) -> pd.DataFrame:
     for ours, accepted in TARGET_COLUMNS.items():
         column = next((normalised[name] for name in accepted if name in normalised), None)
         if column is None:
-            raise DataFormatError(f"{path}: none of the columns {accepted} for {ours} (columns: {list(frame.columns)})")
+            raise DataFormatError(
+                f"{path}: none of the columns {accepted} for {ours} (columns: {list(frame.columns)})"
+            )
         out[ours] = pd.to_numeric(frame[column], errors="coerce")
     out["hr_bpm"] = 60000.0 / out["rr_ms"].where(out["rr_ms"] > 0)
     if out["patid"].duplicated().any():

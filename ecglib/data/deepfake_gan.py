@@ -333,10 +333,14 @@ def load_labelled(
     path = _cache_path(f"targets-{method}", key, cache)
     cached = _read_npz(path, key, ("targets", "reasons")) if path.is_file() else None
     if cached is None:
-        measured = intervals.measure_batch(signals_mv, FS_HZ, lead_names(leads), method=method, progress=progress)
+        measured = intervals.measure_batch(
+            signals_mv, FS_HZ, lead_names(leads), method=method, progress=progress
+        )
         targets = measured[list(TARGET_NAMES)].to_numpy(dtype=np.float32)
         reasons = measured["reason"].fillna("").to_numpy(dtype=str)
-        _write_npz_atomically(path, targets=targets, reasons=reasons, key=np.array(json.dumps(key, sort_keys=True)))
+        _write_npz_atomically(
+            path, targets=targets, reasons=reasons, key=np.array(json.dumps(key, sort_keys=True))
+        )
     else:
         targets, reasons = cached["targets"], cached["reasons"]
 

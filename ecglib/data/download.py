@@ -35,7 +35,7 @@ import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ecglib.data import data_root, info, module
@@ -113,19 +113,31 @@ def plan_for(name: str) -> Plan:
         raise ValueError(f"{name!r} is generated offline; there is nothing to download")
     named = getattr(module(name), "FIGSHARE_FILES", None)  # file name -> address (chapman)
     if named:
-        return Plan("urls", named_urls=tuple((url, file_name) for file_name, url in named.items()), sha256=dict(meta.files))
+        return Plan(
+            "urls",
+            named_urls=tuple((url, file_name) for file_name, url in named.items()),
+            sha256=dict(meta.files),
+        )
     if not meta.source_urls:
         return Plan("manual", instructions=f"{name}: no download address is registered; see {meta.homepage}")
     url = meta.source_urls[0]
     match = _PHYSIONET.match(url)
     if match and "physionet.org" in url:
         sub = match["sub"]
-        return Plan("physionet", match["base"], include=(sub,) if sub else (), strip_prefix=sub, sha256=dict(meta.files))
+        return Plan(
+            "physionet",
+            match["base"],
+            include=(sub,) if sub else (),
+            strip_prefix=sub,
+            sha256=dict(meta.files),
+        )
     if "zenodo.org/api/records/" in url:
         return Plan("zenodo", url)
     if url.split("?")[0].lower().endswith(_ARCHIVE_SUFFIXES):
         return Plan("archive", url, sha256=dict(meta.files))
-    return Plan("manual", url, instructions=f"{name}: download {url} by hand into the data root (see {meta.homepage})")
+    return Plan(
+        "manual", url, instructions=f"{name}: download {url} by hand into the data root (see {meta.homepage})"
+    )
 
 
 # --------------------------------------------------------------------------- single files
@@ -189,9 +201,18 @@ def fetch(
                     raise DownloadError(f"{url}: HTTP {response.status_code} {response.reason}")
                 length = response.headers.get("Content-Length")
                 expected_total = offset + int(length) if length is not None else None
-                with open(part, mode) as handle, tqdm(
-                    total=expected_total, initial=offset, unit="B", unit_scale=True, desc=dest.name, disable=not progress, leave=False
-                ) as bar:
+                with (
+                    open(part, mode) as handle,
+                    tqdm(
+                        total=expected_total,
+                        initial=offset,
+                        unit="B",
+                        unit_scale=True,
+                        desc=dest.name,
+                        disable=not progress,
+                        leave=False,
+                    ) as bar,
+                ):
                     for chunk in response.iter_content(CHUNK_BYTES):
                         handle.write(chunk)
                         bar.update(len(chunk))
@@ -210,7 +231,9 @@ def fetch(
     for kind, expected, actual in (("SHA-256", sha256, digest_sha256), ("MD5", md5, digest_md5)):
         if expected is not None and expected.lower() != actual:
             part.unlink()
-            raise ChecksumError(f"{dest.name}: {kind} {actual} differs from the published {expected.lower()} ({url}); file deleted")
+            raise ChecksumError(
+                f"{dest.name}: {kind} {actual} differs from the published {expected.lower()} ({url}); file deleted"
+            )
     os.replace(part, dest)
     return digest_sha256
 
@@ -220,10 +243,14 @@ def _safe_target(base: Path, member_name: str) -> Path:
     """Where ``member_name`` lands under ``base``; raises UnsafeArchiveError if outside it."""
     pure = PurePosixPath(member_name.replace("\\", "/"))
     if pure.is_absolute() or re.match(r"^[A-Za-z]:", member_name) or ".." in pure.parts:
-        raise UnsafeArchiveError(f"archive member {member_name!r} would be written outside {base}; refusing to extract")
+        raise UnsafeArchiveError(
+            f"archive member {member_name!r} would be written outside {base}; refusing to extract"
+        )
     target = (base / pure).resolve()
     if target != base.resolve() and base.resolve() not in target.parents:
-        raise UnsafeArchiveError(f"archive member {member_name!r} resolves outside {base}; refusing to extract")
+        raise UnsafeArchiveError(
+            f"archive member {member_name!r} resolves outside {base}; refusing to extract"
+        )
     return target
 
 
@@ -243,7 +270,9 @@ def extract_archive(archive: Path, dest: Path) -> list[str]:
                 _safe_target(dest, member.filename)
                 mode = member.external_attr >> 16
                 if stat.S_ISLNK(mode):
-                    raise UnsafeArchiveError(f"{archive.name}: member {member.filename!r} is a symbolic link; refusing to extract")
+                    raise UnsafeArchiveError(
+                        f"{archive.name}: member {member.filename!r} is a symbolic link; refusing to extract"
+                    )
             for member in members:
                 target = _safe_target(dest, member.filename)
                 if member.is_dir():
@@ -261,9 +290,13 @@ def extract_archive(archive: Path, dest: Path) -> list[str]:
                 target = _safe_target(dest, member.name)
                 if member.issym() or member.islnk():
                     link_base = target.parent if member.issym() else dest
-                    _safe_target(dest, os.path.relpath((link_base / member.linkname).resolve(), dest.resolve()))
+                    _safe_target(
+                        dest, os.path.relpath((link_base / member.linkname).resolve(), dest.resolve())
+                    )
                 elif not (member.isfile() or member.isdir()):
-                    raise UnsafeArchiveError(f"{archive.name}: member {member.name!r} is a device or FIFO; refusing to extract")
+                    raise UnsafeArchiveError(
+                        f"{archive.name}: member {member.name!r} is a device or FIFO; refusing to extract"
+                    )
             handle.extractall(dest, filter="data")
             written = [
                 _safe_target(dest, member.name).relative_to(dest.resolve()).as_posix()
@@ -307,12 +340,20 @@ def _get_text(session, url: str) -> str:
 
 def _run_physionet(plan: Plan, base: str, partial: Path, session, progress: bool) -> dict[str, str]:
     published = parse_sha256sums(_get_text(session, base + "SHA256SUMS.txt"))
-    wanted = {path: digest for path, digest in published.items() if not plan.include or path.startswith(plan.include)}
+    wanted = {
+        path: digest
+        for path, digest in published.items()
+        if not plan.include or path.startswith(plan.include)
+    }
     if not wanted:
         raise DownloadError(f"{base}SHA256SUMS.txt lists no file under {plan.include}")
     digests = {}
     for path, digest in sorted(wanted.items()):
-        relative = path[len(plan.strip_prefix) :] if plan.strip_prefix and path.startswith(plan.strip_prefix) else path
+        relative = (
+            path[len(plan.strip_prefix) :]
+            if plan.strip_prefix and path.startswith(plan.strip_prefix)
+            else path
+        )
         dest = _safe_target(partial, relative)
         if dest.exists() and file_digests(dest)[0] == digest:
             digests[relative] = digest  # kept from an earlier, interrupted run
@@ -347,7 +388,9 @@ def _run_zenodo(plan: Plan, base: str | None, partial: Path, session, progress: 
             links = entry.get("links", {})
             url = links.get("content") or links.get("self") or f"{plan.url}/files/{key}/content"
         dest = _safe_target(partial, key)
-        digests[key] = fetch(url, dest, session=session, md5=md5, sha256=plan.sha256.get(key), progress=progress)
+        digests[key] = fetch(
+            url, dest, session=session, md5=md5, sha256=plan.sha256.get(key), progress=progress
+        )
         if _is_archive(key):
             digests[f"(archive) {key}"] = digests.pop(key)
             _extract_into(dest, partial, digests)
@@ -356,7 +399,11 @@ def _run_zenodo(plan: Plan, base: str | None, partial: Path, session, progress: 
 
 def _run_archive(plan: Plan, base: str | None, partial: Path, session, progress: bool) -> dict[str, str]:
     source_name = PurePosixPath(plan.url.split("?")[0]).name or "archive"
-    url = base.rstrip("/") + "/" + (source_name if _is_archive(source_name) else "archive.zip") if base else plan.url
+    url = (
+        base.rstrip("/") + "/" + (source_name if _is_archive(source_name) else "archive.zip")
+        if base
+        else plan.url
+    )
     name = source_name if _is_archive(source_name) else "archive.zip"
     dest = partial / ".download" / name
     digest = fetch(url, dest, session=session, sha256=plan.sha256.get(name), progress=progress)
@@ -372,7 +419,11 @@ def _run_files(plan: Plan, base: str | None, partial: Path, session, progress: b
     digests = {}
     for relative in plan.files:
         digests[relative] = fetch(
-            base.rstrip("/") + "/" + relative, _safe_target(partial, relative), session=session, sha256=plan.sha256.get(relative), progress=progress
+            base.rstrip("/") + "/" + relative,
+            _safe_target(partial, relative),
+            session=session,
+            sha256=plan.sha256.get(relative),
+            progress=progress,
         )
     return digests
 
@@ -382,7 +433,9 @@ def _run_urls(plan: Plan, base: str | None, partial: Path, session, progress: bo
     for url, file_name in plan.named_urls:
         source = base.rstrip("/") + "/" + file_name if base else url
         dest = _safe_target(partial, file_name)
-        digests[file_name] = fetch(source, dest, session=session, sha256=plan.sha256.get(file_name), progress=progress)
+        digests[file_name] = fetch(
+            source, dest, session=session, sha256=plan.sha256.get(file_name), progress=progress
+        )
         if _is_archive(file_name):
             digests[f"(archive) {file_name}"] = digests.pop(file_name)
             _extract_into(dest, partial, digests)
@@ -455,7 +508,13 @@ def download(
     if stale_marker.exists():
         stale_marker.unlink()
     session = session or _session()
-    runners = {"physionet": _run_physionet, "zenodo": _run_zenodo, "archive": _run_archive, "files": _run_files, "urls": _run_urls}
+    runners = {
+        "physionet": _run_physionet,
+        "zenodo": _run_zenodo,
+        "archive": _run_archive,
+        "files": _run_files,
+        "urls": _run_urls,
+    }
     digests = runners[plan.kind](plan, base, partial, session, progress)
     verified_by = {
         "physionet": "PhysioNet SHA256SUMS.txt",
@@ -469,7 +528,7 @@ def download(
             "version": meta.version,
             "source": base or plan.url,
             "kind": plan.kind,
-            "completed_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "completed_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "checksums_verified": verified_by is not None,
             "verified_against": verified_by or "nothing published: digests recorded on first download",
             "sha256": digests,

@@ -94,17 +94,23 @@ def load_split(name: str, root: str | os.PathLike | None = None) -> tuple[np.nda
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise DataFormatError(f"{path}: cannot parse CSV ({exc})") from None
     if values.ndim != 2 or values.shape[1] != N_SAMPLES + 1:
-        raise DataFormatError(f"{path}: {values.shape[1] if values.ndim == 2 else '?'} columns, expected {N_SAMPLES} samples + 1 label")
+        raise DataFormatError(
+            f"{path}: {values.shape[1] if values.ndim == 2 else '?'} columns, expected {N_SAMPLES} samples + 1 label"
+        )
     if np.isnan(values).any():
         raise DataFormatError(f"{path}: contains empty cells / NaN")
     labels = values[:, -1]
     n_classes = len(MITBIH_CLASSES) if name.startswith("mitbih") else len(PTBDB_CLASSES)
     if not np.all(labels == np.round(labels)) or labels.min() < 0 or labels.max() >= n_classes:
-        raise DataFormatError(f"{path}: labels must be whole numbers 0..{n_classes - 1}, found {sorted(set(labels.tolist()))[:10]}")
+        raise DataFormatError(
+            f"{path}: labels must be whole numbers 0..{n_classes - 1}, found {sorted(set(labels.tolist()))[:10]}"
+        )
     return values[:, :N_SAMPLES].astype(np.float32), labels.astype(np.int64)
 
 
-def load_labelled(root: str | os.PathLike | None = None, *, subset: str = "mitbih", split: str = "train") -> LabelledSet:
+def load_labelled(
+    root: str | os.PathLike | None = None, *, subset: str = "mitbih", split: str = "train"
+) -> LabelledSet:
     """Single-label beat set.
 
     Parameters
@@ -131,7 +137,9 @@ def load_labelled(root: str | os.PathLike | None = None, *, subset: str = "mitbi
         normal, normal_labels = load_split("ptbdb_normal", root)
         abnormal, abnormal_labels = load_split("ptbdb_abnormal", root)
         if normal_labels.any() or not abnormal_labels.all():
-            raise DataFormatError(f"{folder(root)}: ptbdb_normal.csv must hold label 0 only and ptbdb_abnormal.csv label 1 only")
+            raise DataFormatError(
+                f"{folder(root)}: ptbdb_normal.csv must hold label 0 only and ptbdb_abnormal.csv label 1 only"
+            )
         beats, labels = np.vstack([normal, abnormal]), np.concatenate([normal_labels, abnormal_labels])
         ids = [f"ptbdb_normal:row{i:06d}" for i in range(len(normal))] + [
             f"ptbdb_abnormal:row{i:06d}" for i in range(len(abnormal))

@@ -175,7 +175,9 @@ def load_record(record_id: str | int, root: str | os.PathLike | None = None) -> 
     if file_leads != FILE_LEAD_NAMES:
         raise DataFormatError(f"{base.with_suffix('.hea')}: leads {file_leads}, expected {FILE_LEAD_NAMES}")
     if float(record.fs) != FS_HZ:
-        raise DataFormatError(f"{base.with_suffix('.hea')}: sampling rate {record.fs} Hz, expected {FS_HZ:g} Hz")
+        raise DataFormatError(
+            f"{base.with_suffix('.hea')}: sampling rate {record.fs} Hz, expected {FS_HZ:g} Hz"
+        )
     units = {unit.lower() for unit in record.units}
     if units != {"mv"}:
         raise DataFormatError(f"{base.with_suffix('.hea')}: units {sorted(units)}, expected mV")
@@ -278,14 +280,14 @@ def parse_waves(symbols: list[str], samples: np.ndarray, *, source: str = "<anno
     rows = []
     position = 0
     while position < len(text):
-        for layout, pattern in _LAYOUTS:
+        for layout, pattern in _LAYOUTS:  # noqa: B007 (layout is read after the break)
             match = pattern.match(text, position)
             if match is not None:
                 break
         else:
             raise DataFormatError(
                 f"{source}: malformed wave annotation at sample {samples[position]}: "
-                f"{text[position:position + 6]!r} does not form an '( sym )' triplet"
+                f"{text[position : position + 6]!r} does not form an '( sym )' triplet"
             )
         span = range(match.start(), match.end())
         if layout == "merged":
@@ -344,7 +346,9 @@ def load_delineation(record_id: str | int, lead: str, root: str | os.PathLike | 
     extension = _lead_extension(lead)
     path = folder / "data" / f"{number}.{extension}"
     if not path.is_file():
-        raise DataFormatError(f"{path}: annotation file missing (record {number}, lead {_FILE_TO_LEAD[extension]})")
+        raise DataFormatError(
+            f"{path}: annotation file missing (record {number}, lead {_FILE_TO_LEAD[extension]})"
+        )
     try:
         annotation = wfdb.rdann(str(folder / "data" / number), extension)
     except Exception as error:  # wfdb raises assorted errors on corrupt annotation files
@@ -355,6 +359,8 @@ def load_delineation(record_id: str | int, lead: str, root: str | os.PathLike | 
     return parse_waves(list(annotation.symbol), samples, source=str(path))
 
 
-def load_all_delineations(record_id: str | int, root: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+def load_all_delineations(
+    record_id: str | int, root: str | os.PathLike | None = None
+) -> dict[str, pd.DataFrame]:
     """:func:`load_delineation` for all 12 leads: lead name (``"I"``...) -> waves."""
     return {lead: load_delineation(record_id, lead, root) for lead in LEAD_NAMES}

@@ -60,11 +60,55 @@ INFO = DatasetInfo(
 
 #: Record ids of the database (the content of ``RECORDS``).
 RECORD_IDS: tuple[str, ...] = (
-    "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "111", "112",
-    "113", "114", "115", "116", "117", "118", "119", "121", "122", "123", "124", "200",
-    "201", "202", "203", "205", "207", "208", "209", "210", "212", "213", "214", "215",
-    "217", "219", "220", "221", "222", "223", "228", "230", "231", "232", "233", "234",
-)  # fmt: skip
+    "100",
+    "101",
+    "102",
+    "103",
+    "104",
+    "105",
+    "106",
+    "107",
+    "108",
+    "109",
+    "111",
+    "112",
+    "113",
+    "114",
+    "115",
+    "116",
+    "117",
+    "118",
+    "119",
+    "121",
+    "122",
+    "123",
+    "124",
+    "200",
+    "201",
+    "202",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "210",
+    "212",
+    "213",
+    "214",
+    "215",
+    "217",
+    "219",
+    "220",
+    "221",
+    "222",
+    "223",
+    "228",
+    "230",
+    "231",
+    "232",
+    "233",
+    "234",
+)
 
 #: Records that share a patient, record id -> patient id (MIT-BIH directory: 201 and 202
 #: "came from the same male subject"). Every other record is its own patient.
@@ -73,12 +117,22 @@ SAME_PATIENT: dict[str, str] = {"202": "201"}
 #: MIT-BIH beat symbol -> AAMI EC57 class (N normal/bundle-branch/escape, S supraventricular
 #: ectopic, V ventricular ectopic, F fusion, Q paced/unclassifiable).
 AAMI_CLASS_OF_SYMBOL: dict[str, str] = {
-    "N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
-    "A": "S", "a": "S", "J": "S", "S": "S",
-    "V": "V", "E": "V",
+    "N": "N",
+    "L": "N",
+    "R": "N",
+    "e": "N",
+    "j": "N",
+    "A": "S",
+    "a": "S",
+    "J": "S",
+    "S": "S",
+    "V": "V",
+    "E": "V",
     "F": "F",
-    "/": "Q", "f": "Q", "Q": "Q",
-}  # fmt: skip
+    "/": "Q",
+    "f": "Q",
+    "Q": "Q",
+}
 
 AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 
@@ -167,7 +221,9 @@ def _read_header(record_id: str, root) -> tuple[object, Path]:
     try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises several types for a malformed header
-        raise DataFormatError(f"{header_path}: cannot parse the WFDB header ({type(exc).__name__}: {exc})") from exc
+        raise DataFormatError(
+            f"{header_path}: cannot parse the WFDB header ({type(exc).__name__}: {exc})"
+        ) from exc
     if header.n_sig != 2 or header.fs != MITBIH_FS_HZ or not header.sig_len:
         raise DataFormatError(
             f"{header_path}: expected 2 signals at {MITBIH_FS_HZ:g} Hz with a length, got "
@@ -266,7 +322,9 @@ def load_annotations(record_id: str | int, root: str | os.PathLike | None = None
     try:
         annotation = wfdb.rdann(str(base), "atr")
     except Exception as exc:
-        raise DataFormatError(f"{atr_path}: cannot parse the annotation file ({type(exc).__name__}: {exc})") from exc
+        raise DataFormatError(
+            f"{atr_path}: cannot parse the annotation file ({type(exc).__name__}: {exc})"
+        ) from exc
     samples = np.asarray(annotation.sample, dtype=np.int64)
     symbols = np.asarray(annotation.symbol, dtype=str)
     aux_notes = [(note or "").rstrip("\x00").strip() for note in (annotation.aux_note or [""] * len(samples))]

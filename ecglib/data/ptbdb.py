@@ -91,7 +91,9 @@ def parse_comments(comments: list[str]) -> dict[str, str]:
     return parsed
 
 
-def load_record(record_id: str, root: str | os.PathLike | None = None, *, lead_names: tuple[str, ...] | None = None) -> EcgRecord:
+def load_record(
+    record_id: str, root: str | os.PathLike | None = None, *, lead_names: tuple[str, ...] | None = None
+) -> EcgRecord:
     """One record, shape (n_samples, 15) float32 mV at 1000 Hz (or the ``lead_names`` subset).
 
     ``meta`` holds ``reason_for_admission`` (None when the header has none), ``age`` and ``sex``.

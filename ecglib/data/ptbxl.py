@@ -83,7 +83,9 @@ def _parse_scp_codes(text: str, path: Path, ecg_id) -> dict[str, float]:
     try:
         codes = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        raise DataFormatError(f"{path}: scp_codes of ecg_id {ecg_id} is not a dict literal: {text!r}") from None
+        raise DataFormatError(
+            f"{path}: scp_codes of ecg_id {ecg_id} is not a dict literal: {text!r}"
+        ) from None
     if not isinstance(codes, dict):
         raise DataFormatError(f"{path}: scp_codes of ecg_id {ecg_id} is not a dict: {text!r}")
     return {str(code): float(likelihood) for code, likelihood in codes.items()}
@@ -104,8 +106,12 @@ def load_metadata(root: str | os.PathLike | None = None) -> pd.DataFrame:
     if missing:
         raise DataFormatError(f"{path}: missing columns {missing}")
     if frame["patient_id"].isna().any() or frame["strat_fold"].isna().any():
-        raise DataFormatError(f"{path}: empty patient_id or strat_fold in {int(frame[['patient_id', 'strat_fold']].isna().any(axis=1).sum())} rows")
-    frame["scp_codes"] = [_parse_scp_codes(text, path, ecg_id) for text, ecg_id in zip(frame["scp_codes"], frame["ecg_id"])]
+        raise DataFormatError(
+            f"{path}: empty patient_id or strat_fold in {int(frame[['patient_id', 'strat_fold']].isna().any(axis=1).sum())} rows"
+        )
+    frame["scp_codes"] = [
+        _parse_scp_codes(text, path, ecg_id) for text, ecg_id in zip(frame["scp_codes"], frame["ecg_id"])
+    ]
     frame["patient_id"] = frame["patient_id"].astype(float).astype(int).astype(str)
     frame["strat_fold"] = frame["strat_fold"].astype(int)
     return frame.set_index("ecg_id", verify_integrity=True)
@@ -136,7 +142,9 @@ def superclass_labels(
         keeps every code, as the PTB-XL benchmark does.
     """
     diagnostic = scp_statements[scp_statements["diagnostic"] == 1]
-    class_of_code = {code: cls for code, cls in diagnostic["diagnostic_class"].items() if isinstance(cls, str)}
+    class_of_code = {
+        code: cls for code, cls in diagnostic["diagnostic_class"].items() if isinstance(cls, str)
+    }
     unknown = {cls for cls in class_of_code.values() if cls not in SUPERCLASSES}
     if unknown:
         raise DataFormatError(f"scp_statements.csv: unknown diagnostic_class values {sorted(unknown)}")
@@ -171,7 +179,11 @@ def read_signal_mv(record_path: Path, *, fs_hz: int) -> tuple[np.ndarray, tuple[
 
 
 def load_record(
-    ecg_id: int, root: str | os.PathLike | None = None, fs_hz: int = 100, *, metadata: pd.DataFrame | None = None
+    ecg_id: int,
+    root: str | os.PathLike | None = None,
+    fs_hz: int = 100,
+    *,
+    metadata: pd.DataFrame | None = None,
 ) -> EcgRecord:
     """One ECG, shape (1000 or 5000, 12) float32 mV; ``meta`` holds ``scp_codes`` and ``strat_fold``.
 
@@ -230,7 +242,10 @@ def load_labelled(
     metadata, targets = metadata[has_label], targets[has_label]
     if limit is not None:
         metadata, targets = metadata.iloc[:limit], targets[:limit]
-    signals = [_select_leads(load_record(ecg_id, root, fs_hz, metadata=metadata), lead_names) for ecg_id in metadata.index]
+    signals = [
+        _select_leads(load_record(ecg_id, root, fs_hz, metadata=metadata), lead_names)
+        for ecg_id in metadata.index
+    ]
     names = lead_names or LEADS
     return LabelledSet(
         signals_mv=np.stack(signals) if signals else np.zeros((0, 10 * fs_hz, len(names)), np.float32),

@@ -74,16 +74,44 @@ INFO_BY_NAME: dict[str, DatasetInfo] = {
     ),
 }
 
-CHAPMAN_CLASSES: tuple[str, ...] = ("SR", "SB", "ST", "SA", "AFIB", "AF", "SVT", "AT", "AVNRT", "AVRT", "SAAWR")
+CHAPMAN_CLASSES: tuple[str, ...] = (
+    "SR",
+    "SB",
+    "ST",
+    "SA",
+    "AFIB",
+    "AF",
+    "SVT",
+    "AT",
+    "AVNRT",
+    "AVRT",
+    "SAAWR",
+)
 CHAPMAN_CLASS_TITLES = {
-    "SR": "sinus rhythm", "SB": "sinus bradycardia", "ST": "sinus tachycardia", "SA": "sinus irregularity",
-    "AFIB": "atrial fibrillation", "AF": "atrial flutter", "SVT": "supraventricular tachycardia",
-    "AT": "atrial tachycardia", "AVNRT": "AV node reentrant tachycardia", "AVRT": "AV reentrant tachycardia",
+    "SR": "sinus rhythm",
+    "SB": "sinus bradycardia",
+    "ST": "sinus tachycardia",
+    "SA": "sinus irregularity",
+    "AFIB": "atrial fibrillation",
+    "AF": "atrial flutter",
+    "SVT": "supraventricular tachycardia",
+    "AT": "atrial tachycardia",
+    "AVNRT": "AV node reentrant tachycardia",
+    "AVRT": "AV reentrant tachycardia",
     "SAAWR": "wandering atrial pacemaker",
 }
 _CHAPMAN_RHYTHM = {
-    "SR": "sinus", "SB": "sinus", "ST": "sinus", "SA": "sinus_arrhythmia", "AFIB": "afib", "AF": "flutter",
-    "SVT": "svt", "AT": "at", "AVNRT": "avnrt", "AVRT": "avrt", "SAAWR": "wap",
+    "SR": "sinus",
+    "SB": "sinus",
+    "ST": "sinus",
+    "SA": "sinus_arrhythmia",
+    "AFIB": "afib",
+    "AF": "flutter",
+    "SVT": "svt",
+    "AT": "at",
+    "AVNRT": "avnrt",
+    "AVRT": "avrt",
+    "SAAWR": "wap",
 }
 #: clinical definitions that bound the sampled ventricular rate (bpm), applied after the table
 _RATE_LIMITS_BPM = {"SB": (None, 58.5), "SR": (60.5, 99.5), "ST": (101.0, None)}
@@ -99,8 +127,14 @@ _CHAPMAN_COLUMNS = {
     "t_axis_deg": "TAxis",
 }
 _CHAPMAN_BEAT_TOKENS = {
-    "rbbb": ("RBBB",), "lbbb": ("LBBB",), "iavb": ("1AVB",), "lvh": ("LVHV", "LVH"),
-    "sttc": ("STTC", "STDD", "STTU"), "twc": ("TWC", "TWO"), "vpb": ("VPB",), "apb": ("APB",),
+    "rbbb": ("RBBB",),
+    "lbbb": ("LBBB",),
+    "iavb": ("1AVB",),
+    "lvh": ("LVHV", "LVH"),
+    "sttc": ("STTC", "STDD", "STTU"),
+    "twc": ("TWC", "TWO"),
+    "vpb": ("VPB",),
+    "apb": ("APB",),
 }
 
 # Derived from /work/shared/data/chapman/Diagnostics.csv (10,646 records; Zheng et al. 2020)
@@ -112,17 +146,237 @@ _CHAPMAN_BEAT_TOKENS = {
 # with `python -c "from ecglib.data.simulated import *; print(chapman_table_from_csv(PATH))"`;
 # tests/test_simulated.py checks that this table equals the recomputed one when the CSV exists.
 CHAPMAN_TABLE: dict[str, dict] = {
-    "SR": {"n": 1826, "prior": 0.17152, "vent_rate_bpm": [60, 64, 68, 74, 83, 90, 99], "atrial_rate_bpm": [60, 64, 68, 74, 83, 90, 100], "qrs_ms": [66, 74, 78, 86, 94, 100, 132], "qt_ms": [328, 352, 366, 384, 402, 422, 462], "qtc_ms": [378, 399, 413, 429, 447, 462, 507], "qrs_axis_deg": [-47, -9, 16, 44, 66, 77, 89], "t_axis_deg": [-82, 6, 24, 40, 56, 67, 106], "conditions": {"rbbb": 0.014, "lbbb": 0.002, "iavb": 0.016, "lvh": 0.049, "sttc": 0.062, "twc": 0.112, "vpb": 0.009, "apb": 0.02}},
-    "SB": {"n": 3889, "prior": 0.3653, "vent_rate_bpm": [43, 50, 53, 56, 58, 59, 59], "atrial_rate_bpm": [43, 50, 53, 56, 58, 59, 59], "qrs_ms": [70, 78, 84, 92, 100, 110, 148], "qt_ms": [374, 396, 412, 430, 450, 472, 530], "qtc_ms": [358, 380, 393, 411, 429, 449, 502], "qrs_axis_deg": [-50, -13, 13, 41, 64, 76, 93], "t_axis_deg": [-88, 0, 22, 41, 58, 70, 113], "conditions": {"rbbb": 0.031, "lbbb": 0.004, "iavb": 0.041, "lvh": 0.156, "sttc": 0.063, "twc": 0.16, "vpb": 0.01, "apb": 0.026}},
-    "ST": {"n": 1568, "prior": 0.14729, "vent_rate_bpm": [101, 102, 104, 108, 117, 128, 150], "atrial_rate_bpm": [101, 102, 104, 108, 118, 129, 194], "qrs_ms": [60, 70, 76, 82, 92, 100, 144], "qt_ms": [265, 300, 318, 334, 350, 368, 418], "qtc_ms": [379, 419, 435, 452, 469, 494, 577], "qrs_axis_deg": [-87, -19, 17, 50, 70, 83, 115], "t_axis_deg": [-107, 5, 27, 45, 63, 79, 161], "conditions": {"rbbb": 0.038, "lbbb": 0.011, "iavb": 0.036, "lvh": 0.083, "sttc": 0.229, "twc": 0.191, "vpb": 0.04, "apb": 0.064}},
-    "SA": {"n": 399, "prior": 0.03748, "vent_rate_bpm": [55, 62, 66, 72, 78, 87, 101], "atrial_rate_bpm": [55, 62, 66, 72, 78, 87, 102], "qrs_ms": [64, 74, 80, 86, 94, 102, 128], "qt_ms": [324, 352, 366, 382, 402, 424, 456], "qtc_ms": [366, 392, 404, 420, 438, 452, 479], "qrs_axis_deg": [-40, 14, 44, 65, 79, 87, 102], "t_axis_deg": [-32, 14, 30, 43, 56, 66, 90], "conditions": {"rbbb": 0.015, "lbbb": 0.003, "iavb": 0.013, "lvh": 0.048, "sttc": 0.053, "twc": 0.078, "vpb": 0.04, "apb": 0.05}},
-    "AFIB": {"n": 1780, "prior": 0.1672, "vent_rate_bpm": [49, 65, 76, 91, 109, 135, 176], "atrial_rate_bpm": [40, 62, 79, 104, 153, 288, 441], "qrs_ms": [66, 74, 80, 88, 98, 118, 158], "qt_ms": [244, 298, 332, 366, 400, 432, 498], "qtc_ms": [366, 401, 424, 448, 471, 496, 568], "qrs_axis_deg": [-79, -33, 6, 42, 69, 85, 114], "t_axis_deg": [-172, -106, -48, 11, 53, 86, 170], "conditions": {"rbbb": 0.08, "lbbb": 0.017, "iavb": 0.0, "lvh": 0.212, "sttc": 0.269, "twc": 0.368, "vpb": 0.083, "apb": 0.0}},
-    "AF": {"n": 445, "prior": 0.0418, "vent_rate_bpm": [43, 69, 86, 115, 140, 158, 204], "atrial_rate_bpm": [40, 70, 104, 141, 241, 314, 394], "qrs_ms": [65, 72, 80, 90, 110, 133, 169], "qt_ms": [215, 270, 300, 344, 388, 436, 546], "qtc_ms": [332, 406, 431, 459, 494, 530, 600], "qrs_axis_deg": [-114, -50, 0, 48, 75, 88, 145], "t_axis_deg": [-167, -105, -59, 22, 63, 100, 169], "conditions": {"rbbb": 0.126, "lbbb": 0.029, "iavb": 0.0, "lvh": 0.124, "sttc": 0.169, "twc": 0.258, "vpb": 0.043, "apb": 0.0}},
-    "SVT": {"n": 587, "prior": 0.05514, "vent_rate_bpm": [123, 138, 151, 168, 184, 198, 217], "atrial_rate_bpm": [0, 64, 103, 153, 184, 207, 316], "qrs_ms": [60, 70, 76, 84, 104, 143, 216], "qt_ms": [192, 234, 254, 278, 304, 324, 388], "qtc_ms": [353, 417, 440, 461, 481, 516, 604], "qrs_axis_deg": [-111, -47, 18, 56, 78, 93, 128], "t_axis_deg": [-158, -103, -64, -3, 53, 87, 167], "conditions": {"rbbb": 0.065, "lbbb": 0.015, "iavb": 0.002, "lvh": 0.041, "sttc": 0.106, "twc": 0.049, "vpb": 0.01, "apb": 0.0}},
-    "AT": {"n": 121, "prior": 0.01137, "vent_rate_bpm": [58, 82, 95, 111, 138, 152, 190], "atrial_rate_bpm": [46, 79, 97, 115, 150, 187, 363], "qrs_ms": [64, 74, 78, 86, 92, 114, 140], "qt_ms": [214, 276, 310, 336, 360, 394, 478], "qtc_ms": [366, 406, 423, 454, 483, 508, 560], "qrs_axis_deg": [-86, -32, 2, 51, 68, 85, 96], "t_axis_deg": [-148, -72, -19, 28, 57, 88, 160], "conditions": {"rbbb": 0.074, "lbbb": 0.025, "iavb": 0.017, "lvh": 0.207, "sttc": 0.298, "twc": 0.273, "vpb": 0.033, "apb": 0.14}},
-    "AVNRT": {"n": 16, "prior": 0.0015, "vent_rate_bpm": [145, 149, 169, 174, 179, 184, 203], "atrial_rate_bpm": [88, 98, 119, 161, 180, 190, 200], "qrs_ms": [65, 71, 78, 82, 90, 108, 171], "qt_ms": [223, 253, 258, 278, 292, 297, 301], "qtc_ms": [408, 438, 444, 462, 477, 491, 503], "qrs_axis_deg": [-29, 32, 54, 70, 86, 98, 106], "t_axis_deg": [-63, -60, -41, -1, 48, 62, 75], "conditions": {"rbbb": 0.0, "lbbb": 0.0, "iavb": 0.0, "lvh": 0.0, "sttc": 0.125, "twc": 0.188, "vpb": 0.0, "apb": 0.0}},
-    "AVRT": {"n": 8, "prior": 0.00075, "vent_rate_bpm": [127, 136, 144, 162, 196, 218, 229], "atrial_rate_bpm": [33, 76, 118, 140, 162, 215, 228], "qrs_ms": [70, 71, 74, 78, 90, 96, 96], "qt_ms": [200, 215, 230, 288, 302, 315, 327], "qtc_ms": [387, 392, 426, 458, 477, 483, 484], "qrs_axis_deg": [17, 19, 46, 59, 74, 90, 94], "t_axis_deg": [-117, -103, -74, -18, -6, 11, 35], "conditions": {"rbbb": 0.0, "lbbb": 0.0, "iavb": 0.0, "lvh": 0.125, "sttc": 0.125, "twc": 0.125, "vpb": 0.0, "apb": 0.125}},
-    "SAAWR": {"n": 7, "prior": 0.00066, "vent_rate_bpm": [53, 55, 58, 63, 71, 77, 78], "atrial_rate_bpm": [53, 55, 58, 63, 71, 81, 87], "qrs_ms": [72, 76, 78, 90, 90, 92, 96], "qt_ms": [374, 378, 390, 404, 418, 436, 452], "qtc_ms": [390, 394, 401, 426, 430, 441, 453], "qrs_axis_deg": [-1, 4, 22, 41, 70, 77, 84], "t_axis_deg": [37, 38, 43, 53, 70, 73, 77], "conditions": {"rbbb": 0.0, "lbbb": 0.0, "iavb": 0.0, "lvh": 0.286, "sttc": 0.143, "twc": 0.143, "vpb": 0.0, "apb": 0.286}},
+    "SR": {
+        "n": 1826,
+        "prior": 0.17152,
+        "vent_rate_bpm": [60, 64, 68, 74, 83, 90, 99],
+        "atrial_rate_bpm": [60, 64, 68, 74, 83, 90, 100],
+        "qrs_ms": [66, 74, 78, 86, 94, 100, 132],
+        "qt_ms": [328, 352, 366, 384, 402, 422, 462],
+        "qtc_ms": [378, 399, 413, 429, 447, 462, 507],
+        "qrs_axis_deg": [-47, -9, 16, 44, 66, 77, 89],
+        "t_axis_deg": [-82, 6, 24, 40, 56, 67, 106],
+        "conditions": {
+            "rbbb": 0.014,
+            "lbbb": 0.002,
+            "iavb": 0.016,
+            "lvh": 0.049,
+            "sttc": 0.062,
+            "twc": 0.112,
+            "vpb": 0.009,
+            "apb": 0.02,
+        },
+    },
+    "SB": {
+        "n": 3889,
+        "prior": 0.3653,
+        "vent_rate_bpm": [43, 50, 53, 56, 58, 59, 59],
+        "atrial_rate_bpm": [43, 50, 53, 56, 58, 59, 59],
+        "qrs_ms": [70, 78, 84, 92, 100, 110, 148],
+        "qt_ms": [374, 396, 412, 430, 450, 472, 530],
+        "qtc_ms": [358, 380, 393, 411, 429, 449, 502],
+        "qrs_axis_deg": [-50, -13, 13, 41, 64, 76, 93],
+        "t_axis_deg": [-88, 0, 22, 41, 58, 70, 113],
+        "conditions": {
+            "rbbb": 0.031,
+            "lbbb": 0.004,
+            "iavb": 0.041,
+            "lvh": 0.156,
+            "sttc": 0.063,
+            "twc": 0.16,
+            "vpb": 0.01,
+            "apb": 0.026,
+        },
+    },
+    "ST": {
+        "n": 1568,
+        "prior": 0.14729,
+        "vent_rate_bpm": [101, 102, 104, 108, 117, 128, 150],
+        "atrial_rate_bpm": [101, 102, 104, 108, 118, 129, 194],
+        "qrs_ms": [60, 70, 76, 82, 92, 100, 144],
+        "qt_ms": [265, 300, 318, 334, 350, 368, 418],
+        "qtc_ms": [379, 419, 435, 452, 469, 494, 577],
+        "qrs_axis_deg": [-87, -19, 17, 50, 70, 83, 115],
+        "t_axis_deg": [-107, 5, 27, 45, 63, 79, 161],
+        "conditions": {
+            "rbbb": 0.038,
+            "lbbb": 0.011,
+            "iavb": 0.036,
+            "lvh": 0.083,
+            "sttc": 0.229,
+            "twc": 0.191,
+            "vpb": 0.04,
+            "apb": 0.064,
+        },
+    },
+    "SA": {
+        "n": 399,
+        "prior": 0.03748,
+        "vent_rate_bpm": [55, 62, 66, 72, 78, 87, 101],
+        "atrial_rate_bpm": [55, 62, 66, 72, 78, 87, 102],
+        "qrs_ms": [64, 74, 80, 86, 94, 102, 128],
+        "qt_ms": [324, 352, 366, 382, 402, 424, 456],
+        "qtc_ms": [366, 392, 404, 420, 438, 452, 479],
+        "qrs_axis_deg": [-40, 14, 44, 65, 79, 87, 102],
+        "t_axis_deg": [-32, 14, 30, 43, 56, 66, 90],
+        "conditions": {
+            "rbbb": 0.015,
+            "lbbb": 0.003,
+            "iavb": 0.013,
+            "lvh": 0.048,
+            "sttc": 0.053,
+            "twc": 0.078,
+            "vpb": 0.04,
+            "apb": 0.05,
+        },
+    },
+    "AFIB": {
+        "n": 1780,
+        "prior": 0.1672,
+        "vent_rate_bpm": [49, 65, 76, 91, 109, 135, 176],
+        "atrial_rate_bpm": [40, 62, 79, 104, 153, 288, 441],
+        "qrs_ms": [66, 74, 80, 88, 98, 118, 158],
+        "qt_ms": [244, 298, 332, 366, 400, 432, 498],
+        "qtc_ms": [366, 401, 424, 448, 471, 496, 568],
+        "qrs_axis_deg": [-79, -33, 6, 42, 69, 85, 114],
+        "t_axis_deg": [-172, -106, -48, 11, 53, 86, 170],
+        "conditions": {
+            "rbbb": 0.08,
+            "lbbb": 0.017,
+            "iavb": 0.0,
+            "lvh": 0.212,
+            "sttc": 0.269,
+            "twc": 0.368,
+            "vpb": 0.083,
+            "apb": 0.0,
+        },
+    },
+    "AF": {
+        "n": 445,
+        "prior": 0.0418,
+        "vent_rate_bpm": [43, 69, 86, 115, 140, 158, 204],
+        "atrial_rate_bpm": [40, 70, 104, 141, 241, 314, 394],
+        "qrs_ms": [65, 72, 80, 90, 110, 133, 169],
+        "qt_ms": [215, 270, 300, 344, 388, 436, 546],
+        "qtc_ms": [332, 406, 431, 459, 494, 530, 600],
+        "qrs_axis_deg": [-114, -50, 0, 48, 75, 88, 145],
+        "t_axis_deg": [-167, -105, -59, 22, 63, 100, 169],
+        "conditions": {
+            "rbbb": 0.126,
+            "lbbb": 0.029,
+            "iavb": 0.0,
+            "lvh": 0.124,
+            "sttc": 0.169,
+            "twc": 0.258,
+            "vpb": 0.043,
+            "apb": 0.0,
+        },
+    },
+    "SVT": {
+        "n": 587,
+        "prior": 0.05514,
+        "vent_rate_bpm": [123, 138, 151, 168, 184, 198, 217],
+        "atrial_rate_bpm": [0, 64, 103, 153, 184, 207, 316],
+        "qrs_ms": [60, 70, 76, 84, 104, 143, 216],
+        "qt_ms": [192, 234, 254, 278, 304, 324, 388],
+        "qtc_ms": [353, 417, 440, 461, 481, 516, 604],
+        "qrs_axis_deg": [-111, -47, 18, 56, 78, 93, 128],
+        "t_axis_deg": [-158, -103, -64, -3, 53, 87, 167],
+        "conditions": {
+            "rbbb": 0.065,
+            "lbbb": 0.015,
+            "iavb": 0.002,
+            "lvh": 0.041,
+            "sttc": 0.106,
+            "twc": 0.049,
+            "vpb": 0.01,
+            "apb": 0.0,
+        },
+    },
+    "AT": {
+        "n": 121,
+        "prior": 0.01137,
+        "vent_rate_bpm": [58, 82, 95, 111, 138, 152, 190],
+        "atrial_rate_bpm": [46, 79, 97, 115, 150, 187, 363],
+        "qrs_ms": [64, 74, 78, 86, 92, 114, 140],
+        "qt_ms": [214, 276, 310, 336, 360, 394, 478],
+        "qtc_ms": [366, 406, 423, 454, 483, 508, 560],
+        "qrs_axis_deg": [-86, -32, 2, 51, 68, 85, 96],
+        "t_axis_deg": [-148, -72, -19, 28, 57, 88, 160],
+        "conditions": {
+            "rbbb": 0.074,
+            "lbbb": 0.025,
+            "iavb": 0.017,
+            "lvh": 0.207,
+            "sttc": 0.298,
+            "twc": 0.273,
+            "vpb": 0.033,
+            "apb": 0.14,
+        },
+    },
+    "AVNRT": {
+        "n": 16,
+        "prior": 0.0015,
+        "vent_rate_bpm": [145, 149, 169, 174, 179, 184, 203],
+        "atrial_rate_bpm": [88, 98, 119, 161, 180, 190, 200],
+        "qrs_ms": [65, 71, 78, 82, 90, 108, 171],
+        "qt_ms": [223, 253, 258, 278, 292, 297, 301],
+        "qtc_ms": [408, 438, 444, 462, 477, 491, 503],
+        "qrs_axis_deg": [-29, 32, 54, 70, 86, 98, 106],
+        "t_axis_deg": [-63, -60, -41, -1, 48, 62, 75],
+        "conditions": {
+            "rbbb": 0.0,
+            "lbbb": 0.0,
+            "iavb": 0.0,
+            "lvh": 0.0,
+            "sttc": 0.125,
+            "twc": 0.188,
+            "vpb": 0.0,
+            "apb": 0.0,
+        },
+    },
+    "AVRT": {
+        "n": 8,
+        "prior": 0.00075,
+        "vent_rate_bpm": [127, 136, 144, 162, 196, 218, 229],
+        "atrial_rate_bpm": [33, 76, 118, 140, 162, 215, 228],
+        "qrs_ms": [70, 71, 74, 78, 90, 96, 96],
+        "qt_ms": [200, 215, 230, 288, 302, 315, 327],
+        "qtc_ms": [387, 392, 426, 458, 477, 483, 484],
+        "qrs_axis_deg": [17, 19, 46, 59, 74, 90, 94],
+        "t_axis_deg": [-117, -103, -74, -18, -6, 11, 35],
+        "conditions": {
+            "rbbb": 0.0,
+            "lbbb": 0.0,
+            "iavb": 0.0,
+            "lvh": 0.125,
+            "sttc": 0.125,
+            "twc": 0.125,
+            "vpb": 0.0,
+            "apb": 0.125,
+        },
+    },
+    "SAAWR": {
+        "n": 7,
+        "prior": 0.00066,
+        "vent_rate_bpm": [53, 55, 58, 63, 71, 77, 78],
+        "atrial_rate_bpm": [53, 55, 58, 63, 71, 81, 87],
+        "qrs_ms": [72, 76, 78, 90, 90, 92, 96],
+        "qt_ms": [374, 378, 390, 404, 418, 436, 452],
+        "qtc_ms": [390, 394, 401, 426, 430, 441, 453],
+        "qrs_axis_deg": [-1, 4, 22, 41, 70, 77, 84],
+        "t_axis_deg": [37, 38, 43, 53, 70, 73, 77],
+        "conditions": {
+            "rbbb": 0.0,
+            "lbbb": 0.0,
+            "iavb": 0.0,
+            "lvh": 0.286,
+            "sttc": 0.143,
+            "twc": 0.143,
+            "vpb": 0.0,
+            "apb": 0.286,
+        },
+    },
 }
 
 
@@ -154,7 +408,9 @@ def chapman_table_from_csv(path: str | Path) -> dict[str, dict]:
             entry[key] = [int(v) for v in np.round(values.quantile(list(CHAPMAN_QUANTILES)).to_numpy())]
         tokens = rows["Beat"].fillna("").str.split()
         entry["conditions"] = {
-            cond: round(float(tokens.apply(lambda found, names=names: any(t in found for t in names)).mean()), 3)
+            cond: round(
+                float(tokens.apply(lambda found, names=names: any(t in found for t in names)).mean()), 3
+            )
             for cond, names in _CHAPMAN_BEAT_TOKENS.items()
         }
         out[name] = entry
@@ -291,14 +547,27 @@ def simulate_chapman(
     qrs_axis = per_patient("qrs_axis_deg")
     t_axis = per_patient("t_axis_deg")
     rate_u = rng.uniform(0.01, 0.99, n_patients)
-    morph = sim.sample_morphology(n_patients, rng, qrs_axis_deg=qrs_axis, t_axis_deg=t_axis, qrs_ms=np.minimum(qrs_ms, 119.0), qtc_ms=qtc_ms)
+    morph = sim.sample_morphology(
+        n_patients,
+        rng,
+        qrs_axis_deg=qrs_axis,
+        t_axis_deg=t_axis,
+        qrs_ms=np.minimum(qrs_ms, 119.0),
+        qtc_ms=qtc_ms,
+    )
     conditions = np.full(n_patients, "", dtype=object)
 
     def flag(name: str, mask: np.ndarray) -> None:
         conditions[mask] = np.where(conditions[mask] == "", name, conditions[mask] + "+" + name)
 
     wide = qrs_ms >= 120
-    rbbb_share = np.array([(table[c]["conditions"]["rbbb"] + 1e-3) / (table[c]["conditions"]["rbbb"] + table[c]["conditions"]["lbbb"] + 2e-3) for c in patient_names])
+    rbbb_share = np.array(
+        [
+            (table[c]["conditions"]["rbbb"] + 1e-3)
+            / (table[c]["conditions"]["rbbb"] + table[c]["conditions"]["lbbb"] + 2e-3)
+            for c in patient_names
+        ]
+    )
     pattern = rng.random(n_patients)
     for name, mask in (
         ("rbbb", wide & (pattern < 0.9 * rbbb_share)),
@@ -325,7 +594,9 @@ def simulate_chapman(
 
     # example-level draws: rate varies around the patient's own
     u_rate = np.clip(rate_u[patient_of] + rng.normal(0, 0.04, n_examples), 0.01, 0.99)
-    vent_rate = np.array([_from_quantiles(table[c]["vent_rate_bpm"], [u])[0] for c, u in zip(class_names, u_rate)])
+    vent_rate = np.array(
+        [_from_quantiles(table[c]["vent_rate_bpm"], [u])[0] for c, u in zip(class_names, u_rate)]
+    )
     for name, (low, high) in _RATE_LIMITS_BPM.items():
         sel = class_names == name
         vent_rate[sel] = np.clip(vent_rate[sel], low, high)
@@ -339,7 +610,12 @@ def simulate_chapman(
         spec = sim.RhythmSpec(rhythm[part], vent_rate[part], p_kind=example_pkind[part])
         chunk_morph = {key: value[part] for key, value in example_morph.items()}
         out = sim.simulate_rhythms(
-            spec, chunk_morph, fs_hz=fs_hz, duration_s=duration_s, snr_db=None if snr is None else snr[part], rng=child
+            spec,
+            chunk_morph,
+            fs_hz=fs_hz,
+            duration_s=duration_s,
+            snr_db=None if snr is None else snr[part],
+            rng=child,
         )
         out.signals_mv = out.signals_mv[:, :, lead_index]
         return out
@@ -357,8 +633,14 @@ def simulate_chapman(
         source="sim-chapman",
     )
     meta = pd.DataFrame(
-        {"rhythm": class_names, "generator": rhythm, "patient_id": patient_ids, "conditions": conditions[patient_of],
-         "target_vent_rate_bpm": vent_rate, "snr_db": np.full(n_examples, np.nan) if snr is None else snr}
+        {
+            "rhythm": class_names,
+            "generator": rhythm,
+            "patient_id": patient_ids,
+            "conditions": conditions[patient_of],
+            "target_vent_rate_bpm": vent_rate,
+            "snr_db": np.full(n_examples, np.nan) if snr is None else snr,
+        }
     )
     return SimulatedSet(labelled, beats, intervals, meta)
 
@@ -405,12 +687,17 @@ def simulate_ptbxl(
     labels[norm, 0] = True
     todo = ~norm
     while todo.any():
-        draw = rng.random((todo.sum(), 4)) < np.array([PTBXL_COUNTS[c] / PTBXL_N_RECORDS / abnormal_share for c in PTBXL_SUPERCLASSES[1:]])
+        draw = rng.random((todo.sum(), 4)) < np.array(
+            [PTBXL_COUNTS[c] / PTBXL_N_RECORDS / abnormal_share for c in PTBXL_SUPERCLASSES[1:]]
+        )
         labels[np.flatnonzero(todo)[:, None], np.arange(1, 5)[None, :]] = draw
         todo = ~labels.any(axis=1)
     morph = sim.sample_morphology(n_patients, rng)
     patterns = np.full(n_patients, "", dtype=object)
-    extra = {"mi_territory": np.full(n_patients, "", dtype=object), "mi_stage": np.full(n_patients, "", dtype=object)}
+    extra = {
+        "mi_territory": np.full(n_patients, "", dtype=object),
+        "mi_stage": np.full(n_patients, "", dtype=object),
+    }
 
     def add(name, mask):
         patterns[mask] = np.where(patterns[mask] == "", name, patterns[mask] + "+" + name)
@@ -435,8 +722,12 @@ def simulate_ptbxl(
     afib = (~norm) & (rng.random(n_patients) < 0.08)
     sinus_class = rng.choice(np.array(["SR", "SB", "ST"]), size=n_patients, p=[0.8, 0.12, 0.08])
     rate_class = np.where(afib, "AFIB", sinus_class)[patient_of]
-    u_rate = np.clip(rng.uniform(0.01, 0.99, n_patients)[patient_of] + rng.normal(0, 0.04, n_examples), 0.01, 0.99)
-    vent_rate = np.array([_from_quantiles(CHAPMAN_TABLE[c]["vent_rate_bpm"], [u])[0] for c, u in zip(rate_class, u_rate)])
+    u_rate = np.clip(
+        rng.uniform(0.01, 0.99, n_patients)[patient_of] + rng.normal(0, 0.04, n_examples), 0.01, 0.99
+    )
+    vent_rate = np.array(
+        [_from_quantiles(CHAPMAN_TABLE[c]["vent_rate_bpm"], [u])[0] for c, u in zip(rate_class, u_rate)]
+    )
     rhythm = np.where(afib[patient_of], "afib", "sinus")
     snr = _snr_per_example(snr_db, n_examples, rng)
     lead_index = _lead_index(leads)
@@ -445,7 +736,14 @@ def simulate_ptbxl(
     def make_chunk(part, child):
         spec = sim.RhythmSpec(rhythm[part], vent_rate[part])
         chunk_morph = {key: value[part] for key, value in example_morph.items()}
-        out = sim.simulate_rhythms(spec, chunk_morph, fs_hz=fs_hz, duration_s=duration_s, snr_db=None if snr is None else snr[part], rng=child)
+        out = sim.simulate_rhythms(
+            spec,
+            chunk_morph,
+            fs_hz=fs_hz,
+            duration_s=duration_s,
+            snr_db=None if snr is None else snr[part],
+            rng=child,
+        )
         out.signals_mv = out.signals_mv[:, :, lead_index]
         return out
 
@@ -462,9 +760,14 @@ def simulate_ptbxl(
         source="sim-ptbxl",
     )
     meta = pd.DataFrame(
-        {"patient_id": patient_ids, "patterns": patterns[patient_of], "rhythm": rhythm,
-         "mi_territory": extra["mi_territory"][patient_of], "mi_stage": extra["mi_stage"][patient_of],
-         "snr_db": np.full(n_examples, np.nan) if snr is None else snr}
+        {
+            "patient_id": patient_ids,
+            "patterns": patterns[patient_of],
+            "rhythm": rhythm,
+            "mi_territory": extra["mi_territory"][patient_of],
+            "mi_stage": extra["mi_stage"][patient_of],
+            "snr_db": np.full(n_examples, np.nan) if snr is None else snr,
+        }
     )
     return SimulatedSet(labelled, beats, intervals, meta)
 
@@ -559,8 +862,15 @@ def simulate_beats(
     morph = sim.sample_morphology(n_patients, rng)
     lead_index = sim.LEAD_NAMES.index(lead)
     sinus_class = rng.choice(np.array(["SR", "SB", "ST"]), size=n_patients, p=[0.8, 0.12, 0.08])
-    u_rate = np.clip(rng.uniform(0.01, 0.99, n_patients)[patient_of] + rng.normal(0, 0.05, n_examples), 0.01, 0.99)
-    vent_rate = np.array([_from_quantiles(CHAPMAN_TABLE[c]["vent_rate_bpm"], [u])[0] for c, u in zip(sinus_class[patient_of], u_rate)])
+    u_rate = np.clip(
+        rng.uniform(0.01, 0.99, n_patients)[patient_of] + rng.normal(0, 0.05, n_examples), 0.01, 0.99
+    )
+    vent_rate = np.array(
+        [
+            _from_quantiles(CHAPMAN_TABLE[c]["vent_rate_bpm"], [u])[0]
+            for c, u in zip(sinus_class[patient_of], u_rate)
+        ]
+    )
     p_kind = np.zeros((n_patients, 5))
     forced = np.full(n_examples, -1)
     extra = {"mi_territory": np.full(n_patients, "", dtype=object)}
@@ -587,22 +897,32 @@ def simulate_beats(
     duration_s = 6.0
     target_offset = 1  # the second beat after the strip starts
     targets_at: list[np.ndarray] = []
-    peaks_at: list[list[np.ndarray]] = []
 
     def make_chunk(part, child):
-        spec = sim.RhythmSpec(np.full(part.stop - part.start, "sinus"), vent_rate[part], p_kind=example_pkind[part])
+        spec = sim.RhythmSpec(
+            np.full(part.stop - part.start, "sinus"), vent_rate[part], p_kind=example_pkind[part]
+        )
         chunk_morph = {key: value[part] for key, value in example_morph.items()}
         out = sim.simulate_rhythms(
-            spec, chunk_morph, fs_hz=MITBIH_FS_HZ, duration_s=duration_s, snr_db=None if snr is None else snr[part],
-            rng=child, forced_kinds={target_offset: forced[part]},
+            spec,
+            chunk_morph,
+            fs_hz=MITBIH_FS_HZ,
+            duration_s=duration_s,
+            snr_db=None if snr is None else snr[part],
+            rng=child,
+            forced_kinds={target_offset: forced[part]},
         )
         strip = out.signals_mv[:, :, lead_index]
         beats_table = out.beats
         peaks = [g["r_peak"].to_numpy() for _, g in beats_table.groupby("example")]
         target_rows = beats_table[beats_table["forced"]]
         if not np.array_equal(target_rows["example"].to_numpy(), np.arange(part.stop - part.start)):
-            raise RuntimeError("a simulated strip lacks its target beat; this is a bug in ecglib.data.simulated")
-        out.signals_mv = kachuee_beats(strip, peaks, target_rows["r_peak"].to_numpy(), MITBIH_FS_HZ)[:, :, None]
+            raise RuntimeError(
+                "a simulated strip lacks its target beat; this is a bug in ecglib.data.simulated"
+            )
+        out.signals_mv = kachuee_beats(strip, peaks, target_rows["r_peak"].to_numpy(), MITBIH_FS_HZ)[
+            :, :, None
+        ]
         targets_at.append(target_rows["kind"].to_numpy())
         return out
 
@@ -610,7 +930,9 @@ def simulate_beats(
     realised = np.concatenate(targets_at)
     expected = np.array(sim.KINDS)[forced] if beat_set == "mitbih" else np.full(n_examples, "N")
     if not np.array_equal(realised, expected):  # the forced beat must be the one we cut
-        raise RuntimeError("simulated target beats do not match their labels; this is a bug in ecglib.data.simulated")
+        raise RuntimeError(
+            "simulated target beats do not match their labels; this is a bug in ecglib.data.simulated"
+        )
     patient_ids = np.array([f"simbeat{p:05d}" for p in patient_of])
     labelled = LabelledSet(
         signals_mv=np.concatenate(signals),
@@ -624,8 +946,13 @@ def simulate_beats(
         units="minmax-0-1",
     )
     meta = pd.DataFrame(
-        {"patient_id": patient_ids, "label": np.array(classes)[labels], "beat_set": beat_set,
-         "mi_territory": extra["mi_territory"][patient_of], "snr_db": np.full(n_examples, np.nan) if snr is None else snr}
+        {
+            "patient_id": patient_ids,
+            "label": np.array(classes)[labels],
+            "beat_set": beat_set,
+            "mi_territory": extra["mi_territory"][patient_of],
+            "snr_db": np.full(n_examples, np.nan) if snr is None else snr,
+        }
     )
     return SimulatedSet(labelled, beats, intervals, meta)
 
@@ -677,8 +1004,15 @@ def simulate_mitbih_windows(
     sim.apply_condition(morph, "rbbb", bbb < 0.08, rng)
     sim.apply_condition(morph, "lbbb", (bbb >= 0.08) & (bbb < 0.14), rng)
     afib = (~paced) & (rng.random(n_patients) < 0.1)
-    rate_class = np.where(afib, "AFIB", rng.choice(np.array(["SR", "SB", "ST"]), size=n_patients, p=[0.8, 0.12, 0.08]))
-    vent_rate = np.array([_from_quantiles(CHAPMAN_TABLE[c]["vent_rate_bpm"], [u])[0] for c, u in zip(rate_class, rng.uniform(0.01, 0.99, n_patients))])
+    rate_class = np.where(
+        afib, "AFIB", rng.choice(np.array(["SR", "SB", "ST"]), size=n_patients, p=[0.8, 0.12, 0.08])
+    )
+    vent_rate = np.array(
+        [
+            _from_quantiles(CHAPMAN_TABLE[c]["vent_rate_bpm"], [u])[0]
+            for c, u in zip(rate_class, rng.uniform(0.01, 0.99, n_patients))
+        ]
+    )
     rhythm = np.where(afib, "afib", "sinus")
     snr = _snr_per_example(snr_db, n_patients, rng)
     duration_s = windows_per_patient * window_s
@@ -687,7 +1021,14 @@ def simulate_mitbih_windows(
     def make_chunk(part, child):
         spec = sim.RhythmSpec(rhythm[part], vent_rate[part], p_kind=p_kind[part])
         chunk_morph = {key: value[part] for key, value in morph.items()}
-        out = sim.simulate_rhythms(spec, chunk_morph, fs_hz=fs_hz, duration_s=duration_s, snr_db=None if snr is None else snr[part], rng=child)
+        out = sim.simulate_rhythms(
+            spec,
+            chunk_morph,
+            fs_hz=fs_hz,
+            duration_s=duration_s,
+            snr_db=None if snr is None else snr[part],
+            rng=child,
+        )
         out.signals_mv = out.signals_mv[:, :, lead_index]
         return out
 
@@ -696,14 +1037,22 @@ def simulate_mitbih_windows(
     windows = records.reshape(n_patients * windows_per_patient, window_samples)[:n_examples, :, None]
     patient_of = np.arange(n_examples) // windows_per_patient
     start = (np.arange(n_examples) % windows_per_patient) * window_samples
-    window_of_beat = beats["example"].to_numpy() * windows_per_patient + beats["r_peak"].to_numpy() // window_samples
-    inside = (beats["r_peak"].to_numpy() >= 0) & (beats["r_peak"].to_numpy() < windows_per_patient * window_samples)
+    window_of_beat = (
+        beats["example"].to_numpy() * windows_per_patient + beats["r_peak"].to_numpy() // window_samples
+    )
+    inside = (beats["r_peak"].to_numpy() >= 0) & (
+        beats["r_peak"].to_numpy() < windows_per_patient * window_samples
+    )
     abnormal = inside & (beats["kind"].to_numpy() != "N")
     labels = np.zeros(n_examples, dtype=np.int64)
     hit = window_of_beat[abnormal]
     hit = hit[hit < n_examples]
     labels[hit] = 1
-    kinds = pd.Series(beats["kind"].to_numpy()[abnormal]).groupby(window_of_beat[abnormal]).agg(lambda k: "".join(sorted(set(k))))
+    kinds = (
+        pd.Series(beats["kind"].to_numpy()[abnormal])
+        .groupby(window_of_beat[abnormal])
+        .agg(lambda k: "".join(sorted(set(k))))
+    )
     patient_ids = np.array([f"simwin{p:04d}" for p in patient_of])
     labelled = LabelledSet(
         signals_mv=np.ascontiguousarray(windows),
@@ -716,10 +1065,17 @@ def simulate_mitbih_windows(
         source="sim-mitbih-windows",
     )
     meta = pd.DataFrame(
-        {"patient_id": patient_ids, "start_sample": start, "abnormal_kinds": kinds.reindex(np.arange(n_examples)).fillna("").to_numpy(),
-         "rhythm": rhythm[patient_of], "snr_db": np.full(n_examples, np.nan) if snr is None else snr[patient_of]}
+        {
+            "patient_id": patient_ids,
+            "start_sample": start,
+            "abnormal_kinds": kinds.reindex(np.arange(n_examples)).fillna("").to_numpy(),
+            "rhythm": rhythm[patient_of],
+            "snr_db": np.full(n_examples, np.nan) if snr is None else snr[patient_of],
+        }
     )
-    window_beats = beats.assign(record=beats["example"], example=window_of_beat)[inside & (window_of_beat < n_examples)]
+    window_beats = beats.assign(record=beats["example"], example=window_of_beat)[
+        inside & (window_of_beat < n_examples)
+    ]
     intervals = pd.DataFrame({"example": np.arange(n_examples)})
     return SimulatedSet(labelled, window_beats.reset_index(drop=True), intervals, meta)
 

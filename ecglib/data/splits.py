@@ -67,7 +67,9 @@ def assert_patient_disjoint(patient_ids, *index_arrays: np.ndarray) -> None:
         naming the pair of sets (by position) and up to 20 shared patients.
     """
     patient_ids = np.asarray(patient_ids)
-    patient_sets = [set(patient_ids[np.asarray(indices, dtype=np.int64)].tolist()) for indices in index_arrays]
+    patient_sets = [
+        set(patient_ids[np.asarray(indices, dtype=np.int64)].tolist()) for indices in index_arrays
+    ]
     for first in range(len(patient_sets)):
         for second in range(first + 1, len(patient_sets)):
             shared = sorted(patient_sets[first] & patient_sets[second], key=str)
@@ -145,7 +147,9 @@ def patient_split(
     """
     patient_ids = np.asarray(patient_ids)
     if not 0 <= val_fraction < 1 - test_fraction:
-        raise ValueError(f"need 0 <= val_fraction < 1 - test_fraction, got {val_fraction} and {test_fraction}")
+        raise ValueError(
+            f"need 0 <= val_fraction < 1 - test_fraction, got {val_fraction} and {test_fraction}"
+        )
     is_test = _held_out_groups(patient_ids, labels, test_fraction, seed)
     rest = np.flatnonzero(~is_test)
     if val_fraction == 0:
@@ -153,7 +157,12 @@ def patient_split(
         train = rest
     else:
         rest_labels = None if labels is None else np.asarray(labels)[rest]
-        is_val = _held_out_groups(patient_ids[rest], rest_labels, val_fraction / (1 - test_fraction), derive_seed(seed, "validation"))
+        is_val = _held_out_groups(
+            patient_ids[rest],
+            rest_labels,
+            val_fraction / (1 - test_fraction),
+            derive_seed(seed, "validation"),
+        )
         val, train = rest[is_val], rest[~is_val]
     split = Split(train=_indices(train), val=_indices(val), test=_indices(np.flatnonzero(is_test)))
     assert_patient_disjoint(patient_ids, split.train, split.val, split.test)
@@ -213,7 +222,9 @@ def stratified_split(labels, fraction: float, seed: int) -> tuple[np.ndarray, np
     return _indices(kept), _indices(held)
 
 
-def within_patient_split(labels, *, test_fraction: float = 0.2, val_fraction_of_rest: float = 0.2, seed: int) -> Split:
+def within_patient_split(
+    labels, *, test_fraction: float = 0.2, val_fraction_of_rest: float = 0.2, seed: int
+) -> Split:
     """Vavekanand et al.'s split of one patient's windows, stratified by label.
 
     ``test_fraction`` of the windows are held out for testing (paper: 20 %), then
@@ -232,5 +243,7 @@ def within_patient_split(labels, *, test_fraction: float = 0.2, val_fraction_of_
     """
     labels = np.asarray(labels)
     rest, test = stratified_split(labels, test_fraction, seed)
-    train_in_rest, val_in_rest = stratified_split(labels[rest], val_fraction_of_rest, derive_seed(seed, "validation"))
+    train_in_rest, val_in_rest = stratified_split(
+        labels[rest], val_fraction_of_rest, derive_seed(seed, "validation")
+    )
     return Split(train=_indices(rest[train_in_rest]), val=_indices(rest[val_in_rest]), test=test)

@@ -56,22 +56,46 @@ def status_rows(root: str | os.PathLike | None = None) -> list[dict]:
             meta = info(name)
         except Exception as exc:  # a module not written yet, or broken: report, don't crash status
             rows.append(
-                {"name": name, "kind": "unavailable", "present": False, "verified": None, "version": None, "path": None,
-                 "size_bytes": None, "partial": False, "command": "-", "note": f"module {REGISTRY[name]} not importable: {type(exc).__name__}"}
-            )  # fmt: skip
+                {
+                    "name": name,
+                    "kind": "unavailable",
+                    "present": False,
+                    "verified": None,
+                    "version": None,
+                    "path": None,
+                    "size_bytes": None,
+                    "partial": False,
+                    "command": "-",
+                    "note": f"module {REGISTRY[name]} not importable: {type(exc).__name__}",
+                }
+            )
             continue
         if meta.kind != "public" or meta.folder is None:
             rows.append(
-                {"name": name, "kind": "offline", "present": True, "verified": None, "version": meta.version, "path": None,
-                 "size_bytes": None, "partial": False, "command": "-", "note": "generated on the fly"}
-            )  # fmt: skip
+                {
+                    "name": name,
+                    "kind": "offline",
+                    "present": True,
+                    "verified": None,
+                    "version": meta.version,
+                    "path": None,
+                    "size_bytes": None,
+                    "partial": False,
+                    "command": "-",
+                    "note": "generated on the fly",
+                }
+            )
             continue
         folder = base / meta.folder
         marker = read_marker(folder)
         present = marker is not None or has_expected_files(name, folder)
         size = None
         if present:
-            size = marker.get("size_bytes") if marker and isinstance(marker.get("size_bytes"), int) else _size_bytes(folder)
+            size = (
+                marker.get("size_bytes")
+                if marker and isinstance(marker.get("size_bytes"), int)
+                else _size_bytes(folder)
+            )
         partial = folder.with_name(folder.name + ".partial").exists()
         note = "" if present else ("interrupted download: rerun to resume" if partial else "not downloaded")
         if present and marker is None:
@@ -114,10 +138,21 @@ def format_status(rows: list[dict]) -> str:
             where = row["path"] if row["present"] else f"{row['command']}  ({row['note']})"
         else:
             where = row["note"]
-        lines.append((row["name"], row["kind"], "yes" if row["present"] else "no", verified, _human_size(row["size_bytes"]), where))
+        lines.append(
+            (
+                row["name"],
+                row["kind"],
+                "yes" if row["present"] else "no",
+                verified,
+                _human_size(row["size_bytes"]),
+                where,
+            )
+        )
     widths = [max(len(str(cells[i])) for cells in (header, *lines)) for i in range(len(header) - 1)]
     out = []
     for cells in (header, *lines):
-        out.append("  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths)) + "  " + str(cells[-1]))
+        out.append(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths)) + "  " + str(cells[-1])
+        )
     out.insert(1, "  ".join("-" * width for width in widths) + "  " + "-" * len(header[-1]))
     return "\n".join(out)

@@ -8,7 +8,7 @@ callable if the module is heavy.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

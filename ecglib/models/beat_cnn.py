@@ -153,21 +153,35 @@ class BeatCNN(nn.Module):
         # the bias-free 1x1 stem as a product: a grouped convolution with one input channel per
         # group falls back to a slow per-group loop in PyTorch
         stem = params["encoder.0.weight"][..., 0]  # (K, n_filters, n_leads)
-        hidden = F.relu(torch.einsum("kbis,koi->bkos", x, stem)).reshape(batch, n_models * self.n_filters, n_samples)
+        hidden = F.relu(torch.einsum("kbis,koi->bkos", x, stem)).reshape(
+            batch, n_models * self.n_filters, n_samples
+        )
         for block in range(self.n_blocks):
             prefix = f"encoder.{block + 2}."
-            out = F.conv1d(hidden, _grouped(params[prefix + "conv1.weight"]), params[prefix + "conv1.bias"].reshape(-1),
-                           groups=n_models)  # fmt: skip
-            out = F.conv1d(F.relu(out), _grouped(params[prefix + "conv2.weight"]),
-                           params[prefix + "conv2.bias"].reshape(-1), groups=n_models)  # fmt: skip
+            out = F.conv1d(
+                hidden,
+                _grouped(params[prefix + "conv1.weight"]),
+                params[prefix + "conv1.bias"].reshape(-1),
+                groups=n_models,
+            )
+            out = F.conv1d(
+                F.relu(out),
+                _grouped(params[prefix + "conv2.weight"]),
+                params[prefix + "conv2.bias"].reshape(-1),
+                groups=n_models,
+            )
             out = F.pad(out, _split_padding(hidden.shape[-1] - out.shape[-1]), mode="replicate")
             hidden = F.max_pool1d(F.relu(out + hidden), self.pool_size, self.pool_stride)
         # (batch, K * C, L) -> (K, batch, C * L): the order of nn.Flatten on each model's (C, L)
         features = hidden.reshape(batch, n_models, -1).transpose(0, 1)
-        dense = torch.baddbmm(params["head.0.bias"][:, None, :], features, params["head.0.weight"].transpose(1, 2))
+        dense = torch.baddbmm(
+            params["head.0.bias"][:, None, :], features, params["head.0.weight"].transpose(1, 2)
+        )
         if self.dense_activation == "relu":
             dense = F.relu(dense)
-        logits = torch.baddbmm(params["head.2.bias"][:, None, :], dense, params["head.2.weight"].transpose(1, 2))
+        logits = torch.baddbmm(
+            params["head.2.bias"][:, None, :], dense, params["head.2.weight"].transpose(1, 2)
+        )
         return logits[..., 0]
 
 

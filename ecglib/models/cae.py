@@ -29,8 +29,9 @@ Shapes: input ``(batch, n_leads, n_samples)``; ``.encoder`` maps it to
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -65,8 +66,16 @@ class ResidualBlock1d(nn.Module):
     through a 1x1 convolution when the channel count changes.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int, downsample: bool,
-                 activation: str, dropout: float):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int,
+        downsample: bool,
+        activation: str,
+        dropout: float,
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd to keep the length, got {kernel_size}")
@@ -81,7 +90,9 @@ class ResidualBlock1d(nn.Module):
         )
         self.pool = nn.MaxPool1d(2) if downsample else nn.Identity()
         self.skip_pool = nn.MaxPool1d(2) if downsample else nn.Identity()
-        self.skip_conv = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.skip_conv = (
+            nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -96,13 +107,24 @@ class TransposedResidualBlock1d(nn.Module):
     through a 1x1 convolution when the channel count changes.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int, upsample: bool,
-                 activation: str, dropout: float, residual: bool):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int,
+        upsample: bool,
+        activation: str,
+        dropout: float,
+        residual: bool,
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd to keep the length, got {kernel_size}")
         padding = kernel_size // 2
-        self.upsample = nn.Upsample(scale_factor=2, mode="linear", align_corners=False) if upsample else nn.Identity()
+        self.upsample = (
+            nn.Upsample(scale_factor=2, mode="linear", align_corners=False) if upsample else nn.Identity()
+        )
         self.body = nn.Sequential(
             nn.BatchNorm1d(in_channels),
             _activation(activation),
@@ -112,7 +134,9 @@ class TransposedResidualBlock1d(nn.Module):
             nn.ConvTranspose1d(out_channels, out_channels, kernel_size, stride=1, padding=padding),
         )
         self.residual = residual
-        self.skip_conv = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.skip_conv = (
+            nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -132,9 +156,20 @@ def _block_plan(n_blocks: int, kernel_size: int, halved_kernel_blocks: int) -> l
 class CAEEncoder(nn.Module):
     """Stem conv + residual blocks + flatten + two linear layers: ``(B, n_leads, n_samples) -> (B, latent_dim)``."""
 
-    def __init__(self, *, n_leads: int, n_samples: int, latent_dim: int, kernel_size: int, base_filters: int,
-                 channel_multipliers: Sequence[int], downsample: Sequence[bool], activation: str, dropout: float,
-                 halved_kernel_blocks: int):
+    def __init__(
+        self,
+        *,
+        n_leads: int,
+        n_samples: int,
+        latent_dim: int,
+        kernel_size: int,
+        base_filters: int,
+        channel_multipliers: Sequence[int],
+        downsample: Sequence[bool],
+        activation: str,
+        dropout: float,
+        halved_kernel_blocks: int,
+    ):
         super().__init__()
         kernels = _block_plan(len(channel_multipliers), kernel_size, halved_kernel_blocks)
         channels = [base_filters * m for m in channel_multipliers]
@@ -144,8 +179,16 @@ class CAEEncoder(nn.Module):
         )
         blocks, in_channels = [], base_filters
         for out_channels, kernel, halve in zip(channels, kernels, downsample):
-            blocks.append(ResidualBlock1d(in_channels, out_channels, kernel_size=kernel, downsample=halve,
-                                          activation=activation, dropout=dropout))
+            blocks.append(
+                ResidualBlock1d(
+                    in_channels,
+                    out_channels,
+                    kernel_size=kernel,
+                    downsample=halve,
+                    activation=activation,
+                    dropout=dropout,
+                )
+            )
             in_channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         self.encoded_channels = channels[-1]
@@ -165,9 +208,21 @@ class CAEEncoder(nn.Module):
 class CAEDecoder(nn.Module):
     """Linear -> reshape -> mirrored transposed residual blocks -> 1x1 conv: ``(B, latent_dim) -> (B, n_leads, n_samples)``."""
 
-    def __init__(self, *, n_leads: int, latent_dim: int, encoded_samples: int, kernel_size: int, base_filters: int,
-                 channel_multipliers: Sequence[int], downsample: Sequence[bool], activation: str, dropout: float,
-                 halved_kernel_blocks: int, residual: bool):
+    def __init__(
+        self,
+        *,
+        n_leads: int,
+        latent_dim: int,
+        encoded_samples: int,
+        kernel_size: int,
+        base_filters: int,
+        channel_multipliers: Sequence[int],
+        downsample: Sequence[bool],
+        activation: str,
+        dropout: float,
+        halved_kernel_blocks: int,
+        residual: bool,
+    ):
         super().__init__()
         channels = [base_filters * m for m in channel_multipliers]
         kernels = _block_plan(len(channel_multipliers), kernel_size, halved_kernel_blocks)
@@ -178,9 +233,17 @@ class CAEDecoder(nn.Module):
         in_per_block = [base_filters] + channels[:-1]
         blocks = []
         for i in reversed(range(len(channels))):
-            blocks.append(TransposedResidualBlock1d(channels[i], in_per_block[i], kernel_size=kernels[i],
-                                                    upsample=downsample[i], activation=activation,
-                                                    dropout=dropout, residual=residual))
+            blocks.append(
+                TransposedResidualBlock1d(
+                    channels[i],
+                    in_per_block[i],
+                    kernel_size=kernels[i],
+                    upsample=downsample[i],
+                    activation=activation,
+                    dropout=dropout,
+                    residual=residual,
+                )
+            )
         self.blocks = nn.Sequential(*blocks)
         self.output = nn.Conv1d(base_filters, n_leads, 1)
 
@@ -211,30 +274,60 @@ class ConvAutoencoder(nn.Module):
     input and output ``(batch, n_leads, n_samples)``; latent ``(batch, latent_dim)``.
     """
 
-    def __init__(self, *, n_leads: int = 1, n_samples: int = 2048, latent_dim: int = 60, kernel_size: int = 19,
-                 base_filters: int = 16, channel_multipliers: Sequence[int] = DEFAULT_CHANNEL_MULTIPLIERS,
-                 downsample: Sequence[bool] | None = None, activation: str = "relu", dropout: float = 0.0,
-                 halved_kernel_blocks: int = 0, decoder_residual: bool = True):
+    def __init__(
+        self,
+        *,
+        n_leads: int = 1,
+        n_samples: int = 2048,
+        latent_dim: int = 60,
+        kernel_size: int = 19,
+        base_filters: int = 16,
+        channel_multipliers: Sequence[int] = DEFAULT_CHANNEL_MULTIPLIERS,
+        downsample: Sequence[bool] | None = None,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        halved_kernel_blocks: int = 0,
+        decoder_residual: bool = True,
+    ):
         super().__init__()
         channel_multipliers = tuple(int(m) for m in channel_multipliers)
         downsample = tuple(bool(d) for d in (DEFAULT_DOWNSAMPLE if downsample is None else downsample))
         if len(downsample) != len(channel_multipliers):
-            raise ValueError(f"downsample has {len(downsample)} entries but there are {len(channel_multipliers)} blocks")
+            raise ValueError(
+                f"downsample has {len(downsample)} entries but there are {len(channel_multipliers)} blocks"
+            )
         if n_samples % 2 ** sum(downsample):
-            raise ValueError(f"n_samples={n_samples} must be divisible by 2**{sum(downsample)} (the number of halvings)")
+            raise ValueError(
+                f"n_samples={n_samples} must be divisible by 2**{sum(downsample)} (the number of halvings)"
+            )
         if not 0 <= halved_kernel_blocks <= len(channel_multipliers):
-            raise ValueError(f"halved_kernel_blocks must be in [0, {len(channel_multipliers)}], got {halved_kernel_blocks}")
+            raise ValueError(
+                f"halved_kernel_blocks must be in [0, {len(channel_multipliers)}], got {halved_kernel_blocks}"
+            )
         self.n_leads, self.n_samples, self.latent_dim = n_leads, n_samples, latent_dim
-        common = dict(kernel_size=kernel_size, base_filters=base_filters, channel_multipliers=channel_multipliers,
-                      downsample=downsample, activation=activation, dropout=dropout,
-                      halved_kernel_blocks=halved_kernel_blocks)
+        common = dict(
+            kernel_size=kernel_size,
+            base_filters=base_filters,
+            channel_multipliers=channel_multipliers,
+            downsample=downsample,
+            activation=activation,
+            dropout=dropout,
+            halved_kernel_blocks=halved_kernel_blocks,
+        )
         self.encoder = CAEEncoder(n_leads=n_leads, n_samples=n_samples, latent_dim=latent_dim, **common)
-        self.decoder = CAEDecoder(n_leads=n_leads, latent_dim=latent_dim, encoded_samples=self.encoder.encoded_samples,
-                                  residual=decoder_residual, **common)
+        self.decoder = CAEDecoder(
+            n_leads=n_leads,
+            latent_dim=latent_dim,
+            encoded_samples=self.encoder.encoded_samples,
+            residual=decoder_residual,
+            **common,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 3 or x.shape[1:] != (self.n_leads, self.n_samples):
-            raise ValueError(f"expected a batch (batch, {self.n_leads}, {self.n_samples}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected a batch (batch, {self.n_leads}, {self.n_samples}), got {tuple(x.shape)}"
+            )
         return self.decoder(self.encoder(x))
 
 
@@ -252,7 +345,9 @@ class CAEClassifier(nn.Module):
     hidden_units : sequence of int, default=(64,)
     """
 
-    def __init__(self, encoder: nn.Module, n_classes: int, *, latent_dim: int = 60, hidden_units: Sequence[int] = (64,)):
+    def __init__(
+        self, encoder: nn.Module, n_classes: int, *, latent_dim: int = 60, hidden_units: Sequence[int] = (64,)
+    ):
         super().__init__()
         self.encoder = encoder
         self.head = mlp_head(latent_dim, n_classes, hidden_units)
@@ -279,7 +374,9 @@ def make_autoencoder(*, seed: int, **kwargs) -> ConvAutoencoder:
         return ConvAutoencoder(**kwargs)
 
 
-def make_classifier(*, seed: int, n_classes: int, hidden_units: Sequence[int] = (64,), **cae_kwargs) -> CAEClassifier:
+def make_classifier(
+    *, seed: int, n_classes: int, hidden_units: Sequence[int] = (64,), **cae_kwargs
+) -> CAEClassifier:
     """:class:`CAEClassifier` on a freshly initialised encoder; weights depend on ``seed`` alone.
 
     Two calls with the same seed give identical weights, so a transfer and a random-init
@@ -293,8 +390,13 @@ def make_classifier(*, seed: int, n_classes: int, hidden_units: Sequence[int] = 
 
 
 @torch.no_grad()
-def reconstruction_errors(model: nn.Module, signals: Tensor | "np.ndarray", *, batch_size: int = 256,
-                          device: torch.device | str = "cpu") -> "np.ndarray":
+def reconstruction_errors(
+    model: nn.Module,
+    signals: Tensor | np.ndarray,
+    *,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     """Squared reconstruction error summed over every sample of each example (the paper's "MSE").
 
     Parameters
@@ -319,7 +421,7 @@ def reconstruction_errors(model: nn.Module, signals: Tensor | "np.ndarray", *, b
     model.to(device)
     errors = []
     for start in range(0, len(signals), batch_size):
-        batch = torch.from_numpy(signals[start:start + batch_size]).transpose(1, 2).to(device)
+        batch = torch.from_numpy(signals[start : start + batch_size]).transpose(1, 2).to(device)
         recon = model(batch)
         errors.append(((recon - batch) ** 2).sum(dim=(1, 2)).cpu().numpy())
     model.train(was_training)

@@ -66,7 +66,9 @@ class TripleChannelCNN2d(nn.Module):
         for _ in range(n_blocks):
             side //= pool_size
         if side < 1:
-            raise ValueError(f"image_size={image_size} is too small for {n_blocks} pooling steps of {pool_size}")
+            raise ValueError(
+                f"image_size={image_size} is too small for {n_blocks} pooling steps of {pool_size}"
+            )
         self.n_features = n_filters * side * side
         self.encoder = nn.Sequential(
             nn.Conv2d(in_channels, n_filters, kernel_size=1, bias=False),
@@ -74,7 +76,9 @@ class TripleChannelCNN2d(nn.Module):
             *[ResidualBlock2d(n_filters, kernel_size, pool_size) for _ in range(n_blocks)],
             nn.Flatten(),
         )
-        self.head = nn.Sequential(nn.Linear(self.n_features, dense_units), nn.ReLU(), nn.Linear(dense_units, 1))
+        self.head = nn.Sequential(
+            nn.Linear(self.n_features, dense_units), nn.ReLU(), nn.Linear(dense_units, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (batch, 1) for images of shape (batch, in_channels, image_size, image_size)."""

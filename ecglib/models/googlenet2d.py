@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -88,8 +88,9 @@ def _hub_checkpoint_dir(hub_dir: str | os.PathLike | None) -> Path:
     return base.expanduser() / "checkpoints"
 
 
-def find_imagenet_weights(weights_path: str | os.PathLike | None = None, *,
-                          hub_dir: str | os.PathLike | None = None) -> tuple[Path | None, tuple[str, ...]]:
+def find_imagenet_weights(
+    weights_path: str | os.PathLike | None = None, *, hub_dir: str | os.PathLike | None = None
+) -> tuple[Path | None, tuple[str, ...]]:
     """Locate the ImageNet GoogLeNet weights without downloading.
 
     Parameters
@@ -104,7 +105,11 @@ def find_imagenet_weights(weights_path: str | os.PathLike | None = None, *,
     -------
     (path or None, searched paths)
     """
-    candidates = [Path(weights_path).expanduser()] if weights_path else [_hub_checkpoint_dir(hub_dir) / IMAGENET_WEIGHTS_FILE]
+    candidates = (
+        [Path(weights_path).expanduser()]
+        if weights_path
+        else [_hub_checkpoint_dir(hub_dir) / IMAGENET_WEIGHTS_FILE]
+    )
     for candidate in candidates:
         if candidate.is_file():
             return candidate, tuple(str(c) for c in candidates)
@@ -127,8 +132,13 @@ def _googlenet(*, aux_logits: bool) -> nn.Module:
     return GoogLeNet(num_classes=1000, aux_logits=aux_logits, transform_input=True, init_weights=True)
 
 
-def load_feature_extractor(*, weights_path: str | os.PathLike | None = None, hub_dir: str | os.PathLike | None = None,
-                           when_missing: str = "error", seed: int = 0) -> tuple[nn.Module, FeatureExtractorInfo]:
+def load_feature_extractor(
+    *,
+    weights_path: str | os.PathLike | None = None,
+    hub_dir: str | os.PathLike | None = None,
+    when_missing: str = "error",
+    seed: int = 0,
+) -> tuple[nn.Module, FeatureExtractorInfo]:
     """GoogLeNet with its classifier removed, frozen, in evaluation mode.
 
     Parameters
@@ -171,9 +181,12 @@ def load_feature_extractor(*, weights_path: str | os.PathLike | None = None, hub
             state = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(state)
         except Exception as error:  # any unreadable or mismatching file
-            raise DataFormatError(f"{path}: not a torchvision GoogLeNet ImageNet state dict ({error})") from error
-        info = FeatureExtractorInfo(weights="imagenet", label=IMAGENET_LABEL, path=str(path), sha256=_sha256(path),
-                                    searched=searched)
+            raise DataFormatError(
+                f"{path}: not a torchvision GoogLeNet ImageNet state dict ({error})"
+            ) from error
+        info = FeatureExtractorInfo(
+            weights="imagenet", label=IMAGENET_LABEL, path=str(path), sha256=_sha256(path), searched=searched
+        )
     model.aux_logits, model.aux1, model.aux2 = False, None, None
     model.fc = nn.Identity()
     model.eval()
@@ -183,8 +196,9 @@ def load_feature_extractor(*, weights_path: str | os.PathLike | None = None, hub
 
 
 @torch.no_grad()
-def extract_features(extractor: nn.Module, images: np.ndarray, *, batch_size: int = 32,
-                     device: torch.device | str = "cpu") -> np.ndarray:
+def extract_features(
+    extractor: nn.Module, images: np.ndarray, *, batch_size: int = 32, device: torch.device | str = "cpu"
+) -> np.ndarray:
     """Features of images in [0, 1], ImageNet-normalised on the way in.
 
     Parameters
@@ -206,13 +220,21 @@ def extract_features(extractor: nn.Module, images: np.ndarray, *, batch_size: in
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     features = [np.zeros((0, N_FEATURES), dtype=np.float32)]
     for start in range(0, len(images), batch_size):
-        batch = (torch.from_numpy(images[start:start + batch_size]).to(device) - mean) / std
+        batch = (torch.from_numpy(images[start : start + batch_size]).to(device) - mean) / std
         features.append(extractor(batch).float().cpu().numpy())
     return np.concatenate(features)
 
 
-def spectrogram_features(windows: np.ndarray, *, fs_hz: float, extractor: nn.Module, image_size: int = 224,
-                         batch_size: int = 32, device: torch.device | str = "cpu", **spectrogram_kwargs) -> np.ndarray:
+def spectrogram_features(
+    windows: np.ndarray,
+    *,
+    fs_hz: float,
+    extractor: nn.Module,
+    image_size: int = 224,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    **spectrogram_kwargs,
+) -> np.ndarray:
     """Spectrogram images (:func:`ecglib.images.spectrogram_images`) through the extractor, in batches.
 
     Parameters
@@ -236,8 +258,9 @@ def spectrogram_features(windows: np.ndarray, *, fs_hz: float, extractor: nn.Mod
         raise ValueError(f"windows must be (n, n_samples), got shape {windows.shape}")
     parts = [np.zeros((0, N_FEATURES), dtype=np.float32)]
     for start in range(0, len(windows), batch_size):
-        images = spectrogram_images(windows[start:start + batch_size], fs_hz=fs_hz, image_size=image_size,
-                                    **spectrogram_kwargs)
+        images = spectrogram_images(
+            windows[start : start + batch_size], fs_hz=fs_hz, image_size=image_size, **spectrogram_kwargs
+        )
         parts.append(extract_features(extractor, images, batch_size=batch_size, device=device))
     return np.concatenate(parts)
 

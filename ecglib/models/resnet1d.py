@@ -53,7 +53,9 @@ class Bottleneck1d(nn.Module):
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv1d(in_channels, channels, 1, bias=False)
         self.bn1 = nn.BatchNorm1d(channels)
-        self.conv2 = nn.Conv1d(channels, channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
+        self.conv2 = nn.Conv1d(
+            channels, channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
+        )
         self.bn2 = nn.BatchNorm1d(channels)
         self.conv3 = nn.Conv1d(channels, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm1d(out_channels)

@@ -16,9 +16,9 @@ features).
 from __future__ import annotations
 
 import hashlib
-import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +137,9 @@ def _lead_column(lead_names: Sequence[str], wanted: str, where: str) -> int:
     return lowered.index(wanted.lower())
 
 
-def _keep_classes(labels: np.ndarray, patient_ids: np.ndarray, *, min_examples: int, min_patients: int) -> tuple[np.ndarray, dict[str, int]]:
+def _keep_classes(
+    labels: np.ndarray, patient_ids: np.ndarray, *, min_examples: int, min_patients: int
+) -> tuple[np.ndarray, dict[str, int]]:
     """Boolean mask of examples whose class has enough examples and patients; exclusions per class."""
     keep = np.ones(len(labels), dtype=bool)
     exclusions = {}
@@ -146,7 +148,9 @@ def _keep_classes(labels: np.ndarray, patient_ids: np.ndarray, *, min_examples: 
         n_patients = len(np.unique(patient_ids[members]))
         if members.sum() < min_examples or n_patients < min_patients:
             keep &= ~members
-            exclusions[f"class_{name}_too_small ({members.sum()} windows, {n_patients} patients)"] = int(members.sum())
+            exclusions[f"class_{name}_too_small ({members.sum()} windows, {n_patients} patients)"] = int(
+                members.sum()
+            )
     return keep, exclusions
 
 
@@ -192,11 +196,20 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
         from ecglib.data import simulated
 
         raw = simulated.load_labelled(
-            "sim-chapman", cfg["sim_n_examples"], seed=derive_seed(cfg["seed"], "sim-chapman"), fs_hz=500.0,
-            duration_s=10.0, leads=["II"], class_balance=cfg["sim_class_balance"],
+            "sim-chapman",
+            cfg["sim_n_examples"],
+            seed=derive_seed(cfg["seed"], "sim-chapman"),
+            fs_hz=500.0,
+            duration_s=10.0,
+            leads=["II"],
+            class_balance=cfg["sim_class_balance"],
         )
         labels = np.asarray(raw.target_names)[raw.targets]
-        signals_mv, fs_in_hz, patient_ids = raw.signals_mv[:, :, 0], raw.fs_hz, np.asarray(raw.patient_ids).astype(str)
+        signals_mv, fs_in_hz, patient_ids = (
+            raw.signals_mv[:, :, 0],
+            raw.fs_hz,
+            np.asarray(raw.patient_ids).astype(str),
+        )
         class_order = list(raw.target_names)
     elif source == "mitbih":
         from ecglib import segment
@@ -214,7 +227,9 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
                 continue
             annotations = mitbih.load_annotations(record_id, data_root)
             cut = segment.rhythm_windows(
-                record.signal_mv[:, column], annotations.rhythms, window_samples=int(round(10.0 * record.fs_hz))
+                record.signal_mv[:, column],
+                annotations.rhythms,
+                window_samples=int(round(10.0 * record.fs_hz)),
             )
             for reason, count in cut.exclusions.items():
                 exclusions[reason] = exclusions.get(reason, 0) + int(count)
@@ -225,7 +240,9 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
         labels = np.concatenate(labels_list).astype(str)
         patient_ids = np.concatenate(patients).astype(str)
         keep, dropped = _keep_classes(
-            labels, patient_ids, min_examples=cfg["mitbih_min_windows_per_class"],
+            labels,
+            patient_ids,
+            min_examples=cfg["mitbih_min_windows_per_class"],
             min_patients=cfg["mitbih_min_patients_per_class"],
         )
         exclusions.update(dropped)
@@ -375,10 +392,15 @@ def pretraining_corpus(
         groups += [f"{name}-{pid}" for pid in patient_ids[keep]]
         counts[name] = int(len(keep))
     if not parts:
-        raise ValueError("the pre-training corpus is empty: set pretrain_n_gan > 0 or provide a public source")
+        raise ValueError(
+            "the pre-training corpus is empty: set pretrain_n_gan > 0 or provide a public source"
+        )
     return PretrainCorpus(
-        signals=np.concatenate(parts), sources=np.asarray(sources), group_ids=np.asarray(groups),
-        counts=counts, skipped=skipped,
+        signals=np.concatenate(parts),
+        sources=np.asarray(sources),
+        group_ids=np.asarray(groups),
+        counts=counts,
+        skipped=skipped,
     )
 
 
@@ -416,14 +438,17 @@ def pretraining_split(corpus: PretrainCorpus, *, test_fraction: float, val_fract
     """Group-wise train / validation (early stopping) / test (reported error) split of the corpus."""
     from ecglib.data.splits import patient_split
 
-    return patient_split(corpus.group_ids, None, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+    return patient_split(
+        corpus.group_ids, None, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed
+    )
 
 
 # --------------------------------------------------------------------------- data starvation
 
 
-def trial_indices(n_train: int, fraction: float, n_trials: int, *, resampling: str, labels: np.ndarray,
-                  seed: int) -> list[np.ndarray]:
+def trial_indices(
+    n_train: int, fraction: float, n_trials: int, *, resampling: str, labels: np.ndarray, seed: int
+) -> list[np.ndarray]:
     """Training examples of each trial at one training size.
 
     ``resampling="bootstrap"`` (the paper: "repeated 10 times using a bootstrapping method"):
@@ -443,8 +468,16 @@ def trial_indices(n_train: int, fraction: float, n_trials: int, *, resampling: s
     raise ValueError(f"resampling must be 'bootstrap' or 'subsample', got {resampling!r}")
 
 
-def build_model(arm: str, *, n_classes: int, seed: int, cae_options: Mapping[str, Any], head_hidden_units: Sequence[int],
-                encoder_state: Mapping[str, torch.Tensor] | None = None, n_features: int | None = None):
+def build_model(
+    arm: str,
+    *,
+    n_classes: int,
+    seed: int,
+    cae_options: Mapping[str, Any],
+    head_hidden_units: Sequence[int],
+    encoder_state: Mapping[str, torch.Tensor] | None = None,
+    n_features: int | None = None,
+):
     """The classifier of one arm; the head starts identical (same ``seed``) in every arm.
 
     Returns
@@ -455,7 +488,9 @@ def build_model(arm: str, *, n_classes: int, seed: int, cae_options: Mapping[str
     from ecglib.models import cae, googlenet2d
 
     if arm in ("transfer", "random"):
-        model = cae.make_classifier(seed=seed, n_classes=n_classes, hidden_units=tuple(head_hidden_units), **cae_options)
+        model = cae.make_classifier(
+            seed=seed, n_classes=n_classes, hidden_units=tuple(head_hidden_units), **cae_options
+        )
         if arm == "random":
             return model, 0
         if encoder_state is None:
@@ -470,8 +505,11 @@ def build_model(arm: str, *, n_classes: int, seed: int, cae_options: Mapping[str
     if arm == "image_transfer":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return googlenet2d.FeatureClassifier(n_classes, n_features=n_features or googlenet2d.N_FEATURES,
-                                                 hidden_units=tuple(head_hidden_units)), 0
+            return googlenet2d.FeatureClassifier(
+                n_classes,
+                n_features=n_features or googlenet2d.N_FEATURES,
+                hidden_units=tuple(head_hidden_units),
+            ), 0
     raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
 
 
@@ -547,58 +585,118 @@ def run_data_starvation(
     targets = np.asarray(targets)
     trial_rows, curve_rows, setting_rows = [], [], []
     for fraction_number, fraction in enumerate(train_fractions):
-        positions = trial_indices(len(train_index), fraction, n_trials, resampling=trial_resampling,
-                                  labels=targets[train_index], seed=derive_seed(seed, "trials", fraction_number))
+        positions = trial_indices(
+            len(train_index),
+            fraction,
+            n_trials,
+            resampling=trial_resampling,
+            labels=targets[train_index],
+            seed=derive_seed(seed, "trials", fraction_number),
+        )
         for trial, trial_positions in enumerate(positions, start=1):
             trial_train = np.asarray(train_index)[trial_positions]
             trial_seed = derive_seed(seed, "trial", fraction_number, trial)
             for arm, signals in inputs.items():
                 model, n_loaded = build_model(
-                    arm, n_classes=n_classes, seed=trial_seed, cae_options=cae_options,
-                    head_hidden_units=head_hidden_units, encoder_state=encoder_state, n_features=signals.shape[1],
+                    arm,
+                    n_classes=n_classes,
+                    seed=trial_seed,
+                    cae_options=cae_options,
+                    head_hidden_units=head_hidden_units,
+                    encoder_state=encoder_state,
+                    n_features=signals.shape[1],
                 )
                 result = fit(
                     model,
                     (signals[trial_train], targets[trial_train]),
                     (signals[val_index], targets[val_index]) if use_val else None,
                     (signals[test_index], targets[test_index]),
-                    task="single_label", epochs=epochs, lr=lr, batch_size=batch_size, seed=trial_seed,
-                    device=device, optimizer=optimizer, monitor=monitor, monitor_mode="max",
-                    select_on_test=not use_val, progress=progress,
+                    task="single_label",
+                    epochs=epochs,
+                    lr=lr,
+                    batch_size=batch_size,
+                    seed=trial_seed,
+                    device=device,
+                    optimizer=optimizer,
+                    monitor=monitor,
+                    monitor_mode="max",
+                    select_on_test=not use_val,
+                    progress=progress,
                     label=f"{arm} {fraction:.0%} trial {trial}",
                 )
                 history = result.history
                 test_curve = history["test_f1_weighted"].to_numpy()
                 val_curve = history["val_f1_weighted"].to_numpy() if use_val else None
-                f1_selected = float(history.loc[history["epoch"] == result.best_epoch, "test_f1_weighted"].iloc[0])
+                f1_selected = float(
+                    history.loc[history["epoch"] == result.best_epoch, "test_f1_weighted"].iloc[0]
+                )
                 f1_best_test = float(test_curve.max())
-                trial_rows.append(dict(
-                    arm=arm, train_fraction=fraction, trial=trial, n_train=len(trial_train),
-                    best_epoch=result.best_epoch, f1_selected=f1_selected, f1_best_test_epoch=f1_best_test,
-                    f1=f1_selected if use_val else f1_best_test,
-                    lci_test=learning_curve_index(test_curve) if len(test_curve) > 1 else np.nan,
-                    lci_val=learning_curve_index(val_curve) if use_val and len(val_curve) > 1 else np.nan,
-                    seconds=float(np.sum(result.epoch_seconds)),
-                ))
+                trial_rows.append(
+                    dict(
+                        arm=arm,
+                        train_fraction=fraction,
+                        trial=trial,
+                        n_train=len(trial_train),
+                        best_epoch=result.best_epoch,
+                        f1_selected=f1_selected,
+                        f1_best_test_epoch=f1_best_test,
+                        f1=f1_selected if use_val else f1_best_test,
+                        lci_test=learning_curve_index(test_curve) if len(test_curve) > 1 else np.nan,
+                        lci_val=learning_curve_index(val_curve) if use_val and len(val_curve) > 1 else np.nan,
+                        seconds=float(np.sum(result.epoch_seconds)),
+                    )
+                )
                 for _, row in history.iterrows():
-                    curve_rows.append(dict(
-                        arm=arm, train_fraction=fraction, trial=trial, epoch=int(row["epoch"]),
-                        train_loss=row["train_loss"], test_f1_weighted=row["test_f1_weighted"],
-                        val_f1_weighted=row["val_f1_weighted"] if use_val else np.nan,
-                    ))
-                setting_rows.append(dict(
-                    arm=arm, train_fraction=fraction, trial=trial, epochs=epochs, lr=lr, batch_size=batch_size,
-                    optimizer=optimizer, model_selection=model_selection, monitor=monitor, seed=trial_seed,
-                    n_train=len(trial_train), n_val=len(val_index) if use_val else 0, n_test=len(test_index),
-                    train_indices_sha=_index_digest(trial_train),
-                    val_indices_sha=_index_digest(val_index) if use_val else "",
-                    test_indices_sha=_index_digest(test_index), encoder_tensors_from_cae=n_loaded,
-                ))
+                    curve_rows.append(
+                        dict(
+                            arm=arm,
+                            train_fraction=fraction,
+                            trial=trial,
+                            epoch=int(row["epoch"]),
+                            train_loss=row["train_loss"],
+                            test_f1_weighted=row["test_f1_weighted"],
+                            val_f1_weighted=row["val_f1_weighted"] if use_val else np.nan,
+                        )
+                    )
+                setting_rows.append(
+                    dict(
+                        arm=arm,
+                        train_fraction=fraction,
+                        trial=trial,
+                        epochs=epochs,
+                        lr=lr,
+                        batch_size=batch_size,
+                        optimizer=optimizer,
+                        model_selection=model_selection,
+                        monitor=monitor,
+                        seed=trial_seed,
+                        n_train=len(trial_train),
+                        n_val=len(val_index) if use_val else 0,
+                        n_test=len(test_index),
+                        train_indices_sha=_index_digest(trial_train),
+                        val_indices_sha=_index_digest(val_index) if use_val else "",
+                        test_indices_sha=_index_digest(test_index),
+                        encoder_tensors_from_cae=n_loaded,
+                    )
+                )
     return StarvationResult(pd.DataFrame(trial_rows), pd.DataFrame(curve_rows), pd.DataFrame(setting_rows))
 
 
-SHARED_SETTINGS = ("epochs", "lr", "batch_size", "optimizer", "model_selection", "monitor", "seed", "n_train",
-                   "n_val", "n_test", "train_indices_sha", "val_indices_sha", "test_indices_sha")
+SHARED_SETTINGS = (
+    "epochs",
+    "lr",
+    "batch_size",
+    "optimizer",
+    "model_selection",
+    "monitor",
+    "seed",
+    "n_train",
+    "n_val",
+    "n_test",
+    "train_indices_sha",
+    "val_indices_sha",
+    "test_indices_sha",
+)
 
 
 def shared_settings_check(settings: pd.DataFrame) -> pd.DataFrame:
@@ -612,8 +710,15 @@ def shared_settings_check(settings: pd.DataFrame) -> pd.DataFrame:
     for (fraction, trial), group in settings.groupby(["train_fraction", "trial"], sort=True):
         identical = all(group[column].nunique(dropna=False) == 1 for column in SHARED_SETTINGS)
         first = group.iloc[0]
-        rows.append(dict(train_fraction=fraction, trial=trial, n_arms=len(group), identical=identical,
-                         **{column: first[column] for column in SHARED_SETTINGS}))
+        rows.append(
+            dict(
+                train_fraction=fraction,
+                trial=trial,
+                n_arms=len(group),
+                identical=identical,
+                **{column: first[column] for column in SHARED_SETTINGS},
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -625,8 +730,9 @@ def pct(fraction: float) -> int:
     return int(round(100 * fraction))
 
 
-def class_counts(labels: Sequence[str] | np.ndarray, parts: Mapping[str, np.ndarray],
-                 class_names: Sequence[str]) -> pd.DataFrame:
+def class_counts(
+    labels: Sequence[str] | np.ndarray, parts: Mapping[str, np.ndarray], class_names: Sequence[str]
+) -> pd.DataFrame:
     """Table 1: examples per class in each part of the split (and patients per part).
 
     Parameters
@@ -636,8 +742,13 @@ def class_counts(labels: Sequence[str] | np.ndarray, parts: Mapping[str, np.ndar
     class_names : name of each class id
     """
     labels = np.asarray(labels)
-    table = pd.DataFrame({name: np.bincount(labels[np.asarray(index, dtype=np.int64)], minlength=len(class_names))
-                          for name, index in parts.items()}, index=list(class_names))
+    table = pd.DataFrame(
+        {
+            name: np.bincount(labels[np.asarray(index, dtype=np.int64)], minlength=len(class_names))
+            for name, index in parts.items()
+        },
+        index=list(class_names),
+    )
     table["total"] = table.sum(axis=1)
     table.loc["all classes"] = table.sum(axis=0)
     table.index.name = "rhythm"
@@ -662,9 +773,18 @@ def welch_table(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[st
             b = group.loc[group["arm"] == arm_b, value].to_numpy()
             if len(a) == 0 or len(b) == 0:
                 continue
-            rows.append(dict(train_fraction=fraction, size_pct=pct(fraction), arm_a=arm_a, arm_b=arm_b,
-                             mean_a=float(np.mean(a)), mean_b=float(np.mean(b)),
-                             difference=float(np.mean(a) - np.mean(b)), p=_pvalue(a, b)))
+            rows.append(
+                dict(
+                    train_fraction=fraction,
+                    size_pct=pct(fraction),
+                    arm_a=arm_a,
+                    arm_b=arm_b,
+                    mean_a=float(np.mean(a)),
+                    mean_b=float(np.mean(b)),
+                    difference=float(np.mean(a) - np.mean(b)),
+                    p=_pvalue(a, b),
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -674,8 +794,14 @@ def _format_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def paper_layout(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[str, str]], *,
-                 arms: Sequence[str], arm_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+def paper_layout(
+    trials: pd.DataFrame,
+    value: str,
+    comparisons: Sequence[tuple[str, str]],
+    *,
+    arms: Sequence[str],
+    arm_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """The paper's Table 2/3 layout: one row per trial, then mean ± SD and Welch p-values.
 
     Columns are ``"<size>% <arm label>"``; cells are formatted strings (3 decimals).
@@ -686,7 +812,9 @@ def paper_layout(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[s
     n_trials = int(trials["trial"].max())
     for fraction in fractions:
         for arm in arms:
-            chosen = trials[(trials["train_fraction"] == fraction) & (trials["arm"] == arm)].sort_values("trial")
+            chosen = trials[(trials["train_fraction"] == fraction) & (trials["arm"] == arm)].sort_values(
+                "trial"
+            )
             if chosen.empty:
                 continue
             name = f"{pct(fraction)}% {arm_labels.get(arm, arm)}"
@@ -702,7 +830,11 @@ def paper_layout(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[s
         label = f"p ({arm_a} vs {arm_b})"
         row = {}
         for fraction in fractions:
-            match = pvalues[(pvalues["train_fraction"] == fraction) & (pvalues["arm_a"] == arm_a) & (pvalues["arm_b"] == arm_b)]
+            match = pvalues[
+                (pvalues["train_fraction"] == fraction)
+                & (pvalues["arm_a"] == arm_a)
+                & (pvalues["arm_b"] == arm_b)
+            ]
             if match.empty:
                 continue
             for arm in (arm_a, arm_b):
@@ -721,8 +853,16 @@ def reported_mean(reported: Mapping[str, Any], table: str, size_pct: int, arm: s
     return None if entry is None else float(entry["mean"])
 
 
-def comparison_rows(trials: pd.DataFrame, value: str, reported: Mapping[str, Any], table: str, *,
-                    arms: Sequence[str], quantity: str, arm_labels: Mapping[str, str] | None = None) -> list[dict]:
+def comparison_rows(
+    trials: pd.DataFrame,
+    value: str,
+    reported: Mapping[str, Any],
+    table: str,
+    *,
+    arms: Sequence[str],
+    quantity: str,
+    arm_labels: Mapping[str, str] | None = None,
+) -> list[dict]:
     """Rows for :func:`ecglib.report.compare_with_paper`: our mean per arm and size beside the paper's."""
     arm_labels = dict(arm_labels or {})
     rows = []
@@ -731,8 +871,14 @@ def comparison_rows(trials: pd.DataFrame, value: str, reported: Mapping[str, Any
             values = trials.loc[(trials["train_fraction"] == fraction) & (trials["arm"] == arm), value]
             if values.empty:
                 continue
-            rows.append(dict(quantity=f"{quantity}, {arm_labels.get(arm, arm)}, {pct(fraction)}% of training set",
-                             paper=reported_mean(reported, table, pct(fraction), arm), ours=float(values.mean()), unit=""))
+            rows.append(
+                dict(
+                    quantity=f"{quantity}, {arm_labels.get(arm, arm)}, {pct(fraction)}% of training set",
+                    paper=reported_mean(reported, table, pct(fraction), arm),
+                    ours=float(values.mean()),
+                    unit="",
+                )
+            )
     return rows
 
 
@@ -752,9 +898,15 @@ def autoencoder_learned(error_per_point: float | None, normalisation: str) -> bo
     return bool(error_per_point < AUTOENCODER_FAILED_ERROR_PER_POINT)
 
 
-def claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str,
-           alpha: float = 0.05, autoencoder_error_per_point: float | None = None,
-           normalisation: str = "zscore") -> list[dict]:
+def claims(
+    trials: pd.DataFrame,
+    *,
+    image_arm_is_imagenet: bool | None,
+    data_note: str,
+    alpha: float = 0.05,
+    autoencoder_error_per_point: float | None = None,
+    normalisation: str = "zscore",
+) -> list[dict]:
     """The paper's claims about Tables 2 and 3, each with whether it held on this run.
 
     ``held`` is None where this run cannot tell: an arm not run, the image arm without
@@ -765,16 +917,20 @@ def claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_not
     """
     result = _claims(trials, image_arm_is_imagenet=image_arm_is_imagenet, data_note=data_note, alpha=alpha)
     if autoencoder_learned(autoencoder_error_per_point, normalisation) is False:
-        note = (f"Untested: the autoencoder did not learn to reconstruct (error per point "
-                f"{autoencoder_error_per_point:.3f}; predicting zero gives 1.0 on z-scored data), so the transfer "
-                "arm had no useful pre-training. ")
+        note = (
+            f"Untested: the autoencoder did not learn to reconstruct (error per point "
+            f"{autoencoder_error_per_point:.3f}; predicting zero gives 1.0 on z-scored data), so the transfer "
+            "arm had no useful pre-training. "
+        )
         for claim in result:
             claim["held"] = None
             claim["evidence"] = note + claim["evidence"]
     return result
 
 
-def _claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str, alpha: float) -> list[dict]:
+def _claims(
+    trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str, alpha: float
+) -> list[dict]:
     f1 = welch_table(trials, "f1", F1_COMPARISONS)
     lci = welch_table(trials, "lci_test", LCI_COMPARISONS)
     result = []
@@ -785,46 +941,74 @@ def _claims(trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_no
     versus_random = pairs(f1, "random")
     if not versus_random.empty:
         held = bool(((versus_random["difference"] > 0) & (versus_random["p"] < alpha)).all())
-        evidence = "; ".join(f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
-                             for r in versus_random.itertuples())
-        result.append(dict(claim="Transfer learning gives a higher weighted F1 than random initialisation at every "
-                                 "training size (Welch p < 0.05)", held=held, evidence=f"{evidence}. {data_note}"))
+        evidence = "; ".join(
+            f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
+            for r in versus_random.itertuples()
+        )
+        result.append(
+            dict(
+                claim="Transfer learning gives a higher weighted F1 than random initialisation at every "
+                "training size (Welch p < 0.05)",
+                held=held,
+                evidence=f"{evidence}. {data_note}",
+            )
+        )
         full = versus_random[versus_random["size_pct"] == versus_random["size_pct"].max()]
         small = versus_random[versus_random["size_pct"] == versus_random["size_pct"].min()]
         if len(versus_random) > 1:
             drop_transfer = float(full["mean_a"].iloc[0] - small["mean_a"].iloc[0])
             drop_random = float(full["mean_b"].iloc[0] - small["mean_b"].iloc[0])
-            result.append(dict(
-                claim="Shrinking the training set hurts random initialisation more than transfer learning "
-                      "(paper, 100% -> 25%: random 0.843 -> 0.543, transfer 0.857 -> 0.835)",
-                held=bool(drop_random > drop_transfer),
-                evidence=f"F1 drop from {int(full['size_pct'].iloc[0])}% to {int(small['size_pct'].iloc[0])}%: "
-                         f"random {drop_random:.3f}, transfer {drop_transfer:.3f}. {data_note}"))
+            result.append(
+                dict(
+                    claim="Shrinking the training set hurts random initialisation more than transfer learning "
+                    "(paper, 100% -> 25%: random 0.843 -> 0.543, transfer 0.857 -> 0.835)",
+                    held=bool(drop_random > drop_transfer),
+                    evidence=f"F1 drop from {int(full['size_pct'].iloc[0])}% to {int(small['size_pct'].iloc[0])}%: "
+                    f"random {drop_random:.3f}, transfer {drop_transfer:.3f}. {data_note}",
+                )
+            )
     versus_image = pairs(f1, "image_transfer")
     if not versus_image.empty:
-        evidence = "; ".join(f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
-                             for r in versus_image.itertuples())
+        evidence = "; ".join(
+            f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
+            for r in versus_image.itertuples()
+        )
         if image_arm_is_imagenet:
             held = bool(((versus_image["difference"] > 0) & (versus_image["p"] < alpha)).all())
         else:
             held = None
             evidence += ". ImageNet weights unavailable: the image arm used a random-weight feature extractor, not the paper's arm"
-        result.append(dict(claim="Transfer learning beats 2-D image transfer (spectrogram + ImageNet GoogLeNet) at "
-                                 "every training size (Welch p < 0.05)", held=held, evidence=f"{evidence}. {data_note}"))
+        result.append(
+            dict(
+                claim="Transfer learning beats 2-D image transfer (spectrogram + ImageNet GoogLeNet) at "
+                "every training size (Welch p < 0.05)",
+                held=held,
+                evidence=f"{evidence}. {data_note}",
+            )
+        )
     if not lci.empty:
         ordered = lci.sort_values("train_fraction", ascending=False)
         reduced = ordered[ordered["size_pct"] < 100]
         if not reduced.empty:
             held = bool(((reduced["difference"] > 0) & (reduced["p"] < alpha)).all())
-            evidence = "; ".join(f"{r.size_pct}%: LCI {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
-                                 for r in ordered.itertuples())
-            result.append(dict(claim="Transfer learning gives steadier learning curves (higher LCI) than random "
-                                     "initialisation when 50% or 25% of the training set is used (p < 0.05)",
-                               held=held, evidence=f"{evidence}. {data_note}"))
+            evidence = "; ".join(
+                f"{r.size_pct}%: LCI {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
+                for r in ordered.itertuples()
+            )
+            result.append(
+                dict(
+                    claim="Transfer learning gives steadier learning curves (higher LCI) than random "
+                    "initialisation when 50% or 25% of the training set is used (p < 0.05)",
+                    held=held,
+                    evidence=f"{evidence}. {data_note}",
+                )
+            )
     return result
 
 
-def headline_metrics(trials: pd.DataFrame, *, recon_total: float | None = None, recon_per_point: float | None = None) -> dict[str, float]:
+def headline_metrics(
+    trials: pd.DataFrame, *, recon_total: float | None = None, recon_per_point: float | None = None
+) -> dict[str, float]:
     """Flat metrics for ``metrics.json``: mean F1 and LCI per arm and size, Welch p-values (finite ones)."""
     metrics: dict[str, float] = {}
     if recon_total is not None:
@@ -845,7 +1029,9 @@ def headline_metrics(trials: pd.DataFrame, *, recon_total: float | None = None, 
 # --------------------------------------------------------------------------- figures
 
 
-def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *, fs_hz: float, errors: np.ndarray | None = None):
+def plot_reconstructions(
+    originals: np.ndarray, reconstructions: np.ndarray, *, fs_hz: float, errors: np.ndarray | None = None
+):
     """Figure 4: original and reconstructed ECGs, one panel per example.
 
     Parameters
@@ -871,8 +1057,13 @@ def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, *, 
     return fig
 
 
-def plot_learning_curves(curves: pd.DataFrame, *, arms: Sequence[str] = ("transfer", "random"), value: str = "test_f1_weighted",
-                         arm_labels: Mapping[str, str] | None = None):
+def plot_learning_curves(
+    curves: pd.DataFrame,
+    *,
+    arms: Sequence[str] = ("transfer", "random"),
+    value: str = "test_f1_weighted",
+    arm_labels: Mapping[str, str] | None = None,
+):
     """Figure 5: weighted F1 per epoch for each training size, mean ± SD over trials per arm.
 
     The epoch of the best mean is marked on each curve.
@@ -881,7 +1072,9 @@ def plot_learning_curves(curves: pd.DataFrame, *, arms: Sequence[str] = ("transf
 
     arm_labels = dict(arm_labels or {})
     fractions = list(dict.fromkeys(curves["train_fraction"]))
-    fig, axes = plt.subplots(1, len(fractions), figsize=(4.2 * len(fractions), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(fractions), figsize=(4.2 * len(fractions), 3.4), sharey=True, squeeze=False
+    )
     for ax, fraction in zip(axes[0], fractions):
         for arm in arms:
             chosen = curves[(curves["train_fraction"] == fraction) & (curves["arm"] == arm)]
@@ -889,8 +1082,14 @@ def plot_learning_curves(curves: pd.DataFrame, *, arms: Sequence[str] = ("transf
                 continue
             summary = chosen.groupby("epoch")[value].agg(["mean", "std"]).fillna(0.0)
             line = ax.plot(summary.index, summary["mean"], lw=1.4, label=arm_labels.get(arm, arm))[0]
-            ax.fill_between(summary.index, summary["mean"] - summary["std"], summary["mean"] + summary["std"],
-                            color=line.get_color(), alpha=0.2, lw=0)
+            ax.fill_between(
+                summary.index,
+                summary["mean"] - summary["std"],
+                summary["mean"] + summary["std"],
+                color=line.get_color(),
+                alpha=0.2,
+                lw=0,
+            )
             best = summary["mean"].idxmax()
             ax.plot([best], [summary["mean"].max()], marker="v", color=line.get_color(), ms=7)
         ax.set_title(f"{pct(fraction)}% of the training set")

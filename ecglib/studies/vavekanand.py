@@ -24,7 +24,6 @@ same person; each gets its own classifier there, and here).
 from __future__ import annotations
 
 import time
-
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,9 +38,36 @@ from ecglib.seeds import derive_seed
 
 #: the paper's 29 patients (records), in the order of its Table 1
 PAPER_PATIENTS: tuple[str, ...] = (
-    "100", "102", "104", "105", "106", "108", "114", "116", "119", "200", "202", "201", "203", "205", "208",
-    "209", "212", "210", "213", "215", "217", "219", "220", "222", "221", "228", "223", "231", "233",
-)  # fmt: skip
+    "100",
+    "102",
+    "104",
+    "105",
+    "106",
+    "108",
+    "114",
+    "116",
+    "119",
+    "200",
+    "202",
+    "201",
+    "203",
+    "205",
+    "208",
+    "209",
+    "212",
+    "210",
+    "213",
+    "215",
+    "217",
+    "219",
+    "220",
+    "222",
+    "221",
+    "228",
+    "223",
+    "231",
+    "233",
+)
 #: labelled windows in the paper's final data set (section 3.1)
 PAPER_N_WINDOWS = 49_245
 MODES = ("individual", "fine_tuned")
@@ -72,8 +98,14 @@ class WindowSet:
 
 
 # --------------------------------------------------------------------------- windows
-def preprocess_record(signal_mv: np.ndarray, fs_hz: float, *, band_hz=(0.4, 30.0), filter_order: int = 3,
-                      normalise_range=(0.0, 2.0)) -> np.ndarray:  # fmt: skip
+def preprocess_record(
+    signal_mv: np.ndarray,
+    fs_hz: float,
+    *,
+    band_hz=(0.4, 30.0),
+    filter_order: int = 3,
+    normalise_range=(0.0, 2.0),
+) -> np.ndarray:
     """Band-pass (zero-phase Butterworth) then min-max over the whole record.
 
     ``signal_mv`` : (n_samples,) millivolts -> (n_samples,) float32 in ``normalise_range``.
@@ -102,13 +134,35 @@ def resample_windows(windows: np.ndarray, n_samples_out: int, *, method: str = "
     raise ValueError(f"method must be 'polyphase' or 'fft', got {method!r}")
 
 
-def _record_windows(signal: np.ndarray, fs_hz: float, beat_samples, beat_symbols, *, band_hz, filter_order,
-                    normalise_range, window_s, window_samples_out, normal_symbols, resample_method):  # fmt: skip
-    scaled = preprocess_record(signal, fs_hz, band_hz=band_hz, filter_order=filter_order, normalise_range=normalise_range)
-    cut = segment.fixed_windows(scaled, beat_samples, beat_symbols, window_samples=int(round(window_s * fs_hz)),
-                                normal_labels=tuple(normal_symbols))  # fmt: skip
-    signals = resample_windows(cut.signals, window_samples_out, method=resample_method) if len(cut.labels) else (
-        np.zeros((0, window_samples_out), np.float32))  # fmt: skip
+def _record_windows(
+    signal: np.ndarray,
+    fs_hz: float,
+    beat_samples,
+    beat_symbols,
+    *,
+    band_hz,
+    filter_order,
+    normalise_range,
+    window_s,
+    window_samples_out,
+    normal_symbols,
+    resample_method,
+):
+    scaled = preprocess_record(
+        signal, fs_hz, band_hz=band_hz, filter_order=filter_order, normalise_range=normalise_range
+    )
+    cut = segment.fixed_windows(
+        scaled,
+        beat_samples,
+        beat_symbols,
+        window_samples=int(round(window_s * fs_hz)),
+        normal_labels=tuple(normal_symbols),
+    )
+    signals = (
+        resample_windows(cut.signals, window_samples_out, method=resample_method)
+        if len(cut.labels)
+        else (np.zeros((0, window_samples_out), np.float32))
+    )
     return signals, cut.labels, cut.start_samples, cut.exclusions
 
 
@@ -157,10 +211,21 @@ def mitbih_windows(
     exclusions: dict[str, int] = {}
     for record_id in patients:
         record = mitbih.load_record(record_id, root) if not use_cache else None
-        key = {"dataset": "mitbih", "version": mitbih.INFO.version, "record": str(record_id), "lead": lead,
-               "lead_fallback": lead_fallback, "band_hz": list(band_hz), "filter_order": filter_order,
-               "normalise_range": list(normalise_range), "window_s": window_s, "window_samples_out": window_samples_out,
-               "normal_symbols": list(normal_symbols), "resample_method": resample_method, "code_version": CODE_VERSION}  # fmt: skip
+        key = {
+            "dataset": "mitbih",
+            "version": mitbih.INFO.version,
+            "record": str(record_id),
+            "lead": lead,
+            "lead_fallback": lead_fallback,
+            "band_hz": list(band_hz),
+            "filter_order": filter_order,
+            "normalise_range": list(normalise_range),
+            "window_s": window_s,
+            "window_samples_out": window_samples_out,
+            "normal_symbols": list(normal_symbols),
+            "resample_method": resample_method,
+            "code_version": CODE_VERSION,
+        }
 
         def compute(record_id=record_id, record=record):
             record = record if record is not None else mitbih.load_record(record_id, root)
@@ -172,14 +237,26 @@ def mitbih_windows(
             else:
                 return {"lead_missing": np.ones(1, np.int64)}
             window_signals, labels, window_starts, excl = _record_windows(
-                record.signal_mv[:, column], record.fs_hz, annotations.beat_samples, annotations.beat_symbols,
-                band_hz=band_hz, filter_order=filter_order, normalise_range=normalise_range, window_s=window_s,
-                window_samples_out=window_samples_out, normal_symbols=normal_symbols, resample_method=resample_method,
-            )  # fmt: skip
-            return {"signals": window_signals, "labels": labels, "start_samples": window_starts,
-                    "lead_used": np.frombuffer(used.ljust(8).encode(), dtype=np.uint8).copy(),
-                    "no_beat_annotation": np.array([excl["no_beat_annotation"]], np.int64),
-                    "incomplete_tail": np.array([excl["incomplete_tail"]], np.int64)}  # fmt: skip
+                record.signal_mv[:, column],
+                record.fs_hz,
+                annotations.beat_samples,
+                annotations.beat_symbols,
+                band_hz=band_hz,
+                filter_order=filter_order,
+                normalise_range=normalise_range,
+                window_s=window_s,
+                window_samples_out=window_samples_out,
+                normal_symbols=normal_symbols,
+                resample_method=resample_method,
+            )
+            return {
+                "signals": window_signals,
+                "labels": labels,
+                "start_samples": window_starts,
+                "lead_used": np.frombuffer(used.ljust(8).encode(), dtype=np.uint8).copy(),
+                "no_beat_annotation": np.array([excl["no_beat_annotation"]], np.int64),
+                "incomplete_tail": np.array([excl["incomplete_tail"]], np.int64),
+            }
 
         arrays = cache.cached(key, compute, use_cache=use_cache)
         files += [folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
@@ -194,9 +271,16 @@ def mitbih_windows(
         targets.append(labels)
         starts.append(arrays["start_samples"].astype(np.int64))
         patient_ids += [str(record_id)] * len(labels)
-        rows.append({"patient": str(record_id), "lead": lead_used, "n_windows": len(labels),
-                     "n_normal": int((labels == 0).sum()), "n_abnormal": int((labels == 1).sum()),
-                     "windows_without_beats": int(arrays["no_beat_annotation"][0])})  # fmt: skip
+        rows.append(
+            {
+                "patient": str(record_id),
+                "lead": lead_used,
+                "n_windows": len(labels),
+                "n_normal": int((labels == 0).sum()),
+                "n_abnormal": int((labels == 1).sum()),
+                "windows_without_beats": int(arrays["no_beat_annotation"][0]),
+            }
+        )
     labelled = LabelledSet(
         signals_mv=np.concatenate(signals)[:, :, None].astype(np.float32),
         targets=np.concatenate(targets),
@@ -238,8 +322,10 @@ def simulated_windows(
     from ecglib.data import simulated
 
     simulated_set = simulated.simulate(
-        "sim-mitbih-windows", n_patients * windows_per_patient * 20, seed=derive_seed(seed, "sim-mitbih-windows"),
-        windows_per_patient=windows_per_patient
+        "sim-mitbih-windows",
+        n_patients * windows_per_patient * 20,
+        seed=derive_seed(seed, "sim-mitbih-windows"),
+        windows_per_patient=windows_per_patient,
     ).labelled
     signals, targets, patient_ids, rows, starts = [], [], [], [], []
     dropped = 0
@@ -252,25 +338,47 @@ def simulated_windows(
             dropped += 1
             continue
         record = simulated_set.signals_mv[mask][:, :, 0].reshape(-1)
-        scaled = preprocess_record(record, simulated_set.fs_hz, band_hz=band_hz, filter_order=filter_order,
-                                   normalise_range=normalise_range)  # fmt: skip
-        window_signals = resample_windows(scaled.reshape(len(labels), -1), window_samples_out, method=resample_method)
+        scaled = preprocess_record(
+            record,
+            simulated_set.fs_hz,
+            band_hz=band_hz,
+            filter_order=filter_order,
+            normalise_range=normalise_range,
+        )
+        window_signals = resample_windows(
+            scaled.reshape(len(labels), -1), window_samples_out, method=resample_method
+        )
         signals.append(window_signals)
         targets.append(labels)
         starts.append(np.arange(len(labels), dtype=np.int64) * (record.size // len(labels)))
         patient_ids += [str(patient)] * len(labels)
-        rows.append({"patient": str(patient), "lead": simulated_set.lead_names[0], "n_windows": len(labels),
-                     "n_normal": int((labels == 0).sum()), "n_abnormal": int((labels == 1).sum()),
-                     "windows_without_beats": 0})  # fmt: skip
+        rows.append(
+            {
+                "patient": str(patient),
+                "lead": simulated_set.lead_names[0],
+                "n_windows": len(labels),
+                "n_normal": int((labels == 0).sum()),
+                "n_abnormal": int((labels == 1).sum()),
+                "windows_without_beats": 0,
+            }
+        )
     if len(rows) < n_patients:
-        raise ValueError(f"only {len(rows)} of {n_patients} simulated patients have >= {min_windows_per_class} windows of each class")
+        raise ValueError(
+            f"only {len(rows)} of {n_patients} simulated patients have >= {min_windows_per_class} windows of each class"
+        )
     exclusions = {"simulated_patients_imbalanced": dropped}
     labelled = LabelledSet(
-        signals_mv=np.concatenate(signals)[:, :, None].astype(np.float32), targets=np.concatenate(targets),
-        patient_ids=np.asarray(patient_ids), fs_hz=window_samples_out / 1.0, lead_names=simulated_set.lead_names,
-        target_names=("normal", "abnormal"), task="single_label", source="sim-mitbih-windows", exclusions=exclusions,
+        signals_mv=np.concatenate(signals)[:, :, None].astype(np.float32),
+        targets=np.concatenate(targets),
+        patient_ids=np.asarray(patient_ids),
+        fs_hz=window_samples_out / 1.0,
+        lead_names=simulated_set.lead_names,
+        target_names=("normal", "abnormal"),
+        task="single_label",
+        source="sim-mitbih-windows",
+        exclusions=exclusions,
         units=f"min-max per record to {tuple(normalise_range)}",
-    )  # fmt: skip
+    )
     return WindowSet(labelled, pd.DataFrame(rows), exclusions, [], np.concatenate(starts))
 
 
@@ -288,7 +396,9 @@ class PatientSplits:
         return np.sort(np.concatenate([self.by_patient[p][part] for p in patients])).astype(np.int64)
 
 
-def split_windows(windows: LabelledSet, *, test_fraction: float = 0.2, val_fraction: float = 0.2, seed: int) -> PatientSplits:
+def split_windows(
+    windows: LabelledSet, *, test_fraction: float = 0.2, val_fraction: float = 0.2, seed: int
+) -> PatientSplits:
     """Within each patient: stratified ``test_fraction`` test, then ``val_fraction`` of the rest as validation.
 
     Every patient is split on its own (the paper's protocol) with its own seed
@@ -298,9 +408,17 @@ def split_windows(windows: LabelledSet, *, test_fraction: float = 0.2, val_fract
     by_patient = {}
     for patient in pd.unique(windows.patient_ids):
         rows = np.flatnonzero(windows.patient_ids == patient)
-        split = within_patient_split(windows.targets[rows], test_fraction=test_fraction,
-                                     val_fraction_of_rest=val_fraction, seed=derive_seed(seed, "split", str(patient)))  # fmt: skip
-        by_patient[str(patient)] = {"train": rows[split.train], "val": rows[split.val], "test": rows[split.test]}
+        split = within_patient_split(
+            windows.targets[rows],
+            test_fraction=test_fraction,
+            val_fraction_of_rest=val_fraction,
+            seed=derive_seed(seed, "split", str(patient)),
+        )
+        by_patient[str(patient)] = {
+            "train": rows[split.train],
+            "val": rows[split.val],
+            "test": rows[split.test],
+        }
         for name in ("train", "val", "test"):
             part[rows[getattr(split, name)]] = name
     return PatientSplits(part.astype(str), by_patient)
@@ -324,12 +442,27 @@ def assert_no_test_in(indices: np.ndarray, splits: PatientSplits) -> None:
     """Raise AssertionError if any of ``indices`` is a test window."""
     leaked = np.asarray(indices)[splits.part[np.asarray(indices)] == "test"]
     if len(leaked):
-        raise AssertionError(f"{len(leaked)} test windows would be used for training or selection, e.g. {leaked[:5]}")
+        raise AssertionError(
+            f"{len(leaked)} test windows would be used for training or selection, e.g. {leaked[:5]}"
+        )
 
 
 # --------------------------------------------------------------------------- training
-def pretrain(model_factory, signals, targets, splits: PatientSplits, *, epochs: int, lr: float, batch_size: int,
-             weight_decay: float, seed: int, device="cpu", patients=None, checkpoint_dir=None) -> GridResult:  # fmt: skip
+def pretrain(
+    model_factory,
+    signals,
+    targets,
+    splits: PatientSplits,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    weight_decay: float,
+    seed: int,
+    device="cpu",
+    patients=None,
+    checkpoint_dir=None,
+) -> GridResult:
     """Pre-train one model on the pooled training windows of ``patients`` (default all).
 
     Validation: the pooled validation windows; the weights with the lowest validation loss
@@ -339,14 +472,38 @@ def pretrain(model_factory, signals, targets, splits: PatientSplits, *, epochs: 
     train = splits.indices("train", patients)
     val = splits.indices("val", patients)
     assert_no_test_in(np.concatenate([train, val]), splits)
-    run = GridRun(train, val, lr=lr, batch_size=batch_size, weighted_sampling=False,
-                  seed=derive_seed(seed, "pretrain"), tags={"mode": "pretrain"})
-    return train_grid(model_factory, signals, targets, [run], epochs=epochs, weight_decay=weight_decay, device=device,
-                      checkpoint_dir=checkpoint_dir)[0]  # fmt: skip
+    run = GridRun(
+        train,
+        val,
+        lr=lr,
+        batch_size=batch_size,
+        weighted_sampling=False,
+        seed=derive_seed(seed, "pretrain"),
+        tags={"mode": "pretrain"},
+    )
+    return train_grid(
+        model_factory,
+        signals,
+        targets,
+        [run],
+        epochs=epochs,
+        weight_decay=weight_decay,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+    )[0]
 
 
-def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, weighted_sampling, seed: int,
-              pretrained_state=None, modes=MODES) -> list[GridRun]:  # fmt: skip
+def grid_runs(
+    splits: PatientSplits,
+    patients,
+    *,
+    learning_rates,
+    batch_sizes,
+    weighted_sampling,
+    seed: int,
+    pretrained_state=None,
+    modes=MODES,
+) -> list[GridRun]:
     """Every (patient, mode, lr, batch size, weighted sampling) run.
 
     Individual and fine-tuned runs of the same patient and grid point share the data-order
@@ -355,25 +512,55 @@ def grid_runs(splits: PatientSplits, patients, *, learning_rates, batch_sizes, w
     runs = []
     for patient in patients:
         parts = splits.by_patient[patient]
-        for lr, batch_size, weighted in ((lr, b, w) for lr in learning_rates for b in batch_sizes for w in weighted_sampling):
+        for lr, batch_size, weighted in (
+            (lr, b, w) for lr in learning_rates for b in batch_sizes for w in weighted_sampling
+        ):
             run_seed = derive_seed(seed, "grid", patient, float(lr), int(batch_size), bool(weighted))
             for mode in modes:
                 if mode == "fine_tuned" and pretrained_state is None:
                     raise ValueError("fine-tuned runs need pretrained_state")
-                runs.append(GridRun(
-                    parts["train"], parts["val"], lr=float(lr), batch_size=int(batch_size),
-                    weighted_sampling=bool(weighted), seed=run_seed, test_indices=parts["test"],
-                    init_state=pretrained_state if mode == "fine_tuned" else None,
-                    tags={"patient": patient, "mode": mode, "lr": float(lr), "batch_size": int(batch_size),
-                          "weighted_sampling": bool(weighted)},
-                ))  # fmt: skip
+                runs.append(
+                    GridRun(
+                        parts["train"],
+                        parts["val"],
+                        lr=float(lr),
+                        batch_size=int(batch_size),
+                        weighted_sampling=bool(weighted),
+                        seed=run_seed,
+                        test_indices=parts["test"],
+                        init_state=pretrained_state if mode == "fine_tuned" else None,
+                        tags={
+                            "patient": patient,
+                            "mode": mode,
+                            "lr": float(lr),
+                            "batch_size": int(batch_size),
+                            "weighted_sampling": bool(weighted),
+                        },
+                    )
+                )
     return runs
 
 
-def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, patients, *, learning_rates, batch_sizes,
-                     weighted_sampling, epochs: int, weight_decay: float, seed: int, pretrained_state,
-                     device="cpu", max_samples_per_step: int = 256, n_workers: int = 1, progress: bool = False,
-                     checkpoint_dir=None):  # fmt: skip
+def run_patient_grid(
+    model_factory,
+    signals,
+    targets,
+    splits: PatientSplits,
+    patients,
+    *,
+    learning_rates,
+    batch_sizes,
+    weighted_sampling,
+    epochs: int,
+    weight_decay: float,
+    seed: int,
+    pretrained_state,
+    device="cpu",
+    max_samples_per_step: int = 256,
+    n_workers: int = 1,
+    progress: bool = False,
+    checkpoint_dir=None,
+):
     """Train the whole grid for both modes; return (results DataFrame, {(patient, mode, lr, bs, ws): history}).
 
     ``checkpoint_dir``: keep each finished run there and reuse the ones found (see
@@ -383,8 +570,15 @@ def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, pat
     best_epoch, val_loss, val_balanced_accuracy, test_loss, test_balanced_accuracy, n_train,
     n_val, n_test.
     """
-    runs = grid_runs(splits, patients, learning_rates=learning_rates, batch_sizes=batch_sizes,
-                     weighted_sampling=weighted_sampling, seed=seed, pretrained_state=pretrained_state)  # fmt: skip
+    runs = grid_runs(
+        splits,
+        patients,
+        learning_rates=learning_rates,
+        batch_sizes=batch_sizes,
+        weighted_sampling=weighted_sampling,
+        seed=seed,
+        pretrained_state=pretrained_state,
+    )
     started, n_done = time.perf_counter(), 0
 
     def log_chunk(chunk_results):  # a line per finished chunk: long headless runs show where they are
@@ -392,18 +586,40 @@ def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, pat
         n_done += len(chunk_results)
         print(f"grid: {n_done}/{len(runs)} runs done after {time.perf_counter() - started:.0f} s", flush=True)
 
-    results = train_grid(model_factory, signals, targets, runs, epochs=epochs, weight_decay=weight_decay,
-                         max_samples_per_step=max_samples_per_step, device=device, progress=progress,
-                         keep_states=False, n_workers=n_workers, on_chunk_done=log_chunk,
-                         checkpoint_dir=checkpoint_dir)  # fmt: skip
+    results = train_grid(
+        model_factory,
+        signals,
+        targets,
+        runs,
+        epochs=epochs,
+        weight_decay=weight_decay,
+        max_samples_per_step=max_samples_per_step,
+        device=device,
+        progress=progress,
+        keep_states=False,
+        n_workers=n_workers,
+        on_chunk_done=log_chunk,
+        checkpoint_dir=checkpoint_dir,
+    )
     rows, histories = [], {}
     for run, result in zip(runs, results):
         tags = result.tags
-        rows.append({**tags, "best_epoch": result.best_epoch, "val_loss": result.val_loss,
-                     "val_balanced_accuracy": result.val_balanced_accuracy, "test_loss": result.test_loss,
-                     "test_balanced_accuracy": result.test_balanced_accuracy, "n_train": len(run.train_indices),
-                     "n_val": len(run.val_indices), "n_test": len(run.test_indices)})  # fmt: skip
-        histories[(tags["patient"], tags["mode"], tags["lr"], tags["batch_size"], tags["weighted_sampling"])] = result.history
+        rows.append(
+            {
+                **tags,
+                "best_epoch": result.best_epoch,
+                "val_loss": result.val_loss,
+                "val_balanced_accuracy": result.val_balanced_accuracy,
+                "test_loss": result.test_loss,
+                "test_balanced_accuracy": result.test_balanced_accuracy,
+                "n_train": len(run.train_indices),
+                "n_val": len(run.val_indices),
+                "n_test": len(run.test_indices),
+            }
+        )
+        histories[
+            (tags["patient"], tags["mode"], tags["lr"], tags["batch_size"], tags["weighted_sampling"])
+        ] = result.history
     return pd.DataFrame(rows), histories
 
 
@@ -411,8 +627,9 @@ def run_patient_grid(model_factory, signals, targets, splits: PatientSplits, pat
 SELECTIONS = ("validation", "test_set_as_in_paper")
 
 
-def select_per_patient(results: pd.DataFrame, *, model_selection: str = "validation",
-                       finetune_hyperparameters: str = "own_grid") -> pd.DataFrame:  # fmt: skip
+def select_per_patient(
+    results: pd.DataFrame, *, model_selection: str = "validation", finetune_hyperparameters: str = "own_grid"
+) -> pd.DataFrame:
     """The chosen grid point per (patient, mode).
 
     ``model_selection``: "validation" picks the highest validation balanced accuracy (ties:
@@ -425,10 +642,14 @@ def select_per_patient(results: pd.DataFrame, *, model_selection: str = "validat
     if model_selection not in SELECTIONS:
         raise ValueError(f"model_selection must be one of {SELECTIONS}, got {model_selection!r}")
     if finetune_hyperparameters not in ("own_grid", "individual_choice"):
-        raise ValueError(f"finetune_hyperparameters must be 'own_grid' or 'individual_choice', got {finetune_hyperparameters!r}")
+        raise ValueError(
+            f"finetune_hyperparameters must be 'own_grid' or 'individual_choice', got {finetune_hyperparameters!r}"
+        )
     score = "val_balanced_accuracy" if model_selection == "validation" else "test_balanced_accuracy"
     ordered = results.assign(_order=np.arange(len(results)), _score=results[score].fillna(-1.0))
-    ordered = ordered.sort_values(["patient", "mode", "_score", "val_loss", "_order"], ascending=[True, True, False, True, True])
+    ordered = ordered.sort_values(
+        ["patient", "mode", "_score", "val_loss", "_order"], ascending=[True, True, False, True, True]
+    )
     chosen = ordered.groupby(["patient", "mode"], sort=False).head(1)
     if finetune_hyperparameters == "individual_choice":
         keys = ["patient", "lr", "batch_size", "weighted_sampling"]
@@ -438,7 +659,9 @@ def select_per_patient(results: pd.DataFrame, *, model_selection: str = "validat
     return chosen.drop(columns=["_order", "_score"]).reset_index(drop=True)
 
 
-def table1(chosen: pd.DataFrame, per_patient: pd.DataFrame, reported_rows: dict | None = None, patients=None) -> pd.DataFrame:
+def table1(
+    chosen: pd.DataFrame, per_patient: pd.DataFrame, reported_rows: dict | None = None, patients=None
+) -> pd.DataFrame:
     """Table 1: per patient the chosen batch size, lr, weighted sampling and test balanced accuracy, both modes, beside the paper's.
 
     ``reported_rows``: record id -> {batch_size, lr, weighted_sampling, balanced_accuracy}
@@ -454,15 +677,21 @@ def table1(chosen: pd.DataFrame, per_patient: pd.DataFrame, reported_rows: dict 
             pick = chosen[(chosen["patient"] == patient) & (chosen["mode"] == mode)]
             if len(pick):
                 pick = pick.iloc[0]
-                row.update({f"{short}_batch_size": int(pick["batch_size"]), f"{short}_lr": float(pick["lr"]),
-                            f"{short}_weighted_sampling": bool(pick["weighted_sampling"]),
-                            f"{short}_balanced_accuracy": float(pick["test_balanced_accuracy"])})  # fmt: skip
+                row.update(
+                    {
+                        f"{short}_batch_size": int(pick["batch_size"]),
+                        f"{short}_lr": float(pick["lr"]),
+                        f"{short}_weighted_sampling": bool(pick["weighted_sampling"]),
+                        f"{short}_balanced_accuracy": float(pick["test_balanced_accuracy"]),
+                    }
+                )
         paper = (reported_rows or {}).get(str(patient))
         row.update(
-            paper_batch_size=paper["batch_size"] if paper else None, paper_lr=paper["lr"] if paper else None,
+            paper_batch_size=paper["batch_size"] if paper else None,
+            paper_lr=paper["lr"] if paper else None,
             paper_weighted_sampling=paper["weighted_sampling"] if paper else None,
             paper_balanced_accuracy=paper["balanced_accuracy"] if paper else None,
-        )  # fmt: skip
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -481,10 +710,14 @@ def summary(table: pd.DataFrame) -> dict[str, float]:
 def gain_table(table: pd.DataFrame, splits: PatientSplits) -> pd.DataFrame:
     """Per patient: training windows and fine-tuned minus individual test balanced accuracy."""
     n_train = {p: len(parts["train"]) for p, parts in splits.by_patient.items()}
-    return pd.DataFrame({
-        "patient": table["patient"], "n_train": [n_train[p] for p in table["patient"]],
-        "gain": table["ft_balanced_accuracy"].astype(float) - table["ind_balanced_accuracy"].astype(float),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "patient": table["patient"],
+            "n_train": [n_train[p] for p in table["patient"]],
+            "gain": table["ft_balanced_accuracy"].astype(float)
+            - table["ind_balanced_accuracy"].astype(float),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- figures
@@ -545,8 +778,20 @@ def plot_per_patient_bars(table: pd.DataFrame, *, title: str):
     if paper.notna().any():
         ax.plot(x, paper, "k.", label="paper Table 1")
     ax.set_xticks(x, table["patient"], rotation=90)
-    ax.set(ylabel="test balanced accuracy", ylim=(max(0.0, float(np.nanmin(
-        table[["ind_balanced_accuracy", "ft_balanced_accuracy"]].astype(float).values)) - 0.05), 1.01), title=title)  # fmt: skip
+    ax.set(
+        ylabel="test balanced accuracy",
+        ylim=(
+            max(
+                0.0,
+                float(
+                    np.nanmin(table[["ind_balanced_accuracy", "ft_balanced_accuracy"]].astype(float).values)
+                )
+                - 0.05,
+            ),
+            1.01,
+        ),
+        title=title,
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
