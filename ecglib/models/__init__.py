@@ -9,11 +9,12 @@ callable if the module is heavy.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
-from ecglib.models import beat_cnn, cae, cnn2d, resnet1d
+from ecglib.models import beat_cnn, cae, cnn2d, resnet1d, ssl_multitask
 
 #: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
@@ -24,6 +25,10 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "beat_cnn": beat_cnn.BeatCNN,  # Vavekanand et al.: 67,169 parameters
     "cnn2d_triple": cnn2d.TripleChannelCNN2d,  # Vavekanand's GAF/MTF/RP image variant
     "cae": cae.ConvAutoencoder,  # Jang et al. 2021 convolutional autoencoder
+    # Surrey COM3025: trunk + linear head (8 SSL heads, 5 MIT-BIH classes or 1 MI logit)
+    "surrey_mlp": partial(ssl_multitask.BeatNet, "mlp"),
+    "surrey_cnn": partial(ssl_multitask.BeatNet, "cnn"),
+    "surrey_lstm": partial(ssl_multitask.BeatNet, "lstm"),
 }
 
 
