@@ -375,3 +375,89 @@ def lead_index(record: EcgRecord, lead_name: str) -> int:
         raise KeyError(
             f"record {record.record_id} ({record.source}) has no lead {lead_name!r}; its leads are {record.lead_names}"
         ) from None
+
+
+# --------------------------------------------------------------------------- inter-patient split
+
+#: Paced records, left out of the inter-patient split (de Chazal et al. 2004; AAMI EC57).
+PACED_RECORDS: tuple[str, ...] = ("102", "104", "107", "217")
+#: The inter-patient split of de Chazal, O'Dwyer & Reilly (2004), "Automatic classification
+#: of heartbeats using ECG morphology and heartbeat interval features", IEEE TBME 51(7):
+#: DS1 (training) and DS2 (test), 22 records each, the 4 paced records in neither.
+#: Records 201 (DS1) and 202 (DS2) are the same patient (:data:`SAME_PATIENT`): the split is
+#: record-disjoint but not strictly patient-disjoint, as published.
+DECHAZAL_DS1: tuple[str, ...] = (
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
+)
+DECHAZAL_DS2: tuple[str, ...] = (
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
+)
+
+
+def inter_patient_split(record_ids) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the examples in de Chazal's DS1 (train) and DS2 (test), by their record.
+
+    Parameters
+    ----------
+    record_ids : array-like of shape (n_examples,), the MIT-BIH record of each example
+        (e.g. a beat set's ``patient_ids`` when they are record ids)
+
+    Returns
+    -------
+    (ndarray, ndarray): int64 indices of the DS1 and DS2 examples, sorted. Examples from the
+    paced records (:data:`PACED_RECORDS`) are in neither.
+
+    Raises
+    ------
+    ValueError
+        a record id is not an MIT-BIH record.
+    """
+    record_ids = np.asarray(record_ids).astype(str)
+    unknown = sorted(set(record_ids) - set(RECORD_IDS))
+    if unknown:
+        raise ValueError(f"not MIT-BIH records: {unknown[:10]}; the records are {', '.join(RECORD_IDS)}")
+    ds1 = np.flatnonzero(np.isin(record_ids, DECHAZAL_DS1)).astype(np.int64)
+    ds2 = np.flatnonzero(np.isin(record_ids, DECHAZAL_DS2)).astype(np.int64)
+    return ds1, ds2
