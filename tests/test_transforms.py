@@ -147,3 +147,12 @@ def test_self_supervised_set_targets_and_layout():
         beats, lengths, seed=0, params=TransformParams(snr_db=None, noise_std=0.1)
     )
     assert authors.signals.shape == (8 * n, N_SAMPLES)
+
+
+def test_self_supervised_set_drops_beats_too_short_to_shuffle():
+    beats, lengths = known_beats(lengths=(120, 15, 0, 93))
+    ssl = transforms.self_supervised_set(beats, seed=0)
+    assert ssl.exclusions == {"shorter_than_min_length": 2}
+    assert len(ssl) == 8 * 2
+    np.testing.assert_array_equal(ssl.beat_index[:2], [0, 3])  # indices into the input
+    np.testing.assert_array_equal(ssl.signals[:2], beats[[0, 3]])
