@@ -220,3 +220,41 @@ def write_deepfake(folder: Path, n_ecgs=3, *, missing_pr_for=()) -> Path:
         )
     pd.DataFrame(rows).to_csv(folder / "filtered_all_normals_121977_ground_truth.csv", index=False)
     return folder
+
+
+# --------------------------------------------------------------------------- LUDB (WFDB + per-lead annotations + ludb.csv)
+LUDB_CSV_COLUMNS = (
+    "ID,Sex,Age,Rhythms,Electric axis of the heart,Conduction abnormalities,Extrasystolies,"
+    "Hypertrophies,Cardiac pacing,Ischemia,Non-specific repolarization abnormalities,Other states"
+)
+
+
+def write_ludb(
+    folder: Path, records: dict[int, tuple[str, str]], *, rr_samples: int = 600, n_beats: int = 8
+) -> Path:
+    """``ludb/`` with RECORDS, ludb.csv and records 10 s x 12 leads at 500 Hz, QRS annotations on lead ii.
+
+    ``records`` maps a record number to its (``Ischemia``, ``Cardiac pacing``) cells (several
+    findings joined by newlines, as in the real file). Each record is a 1 Hz sine in mV
+    with ``n_beats`` QRS triplets ``( N )`` every ``rr_samples`` from sample 500, written only in
+    the lead-ii annotation file ``<n>.ii`` (wfdb writes letters-only extensions, so it is
+    written as ``.tmp`` and renamed).
+    """
+    import wfdb
+
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (folder / "RECORDS").write_text("".join(f"data/{number}\n" for number in records))
+    lines = [LUDB_CSV_COLUMNS]
+    for number, (ischemia, pacing) in records.items():
+        lines.append(f'{number},M,60,Sinus rhythm,,,,,"{pacing}","{ischemia}",,')
+    (folder / "ludb.csv").write_text("\n".join(lines) + "\n")
+    leads = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+    peaks = 500 + rr_samples * np.arange(n_beats)
+    samples = np.stack([peaks - 20, peaks, peaks + 20], axis=1).ravel()
+    symbols = ["(", "N", ")"] * n_beats
+    for number in records:
+        write_wfdb(data / str(number), sine_mv(5000, 12, 500.0), 500.0, leads)
+        wfdb.wrann(str(number), "tmp", samples, symbol=symbols, write_dir=str(data))
+        (data / f"{number}.tmp").replace(data / f"{number}.ii")
+    return folder
