@@ -115,6 +115,11 @@ def test_ensemble_averages_probabilities(n_classes):
     assert sum(1 for _ in ensemble.parameters()) == sum(sum(1 for _ in m.parameters()) for m in members)
 
 
+def test_wrong_input_layout_is_rejected():
+    with pytest.raises(ValueError, match=r"\(batch, 1, 187\)"):
+        BeatNet("mlp")(torch.zeros(2, 187, 1))
+
+
 def test_families_registered():
     assert {"surrey_mlp", "surrey_cnn", "surrey_lstm"} <= set(MODEL_FAMILIES)
 
@@ -153,3 +158,50 @@ def test_check_one_head_is_not_enough():
     table, learnt = head_accuracy_table(logits, targets, TRANSFORMATIONS)
     assert not learnt and table.attrs["n_heads_learnt"] == 1
     assert table.set_index("head").loc["negation", "accuracy"] == 1.0
+
+
+def test_pipeline_runs_through_train_fit():
+    """sim-beats -> self-supervised set -> fit (multi_label) -> transfer -> fit (single_label) -> ensemble."""
+    from ecglib import train
+    from ecglib.data import simulated
+    from ecglib.transforms import self_supervised_set
+
+    labelled = simulated.simulate_beats(24, seed=0).labelled
+    ssl = self_supervised_set(labelled.signals_mv, seed=0)
+    signals = ssl.signals  # (n, 187, 1): fit and predict transpose to (n, 1, 187)
+    held_out = ssl.beat_index >= 16
+    pretrained = make_model("surrey_mlp", seed=0)
+    train.fit(
+        pretrained,
+        (signals[~held_out], ssl.targets[~held_out]),
+        (signals[held_out], ssl.targets[held_out]),
+        task="multi_label",
+        epochs=1,
+        lr=1e-3,
+        batch_size=64,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
+    logits = train.predict(pretrained, signals[held_out], batch_size=64, device="cpu")
+    table, _ = head_accuracy_table(logits, ssl.targets[held_out], ssl.head_names)
+    assert len(table) == 8
+    classifier, report = transfer_trunk(pretrained, 5, seed=1)
+    assert report.n_loaded == len(pretrained.encoder.state_dict())
+    beats = labelled.signals_mv
+    result = train.fit(
+        classifier,
+        (beats[:16], labelled.targets[:16]),
+        (beats[16:], labelled.targets[16:]),
+        task="single_label",
+        epochs=1,
+        lr=1e-3,
+        batch_size=8,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
+    assert len(result.history) == 1
+    ensemble = ProbabilityAverage([classifier, transfer_trunk(pretrained, 5, seed=2)[0]])
+    probabilities = torch.softmax(ensemble.eval()(torch.from_numpy(beats[:4]).transpose(1, 2)), dim=-1)
+    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))

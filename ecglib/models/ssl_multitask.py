@@ -177,6 +177,10 @@ class BeatNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, n_classes)`` for beats ``x`` of shape ``(batch, n_leads, n_samples)``."""
+        if x.ndim != 3 or tuple(x.shape[1:]) != (self.n_leads, self.n_samples):
+            raise ValueError(
+                f"BeatNet expects beats of shape (batch, {self.n_leads}, {self.n_samples}), got {tuple(x.shape)}"
+            )
         return self.head(self.encoder(x))
 
 
