@@ -29,7 +29,8 @@ The eight versions (:data:`TRANSFORMATIONS`, in the order of the report's labels
 ``reversal``     time reversal of the unpadded beat (the report's "inversion").
 ``noise``        additive Gaussian noise, zero mean, on the unpadded samples only; its
                  standard deviation is set per beat from a requested SNR in dB
-                 (``snr_db``; signal power = mean square of the unpadded beat), or fixed
+                 (``snr_db``; signal power = mean square of the unpadded beat, or its
+                 variance with ``signal_power="variance"``), or fixed
                  (``noise_std``; the authors' code draws N(0, 0.1)). Sarkar & Etemad's
                  public SSL-ECG code draws N(1, sigma), which adds a DC offset: not done here.
 ``negation``     ``-x`` (the padding stays 0).
@@ -193,12 +194,16 @@ def gaussian_noise(
     rng: np.random.Generator,
     snr_db: float | None = DEFAULT_SNR_DB,
     noise_std: float | None = None,
+    signal_power: str = "mean_square",
 ) -> np.ndarray:
     """Add zero-mean Gaussian noise to the unpadded samples of each beat.
 
     Exactly one of ``snr_db`` and ``noise_std`` is used: with ``snr_db`` the noise standard
     deviation of beat ``i`` is ``sqrt(P_i / 10**(snr_db / 10))`` where ``P_i`` is the mean
-    square of its unpadded samples (so the expected noise power is ``P_i / 10**(snr_db/10)``);
+    square of its unpadded samples (so the expected noise power is ``P_i / 10**(snr_db/10)``),
+    or their variance with ``signal_power="variance"`` (the power of the waveform without its
+    mean: Kachuee beats in [0, 1] sit on a baseline of about 0.3-0.5, which dominates the
+    mean square);
     with ``noise_std`` (pass ``snr_db=None``) every beat gets the same standard deviation
     (the authors' code: 0.1 on beats in [0, 1]).
 
@@ -209,11 +214,14 @@ def gaussian_noise(
     rng : numpy Generator (the only source of randomness)
     snr_db : signal-to-noise ratio in decibels
     noise_std : fixed noise standard deviation, in the units of ``beats``
+    signal_power : "mean_square" (default) or "variance", the ``P_i`` of the SNR
 
     Returns
     -------
     ndarray of shape (n_beats, n_samples), same dtype; the padding stays 0.
     """
+    if signal_power not in ("mean_square", "variance"):
+        raise ValueError(f"signal_power must be 'mean_square' or 'variance', got {signal_power!r}")
     if (snr_db is None) == (noise_std is None):
         raise ValueError(
             f"give exactly one of snr_db and noise_std, got snr_db={snr_db}, noise_std={noise_std}"
@@ -221,7 +229,11 @@ def gaussian_noise(
     beats, lengths = _prepare(beats, lengths)
     inside = _padding_mask(lengths, beats.shape[1])
     if snr_db is not None:
-        power = np.sum(np.where(inside, beats.astype(np.float64) ** 2, 0.0), axis=1) / lengths
+        values = beats.astype(np.float64)
+        if signal_power == "variance":
+            means = np.sum(np.where(inside, values, 0.0), axis=1) / lengths
+            values = values - means[:, None]
+        power = np.sum(np.where(inside, values**2, 0.0), axis=1) / lengths
         std = np.sqrt(power / 10.0 ** (snr_db / 10.0))
     else:
         if noise_std < 0:
@@ -372,6 +384,7 @@ class TransformParams:
 
     snr_db: float | None = DEFAULT_SNR_DB
     noise_std: float | None = None
+    snr_signal_power: str = "mean_square"
     scale_factor: float = DEFAULT_SCALE_FACTOR
     stretch_factor: float = DEFAULT_STRETCH_FACTOR
     squeeze_factor: float = DEFAULT_SQUEEZE_FACTOR
@@ -408,7 +421,12 @@ def transform_all(
         "original": beats.copy(),
         "reversal": time_reversal(beats, lengths),
         "noise": gaussian_noise(
-            beats, lengths, rng=rng("noise"), snr_db=params.snr_db, noise_std=params.noise_std
+            beats,
+            lengths,
+            rng=rng("noise"),
+            snr_db=params.snr_db,
+            noise_std=params.noise_std,
+            signal_power=params.snr_signal_power,
         ),
         "negation": negation(beats),
         "scaling": amplitude_scaling(beats, params.scale_factor),

@@ -66,6 +66,20 @@ def test_noise_has_the_asked_snr_and_zero_mean(snr_db):
     assert abs(values.mean()) < 5 * values.std() / np.sqrt(values.size)
 
 
+def test_noise_snr_relative_to_the_variance():
+    beats, lengths = known_beats()
+    many, many_lengths = np.repeat(beats, 500, axis=0), np.repeat(lengths, 500)
+    noisy = transforms.gaussian_noise(
+        many, many_lengths, rng=np.random.default_rng(2), snr_db=10.0, signal_power="variance"
+    )
+    inside = np.arange(N_SAMPLES)[None, :] < many_lengths[:, None]
+    variance = np.array([row[:n].astype(np.float64).var() for row, n in zip(many, many_lengths)])
+    noise_power = (((noisy - many).astype(np.float64) ** 2) * inside).sum(axis=1) / many_lengths
+    assert 10 * np.log10(variance.mean() / noise_power.mean()) == pytest.approx(10.0, abs=0.1)
+    mean_square = transforms.gaussian_noise(many, many_lengths, rng=np.random.default_rng(2), snr_db=10.0)
+    assert np.abs(mean_square - many).std() > 2 * np.abs(noisy - many).std()  # the baseline counts there
+
+
 def test_noise_with_fixed_std_and_argument_check():
     beats, lengths = known_beats()
     many = np.repeat(beats, 200, axis=0)
