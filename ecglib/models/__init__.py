@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ecglib.models import beat_cnn, cae, cnn2d, resnet1d
+from ecglib.models import beat_cnn, cae, cnn2d, resnet1d, rnn
 
 #: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
@@ -24,6 +24,9 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "beat_cnn": beat_cnn.BeatCNN,  # Vavekanand et al.: 67,169 parameters
     "cnn2d_triple": cnn2d.TripleChannelCNN2d,  # Vavekanand's GAF/MTF/RP image variant
     "cae": cae.ConvAutoencoder,  # Jang et al. 2021 convolutional autoencoder
+    "lstm": rnn.LSTM,  # Nguyen & Do 2025 recurrent models (head="mean_pool" | "flatten_as_in_paper")
+    "bilstm": rnn.BiLSTM,
+    "gru": rnn.GRU,
 }
 
 
