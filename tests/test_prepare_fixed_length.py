@@ -82,3 +82,18 @@ def test_bad_options_and_shapes_raise_clearly():
         prepare_fixed_length([record, _tone_mv(5, 500, 10, n_leads=3)], 500)
     empty, kept, counts = prepare_fixed_length([_tone_mv(5, 500, 2)], 500)
     assert empty.shape == (0, 1000, 2) and len(kept) == 0 and counts["n_dropped_short"] == 1
+
+
+def test_code_test_zero_padding_is_stripped_so_7_s_exams_are_dropped():
+    from ecglib.data import code_test
+
+    tracings = np.zeros((2, 4096, 12), np.float32)
+    tracings[0, 48:4048] = 0.3  # a 10 s exam at 400 Hz, padded 48 samples each side
+    tracings[1, 648:3448] = 0.3  # a 7 s exam, padded 648 each side
+    recorded = code_test.strip_zero_padding(tracings)
+    assert [len(r) for r in recorded] == [4000, 2800]
+    padded, _, padded_counts = prepare_fixed_length(tracings, 400)
+    assert padded_counts["n_kept"] == 2  # padding hides the short exam
+    signals, kept, counts = prepare_fixed_length(recorded, 400)
+    assert kept.tolist() == [0] and counts["n_dropped_short"] == 1 and signals.shape == (1, 1000, 12)
+    assert code_test.strip_zero_padding(np.zeros((1, 10, 12)))[0].shape == (0, 12)
