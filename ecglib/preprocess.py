@@ -291,3 +291,92 @@ def check_signal(
     if expected_n_samples is not None and signal.shape[0] != expected_n_samples:
         raise DataFormatError(f"{source}: {signal.shape[0]} samples, expected {expected_n_samples}")
     return signal
+
+
+#: Options of :func:`prepare_fixed_length`.
+RESAMPLING_METHODS: tuple[str, ...] = ("anti_aliased", "decimate_as_in_code")
+NORMALISATIONS: tuple[str, ...] = ("none", "minmax_per_lead_as_in_code", "zscore_per_lead")
+
+
+def prepare_fixed_length(
+    records_mv,
+    fs_in_hz: float,
+    *,
+    fs_out_hz: float = 100.0,
+    duration_s: float = 10.0,
+    resampling: str = "anti_aliased",
+    normalisation: str = "none",
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Nguyen & Do 2025's input: every record at ``fs_out_hz``, exactly ``duration_s`` long.
+
+    Records are resampled, then longer ones keep their first ``duration_s`` seconds and
+    shorter ones are dropped (the paper: "for records exceeding this timeframe, we applied
+    cropping ... shorter records ... we simply omitted them"), then normalised.
+
+    Parameters
+    ----------
+    records_mv : sequence of ndarrays of shape (n_samples_i, n_leads), millivolts (lengths may
+        differ), or one ndarray of shape (n_records, n_samples, n_leads)
+    fs_in_hz : sampling rate of the records in hertz
+    fs_out_hz : target sampling rate in hertz (paper: 100)
+    duration_s : kept length in seconds (paper: 10)
+    resampling : ``"anti_aliased"`` (default, :func:`resample`: polyphase low-pass, so
+        components above ``fs_out_hz / 2`` are removed) or ``"decimate_as_in_code"`` (the
+        authors' ``x[::k]``, keeping every k-th sample with no filter, so such components
+        alias; needs an integer ratio ``fs_in_hz / fs_out_hz``)
+    normalisation : ``"none"`` (default; the paper states no normalisation, values stay in
+        mV), ``"minmax_per_lead_as_in_code"`` (the authors' code: each lead of each record
+        scaled to [-1, 1]) or ``"zscore_per_lead"`` (each lead of each record to zero mean and
+        unit variance)
+
+    Returns
+    -------
+    signals : ndarray of shape (n_kept, round(duration_s * fs_out_hz), n_leads), float32, mV
+        (or dimensionless once normalised)
+    kept : ndarray of shape (n_kept,), int64 positions in ``records_mv`` of the kept records
+    counts : dict with ``n_records``, ``n_kept``, ``n_cropped`` (longer, cut to length),
+        ``n_exact`` and ``n_dropped_short`` (shorter than ``duration_s`` after resampling)
+    """
+    if resampling not in RESAMPLING_METHODS:
+        raise ValueError(f"resampling must be one of {RESAMPLING_METHODS}, got {resampling!r}")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+    n_out = int(round(duration_s * fs_out_hz))
+    if n_out < 1:
+        raise ValueError(
+            f"duration_s * fs_out_hz must give at least one sample, got {duration_s} s x {fs_out_hz} Hz"
+        )
+    step = fs_in_hz / fs_out_hz
+    if resampling == "decimate_as_in_code" and (step < 1 or abs(step - round(step)) > 1e-9):
+        raise ValueError(
+            f"resampling='decimate_as_in_code' keeps every k-th sample and needs an integer ratio "
+            f"fs_in_hz / fs_out_hz, got {fs_in_hz} / {fs_out_hz} = {step:g}"
+        )
+    signals, kept = [], []
+    counts = {"n_records": 0, "n_kept": 0, "n_cropped": 0, "n_exact": 0, "n_dropped_short": 0}
+    n_leads = None
+    for position, record in enumerate(records_mv):
+        record = np.asarray(record)
+        counts["n_records"] += 1
+        if record.ndim != 2:
+            raise ValueError(f"record {position}: expected shape (n_samples, n_leads), got {record.shape}")
+        if n_leads is not None and record.shape[1] != n_leads:
+            raise ValueError(f"record {position}: {record.shape[1]} leads, earlier records have {n_leads}")
+        n_leads = record.shape[1]
+        if resampling == "anti_aliased":
+            at_out = resample(record, fs_in_hz, fs_out_hz)
+        else:
+            at_out = record[:: int(round(step))].astype(np.float32)
+        if len(at_out) < n_out:
+            counts["n_dropped_short"] += 1
+            continue
+        counts["n_cropped" if len(at_out) > n_out else "n_exact"] += 1
+        signals.append(at_out[:n_out])
+        kept.append(position)
+    counts["n_kept"] = len(kept)
+    out = np.stack(signals) if signals else np.zeros((0, n_out, n_leads or 0), np.float32)
+    if normalisation == "minmax_per_lead_as_in_code":
+        out = minmax(out, -1.0, 1.0, axis=1)
+    elif normalisation == "zscore_per_lead":
+        out = zscore(out, axis=1)
+    return out.astype(np.float32), np.asarray(kept, dtype=np.int64), counts

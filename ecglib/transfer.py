@@ -27,6 +27,9 @@ __all__ = [
     "freeze",
     "unfreeze",
     "count_parameters",
+    "kept_and_replaced",
+    "KeptAndReplaced",
+    "kept_and_replaced_table",
     "load_checkpoint",
     "CheckpointError",
 ]
@@ -306,3 +309,106 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     total = sum(parameter.numel() for parameter in model.parameters())
     trainable = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
     return trainable, total
+
+
+# --------------------------------------------------------------------------- what fine-tuning keeps
+
+
+@dataclass(frozen=True)
+class KeptAndReplaced:
+    """Parameter counts of a fine-tuning that replaces the top ``Linear`` of ``model.head``.
+
+    Attributes
+    ----------
+    n_pretrained : parameters of the pre-trained model
+    n_kept : parameters fine-tuning starts from (everything but the top layer)
+    n_discarded : parameters of the pre-trained top layer, thrown away
+    n_new : parameters of the fresh top layer with ``n_outputs`` outputs
+    n_finetuned : parameters of the model that is fine-tuned (``n_kept + n_new``)
+    top_layer : ``"<in_features> -> <out_features>"`` of the pre-trained top layer
+    """
+
+    n_pretrained: int
+    n_kept: int
+    n_discarded: int
+    n_new: int
+    n_finetuned: int
+    top_layer: str
+
+    @property
+    def fraction_kept(self) -> float:
+        """Share of the pre-trained parameters that fine-tuning keeps."""
+        return self.n_kept / self.n_pretrained
+
+    @property
+    def fraction_discarded(self) -> float:
+        """Share of the pre-trained parameters that fine-tuning throws away (the top layer)."""
+        return self.n_discarded / self.n_pretrained
+
+    @property
+    def fraction_new(self) -> float:
+        """Share of the fine-tuned model's parameters that start from a fresh initialisation."""
+        return self.n_new / self.n_finetuned
+
+    def as_dict(self) -> dict[str, int | float | str]:
+        """Counts and fractions as one flat dict (a table row)."""
+        return {
+            "n_pretrained": self.n_pretrained,
+            "n_kept": self.n_kept,
+            "n_discarded": self.n_discarded,
+            "n_new": self.n_new,
+            "n_finetuned": self.n_finetuned,
+            "fraction_kept": self.fraction_kept,
+            "fraction_discarded": self.fraction_discarded,
+            "fraction_new": self.fraction_new,
+            "top_layer": self.top_layer,
+        }
+
+
+def kept_and_replaced(model: nn.Module, n_outputs: int) -> KeptAndReplaced:
+    """How many parameters fine-tuning keeps and replaces when :func:`replace_head` gives
+    ``model`` a new top layer with ``n_outputs`` outputs (``model`` is not modified).
+
+    Parameters
+    ----------
+    model : nn.Module with ``.head`` (``nn.Linear`` or ``nn.Sequential`` ending in one), as
+        pre-trained (its top layer has the upstream number of outputs)
+    n_outputs : int, outputs of the downstream task
+
+    Returns
+    -------
+    KeptAndReplaced (counts, fractions via properties, ``.as_dict()`` for a table row)
+    """
+    if isinstance(n_outputs, bool) or not isinstance(n_outputs, int) or n_outputs < 1:
+        raise ValueError(f"n_outputs must be a positive int, got {n_outputs!r}")
+    head = getattr(model, "head", None)
+    if isinstance(head, nn.Linear):
+        top = head
+    elif isinstance(head, nn.Sequential) and len(head) > 0 and isinstance(head[-1], nn.Linear):
+        top = head[-1]
+    else:
+        raise TypeError(
+            f"{type(model).__name__} has no replaceable head: expected .head to be nn.Linear or "
+            f"nn.Sequential ending in nn.Linear, got {type(head).__name__}"
+        )
+    n_pretrained = sum(parameter.numel() for parameter in model.parameters())
+    n_discarded = sum(parameter.numel() for parameter in top.parameters())
+    n_new = top.in_features * n_outputs + (n_outputs if top.bias is not None else 0)
+    n_kept = n_pretrained - n_discarded
+    return KeptAndReplaced(
+        n_pretrained=n_pretrained,
+        n_kept=n_kept,
+        n_discarded=n_discarded,
+        n_new=n_new,
+        n_finetuned=n_kept + n_new,
+        top_layer=f"{top.in_features} -> {top.out_features}",
+    )
+
+
+def kept_and_replaced_table(models: Mapping[str, nn.Module], n_outputs: int) -> pd.DataFrame:
+    """The transfer report for several pre-trained models: one row per name, the columns of
+    :meth:`KeptAndReplaced.as_dict`, indexed by ``model``."""
+    rows = [
+        {"model": name, **kept_and_replaced(model, n_outputs).as_dict()} for name, model in models.items()
+    ]
+    return pd.DataFrame(rows).set_index("model")

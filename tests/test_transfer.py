@@ -184,3 +184,73 @@ def test_fit_checkpoints_load_with_weights_only(tmp_path):
     last = transfer.load_checkpoint(tmp_path / "last.pt")
     report = transfer.load_matching_weights(Net(n_outputs=4), last["model"])
     assert set(report.initialised) == {"head.weight", "head.bias"}
+
+
+# --------------------------------------------------------------------------- kept and replaced counts
+# Nguyen & Do 2025 at 10 s x 100 Hz = 1,000 samples x 12 leads, pre-trained on 5 labels, fine-tuned on 9.
+# ResNet1d18: encoder 3,848,832 + fc 512->512 (262,656) kept; top fc 512->5 (2,565) discarded.
+# RNNs: LSTM 4 x (12*100 + 100*100 + 2*100) = 45,600; GRU 3 x ... = 34,200; BiLSTM 2 x 45,600.
+KEPT_AND_REPLACED_5_TO_9 = {
+    # name: (kwargs, n_pretrained, n_kept, n_discarded, n_new)
+    "resnet1d18": ({}, 4_114_053, 4_111_488, 2_565, 4_617),
+    "lstm/mean_pool": ({"head": "mean_pool"}, 46_105, 45_600, 505, 909),
+    "lstm/flatten_as_in_paper": ({"head": "flatten_as_in_paper"}, 545_605, 45_600, 500_005, 900_009),
+    "bilstm/mean_pool": ({"head": "mean_pool"}, 92_205, 91_200, 1_005, 1_809),
+    "bilstm/flatten_as_in_paper": (
+        {"head": "flatten_as_in_paper"},
+        1_091_205,
+        91_200,
+        1_000_005,
+        1_800_009,
+    ),
+    "gru/mean_pool": ({"head": "mean_pool"}, 34_705, 34_200, 505, 909),
+    "gru/flatten_as_in_paper": ({"head": "flatten_as_in_paper"}, 534_205, 34_200, 500_005, 900_009),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEPT_AND_REPLACED_5_TO_9))
+def test_kept_and_replaced_counts_match_an_actual_head_replacement(name):
+    from ecglib.models import make_model
+
+    kwargs, n_pretrained, n_kept, n_discarded, n_new = KEPT_AND_REPLACED_5_TO_9[name]
+    family = name.split("/")[0]
+    if family != "resnet1d18":
+        kwargs = {**kwargs, "n_samples": 1000}
+    model = make_model(family, seed=0, n_leads=12, n_classes=5, **kwargs)
+    counts = transfer.kept_and_replaced(model, 9)
+    assert (counts.n_pretrained, counts.n_kept, counts.n_discarded, counts.n_new) == (
+        n_pretrained,
+        n_kept,
+        n_discarded,
+        n_new,
+    )
+    assert counts.n_finetuned == n_kept + n_new
+    # the counts describe what replace_head really does
+    state_before = {key: value.clone() for key, value in model.state_dict().items()}
+    transfer.replace_head(model, 9, seed=1)
+    _, total_after = transfer.count_parameters(model)
+    assert total_after == counts.n_finetuned
+    unchanged = sum(
+        value.numel()
+        for key, value in model.named_parameters()
+        if key in state_before and torch.equal(state_before[key], value)
+    )
+    assert unchanged == counts.n_kept
+
+
+def test_flatten_head_discards_92_percent_of_an_rnn_against_006_percent_of_a_resnet():
+    from ecglib.models import make_model
+
+    resnet = transfer.kept_and_replaced(make_model("resnet1d18", seed=0, n_leads=12, n_classes=5), 9)
+    lstm = transfer.kept_and_replaced(
+        make_model("lstm", seed=0, n_classes=5, head="flatten_as_in_paper", n_samples=1000), 9
+    )
+    pooled = transfer.kept_and_replaced(make_model("lstm", seed=0, n_classes=5), 9)
+    assert resnet.fraction_discarded == pytest.approx(0.000623, abs=1e-6)  # "~0.06 %"
+    assert lstm.fraction_discarded == pytest.approx(0.916423, abs=1e-6)  # "~92 %"
+    assert pooled.fraction_discarded == pytest.approx(0.010953, abs=1e-6)
+    assert lstm.top_layer == "100000 -> 5" and lstm.fraction_new == pytest.approx(900_009 / 945_609)
+    table = transfer.kept_and_replaced_table({"resnet1d18": make_model("resnet1d18", seed=0), "x": Net()}, 2)
+    assert list(table.index) == ["resnet1d18", "x"] and table.loc["x", "n_discarded"] == 8 * 3 + 3
+    with pytest.raises(TypeError, match="no replaceable head"):
+        transfer.kept_and_replaced(nn.Conv1d(1, 1, 1), 2)

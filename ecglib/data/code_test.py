@@ -178,3 +178,34 @@ def load_labelled(
         source=NAME,
         exclusions={},
     )
+
+
+def strip_zero_padding(tracings_mv: np.ndarray) -> list[np.ndarray]:
+    """The recorded part of each tracing, without the zero padding added on both sides.
+
+    The CODE test set pads 10 s (4000 samples) and 7 s (2800 samples) exams with zeros to
+    4096 samples; rows where all 12 leads are exactly 0 at the start and at the end are
+    padding. Strip it before a duration rule (e.g.
+    :func:`ecglib.preprocess.prepare_fixed_length`, which drops records shorter than 10 s),
+    otherwise a padded 7 s exam passes as 10 s.
+
+    Parameters
+    ----------
+    tracings_mv : ndarray of shape (n_exams, n_samples, n_leads), mV (:func:`load_tracings`)
+
+    Returns
+    -------
+    list of n_exams ndarrays of shape (n_recorded_i, n_leads), mV (an all-zero tracing
+    gives shape (0, n_leads))
+    """
+    tracings_mv = np.asarray(tracings_mv)
+    if tracings_mv.ndim != 3:
+        raise ValueError(f"tracings must be (n_exams, n_samples, n_leads), got shape {tracings_mv.shape}")
+    recorded = []
+    for tracing in tracings_mv:
+        nonzero_rows = np.flatnonzero(np.any(tracing != 0, axis=1))
+        if len(nonzero_rows) == 0:
+            recorded.append(tracing[:0])
+        else:
+            recorded.append(tracing[nonzero_rows[0] : nonzero_rows[-1] + 1])
+    return recorded

@@ -364,3 +364,229 @@ def load_all_delineations(
 ) -> dict[str, pd.DataFrame]:
     """:func:`load_delineation` for all 12 leads: lead name (``"I"``...) -> waves."""
     return {lead: load_delineation(record_id, lead, root) for lead in LEAD_NAMES}
+
+
+# --------------------------------------------------------------------------- diagnosis labels
+#
+# ``ludb.csv`` diagnoses mapped to label sets for classification (Nguyen & Do 2025's ``local``
+# profile: LUDB as a real downstream set). LUDB has one record per subject (PhysioNet: 200
+# subjects, 200 records; ``ludb.csv`` has no separate patient column), so a patient-wise split
+# of LUDB is a record-wise split.
+#
+# Each rule is ``(ludb.csv column, start of the finding, label, PTB-XL statement it stands
+# for)``; a finding matches when its lower-cased text starts with the given start (so
+# "complete ..." never matches "incomplete ..."). Findings that match no rule are
+# reported by :func:`diagnosis_labels`, never silently dropped.
+#
+# Superclasses (PTB-XL's five, Strodthoff et al. 2021): MI = infarction statements incl.
+# injury (PTB-XL puts INJ* in MI), STTC = ischemia and non-specific ST/T changes, CD =
+# conduction disturbances, HYP = hypertrophy / enlargement ("overload" in LUDB's wording).
+# Our readings, stated: "Undefined ischemia/scar/supp.nstemi" -> MI (two of its three
+# alternatives, scar and suspected NSTEMI, are MI statements in PTB-XL); "overload" -> HYP.
+# NORM ("normal ECG") is derived: a sinus rhythm (sinus rhythm, bradycardia, tachycardia,
+# arrhythmia or irregular sinus rhythm), a normal, vertical or horizontal (or unstated)
+# electric axis and no finding in any other column. Records with none of the five (e.g. AF
+# or pacing alone, or left axis deviation alone) keep an all-zero row.
+
+SUPERCLASS_RULES: tuple[tuple[str, str, str, str], ...] = (
+    ("Ischemia", "stemi", "MI", "AMI/ASMI/... (acute MI)"),
+    ("Ischemia", "scar formation", "MI", "old MI (IMI, AMI, ...)"),
+    ("Ischemia", "undefined ischemia/scar/supp.nstemi", "MI", "INJ* / old MI (our reading)"),
+    ("Ischemia", "ischemia", "STTC", "ISC_ / ISCAL / ISCIN ..."),
+    ("Non-specific repolarization abnormalities", "non-specific repolarization", "STTC", "NDT / NST_"),
+    ("Conduction abnormalities", "i degree av block", "CD", "1AVB"),
+    ("Conduction abnormalities", "ii degree av", "CD", "2AVB"),
+    ("Conduction abnormalities", "iii degree av", "CD", "3AVB"),
+    ("Conduction abnormalities", "complete right bundle branch block", "CD", "CRBBB"),
+    ("Conduction abnormalities", "incomplete right bundle branch block", "CD", "IRBBB"),
+    ("Conduction abnormalities", "complete left bundle branch block", "CD", "CLBBB"),
+    ("Conduction abnormalities", "incomplete left bundle branch block", "CD", "ILBBB"),
+    ("Conduction abnormalities", "left anterior hemiblock", "CD", "LAFB"),
+    ("Conduction abnormalities", "left posterior hemiblock", "CD", "LPFB"),
+    ("Conduction abnormalities", "non-specific intra", "CD", "IVCD"),
+    ("Hypertrophies", "left ventricular hypertrophy", "HYP", "LVH"),
+    ("Hypertrophies", "left ventricular overload", "HYP", "LVH (our reading)"),
+    ("Hypertrophies", "right ventricular hypertrophy", "HYP", "RVH"),
+    ("Hypertrophies", "right ventricular overload", "HYP", "RVH (our reading)"),
+    ("Hypertrophies", "left atrial hypertrophy", "HYP", "LAO/LAE"),
+    ("Hypertrophies", "left atrial overload", "HYP", "LAO/LAE"),
+    ("Hypertrophies", "right atrial hypertrophy", "HYP", "RAO/RAE"),
+    ("Hypertrophies", "right atrial overload", "HYP", "RAO/RAE"),
+)
+SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
+#: Rhythms and axes compatible with a normal ECG (the NORM rule above).
+NORMAL_RHYTHMS: tuple[str, ...] = (
+    "sinus rhythm",
+    "sinus bradycardia",
+    "sinus tachycardia",
+    "sinus arrhythmia",
+    "irregular sinus rhythm",
+)
+NORMAL_AXES: tuple[str, ...] = (
+    "electric axis of the heart: normal",
+    "electric axis of the heart: vertical",
+    "electric axis of the heart: horizontal",
+)
+
+#: Rhythm and conduction labels (names as in the paper's CPSC2018 / Georgia / Ribeiro lists
+#: where they exist): ``(column, start of the finding, label, meaning)``.
+RHYTHM_CONDUCTION_RULES: tuple[tuple[str, str, str, str], ...] = (
+    ("Rhythms", "sinus rhythm", "SR", "sinus rhythm"),
+    ("Rhythms", "sinus bradycardia", "SB", "sinus bradycardia"),
+    ("Rhythms", "sinus tachycardia", "STach", "sinus tachycardia"),
+    ("Rhythms", "sinus arrhythmia", "SA", "sinus arrhythmia"),
+    ("Rhythms", "irregular sinus rhythm", "SA", "sinus arrhythmia (irregular sinus rhythm)"),
+    ("Rhythms", "atrial fibrillation", "AF", "atrial fibrillation"),
+    ("Rhythms", "atrial flutter", "AFL", "atrial flutter"),
+    ("Rhythms", "wandering atrial pacemaker", "WAP", "wandering atrial pacemaker"),
+    ("Electric axis of the heart", "electric axis of the heart: left axis", "LAD", "left axis deviation"),
+    ("Electric axis of the heart", "electric axis of the heart: right axis", "RAD", "right axis deviation"),
+    ("Conduction abnormalities", "i degree av block", "I-AVB", "first-degree AV block"),
+    ("Conduction abnormalities", "iii degree av", "III-AVB", "third-degree AV block"),
+    ("Conduction abnormalities", "complete right bundle branch block", "RBBB", "complete RBBB"),
+    ("Conduction abnormalities", "incomplete right bundle branch block", "IRBBB", "incomplete RBBB"),
+    ("Conduction abnormalities", "complete left bundle branch block", "LBBB", "complete LBBB"),
+    ("Conduction abnormalities", "incomplete left bundle branch block", "ILBBB", "incomplete LBBB"),
+    ("Conduction abnormalities", "left anterior hemiblock", "LAFB", "left anterior fascicular block"),
+    ("Conduction abnormalities", "non-specific intra", "IVCD", "non-specific intraventricular delay"),
+    ("Extrasystolies", "atrial extrasystole", "PAC", "premature atrial contractions"),
+    ("Extrasystolies", "ventricular extrasystole", "PVC", "premature ventricular contractions"),
+    ("Cardiac pacing", "", "PACE", "any cardiac pacing finding"),
+)
+RHYTHM_CONDUCTION_LABELS: tuple[str, ...] = tuple(dict.fromkeys(rule[2] for rule in RHYTHM_CONDUCTION_RULES))
+LABEL_SETS: tuple[str, ...] = ("superclass", "rhythm_conduction")
+#: Columns of ``ludb.csv`` that hold findings (the others are ``Sex`` and ``Age``).
+FINDING_COLUMNS: tuple[str, ...] = (
+    "Rhythms",
+    "Electric axis of the heart",
+    "Conduction abnormalities",
+    "Extrasystolies",
+    "Hypertrophies",
+    "Cardiac pacing",
+    "Ischemia",
+    "Non-specific repolarization abnormalities",
+    "Other states",
+)
+
+
+def findings(diagnoses: pd.DataFrame) -> pd.DataFrame:
+    """One row per finding: ``record_id``, ``column``, ``finding`` (a cell listing several
+    findings on separate lines gives one row each; empty cells give none)."""
+    missing = [column for column in FINDING_COLUMNS if column not in diagnoses.columns]
+    if missing:
+        raise DataFormatError(f"ludb.csv: missing columns {missing}")
+    rows = [
+        (record_id, column, item.strip())
+        for record_id, row in diagnoses[list(FINDING_COLUMNS)].iterrows()
+        for column in FINDING_COLUMNS
+        for item in str(row[column]).split("\n")
+        if item.strip()
+    ]
+    return pd.DataFrame(rows, columns=["record_id", "column", "finding"])
+
+
+def _match(rules, column: str, finding: str) -> list[str]:
+    text = finding.lower()
+    return [
+        label for rule_column, start, label, _ in rules if rule_column == column and text.startswith(start)
+    ]
+
+
+def diagnosis_labels(
+    diagnoses: pd.DataFrame, label_set: str = "superclass"
+) -> tuple[np.ndarray, tuple[str, ...], pd.DataFrame]:
+    """Multi-hot targets of LUDB records from their ``ludb.csv`` findings.
+
+    Parameters
+    ----------
+    diagnoses : output of :func:`load_diagnoses` (possibly a subset of rows)
+    label_set : ``"superclass"`` (NORM, MI, STTC, CD, HYP; :data:`SUPERCLASS_RULES`) or
+        ``"rhythm_conduction"`` (:data:`RHYTHM_CONDUCTION_LABELS`)
+
+    Returns
+    -------
+    targets : ndarray of shape (n_records, n_labels), float32 multi-hot, rows in
+        ``diagnoses`` order
+    names : the label names, columns of ``targets``
+    unmapped : DataFrame (``column``, ``finding``, ``n_records``) of the findings no rule of
+        this label set maps (for the superclass set, also those that merely rule out NORM)
+    """
+    if label_set not in LABEL_SETS:
+        raise ValueError(f"label_set must be one of {LABEL_SETS}, got {label_set!r}")
+    rules = SUPERCLASS_RULES if label_set == "superclass" else RHYTHM_CONDUCTION_RULES
+    names = SUPERCLASSES if label_set == "superclass" else RHYTHM_CONDUCTION_LABELS
+    table = findings(diagnoses)
+    position = {record_id: i for i, record_id in enumerate(diagnoses.index)}
+    targets = np.zeros((len(diagnoses), len(names)), dtype=np.float32)
+    abnormal = np.zeros(len(diagnoses), dtype=bool)
+    unmapped = []
+    for record_id, column, finding in table.itertuples(index=False):
+        row = position[record_id]
+        labels = _match(rules, column, finding)
+        for label in labels:
+            targets[row, names.index(label)] = 1.0
+        if label_set == "superclass":
+            text = finding.lower()
+            normal = (column == "Rhythms" and text in NORMAL_RHYTHMS) or (
+                column == "Electric axis of the heart" and text in NORMAL_AXES
+            )
+            abnormal[row] |= not normal
+            if labels or normal:
+                continue
+        elif labels:
+            continue
+        unmapped.append((column, finding))
+    if label_set == "superclass":
+        has_sinus = np.zeros(len(diagnoses), dtype=bool)
+        for record_id, column, finding in table.itertuples(index=False):
+            if column == "Rhythms" and finding.lower() in NORMAL_RHYTHMS:
+                has_sinus[position[record_id]] = True
+        targets[:, 0] = (has_sinus & ~abnormal).astype(np.float32)
+    unmapped_table = (
+        pd.DataFrame(unmapped, columns=["column", "finding"]).value_counts().rename("n_records").reset_index()
+    )
+    return targets, names, unmapped_table
+
+
+def load_labelled(
+    root: str | os.PathLike | None = None,
+    *,
+    label_set: str = "superclass",
+    record_ids=tuple(range(1, 151)),
+):
+    """LUDB records with multi-hot diagnosis labels, for classification.
+
+    Parameters
+    ----------
+    root : data root; default ``$ECGLIB_DATA``
+    label_set : ``"superclass"`` or ``"rhythm_conduction"`` (see :func:`diagnosis_labels`)
+    record_ids : records to read (default 1-150, the records on these machines)
+
+    Returns
+    -------
+    LabelledSet with ``signals_mv`` (n, 5000, 12) float32 mV at 500 Hz, ``targets`` (n,
+    n_labels) multi-hot, ``patient_ids`` = record ids (one record per subject); records
+    with none of the labels keep an all-zero row (nothing is dropped). The findings no rule
+    maps are in :func:`diagnosis_labels`' third output.
+    """
+    from ecglib.data import LabelledSet
+
+    wanted = [_record_number(record_id) for record_id in record_ids]
+    diagnoses = load_diagnoses(root)
+    absent = [record_id for record_id in wanted if record_id not in diagnoses.index]
+    if absent:
+        raise DataFormatError(f"{_folder(root) / 'ludb.csv'}: no row for record(s) {absent[:10]}")
+    diagnoses = diagnoses.loc[wanted]
+    targets, names, _ = diagnosis_labels(diagnoses, label_set)
+    signals = np.stack([load_record(record_id, root).signal_mv for record_id in wanted])
+    return LabelledSet(
+        signals_mv=signals,
+        targets=targets,
+        patient_ids=np.asarray(wanted, dtype=str),
+        fs_hz=FS_HZ,
+        lead_names=LEAD_NAMES,
+        target_names=names,
+        task="multi_label",
+        source="ludb",
+        exclusions={},
+    )

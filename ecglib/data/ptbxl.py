@@ -267,3 +267,74 @@ def _select_leads(record: EcgRecord, lead_names: tuple[str, ...] | None) -> np.n
         return select_leads(record.signal_mv, record.lead_names, lead_names)
     except KeyError as err:
         raise DataFormatError(f"ecg_id {record.record_id}: {err.args[0]}") from None
+
+
+# --------------------------------------------------------------------------- study splits (Nguyen & Do 2025)
+
+#: ``"standard_folds"``: ``strat_fold`` 1-8 train, 9 validation, 10 test (Table 1 of Nguyen &
+#: Do 2025 matches folds 1-8 / 10: 17,441 / 2,203). ``"test_fraction"``: the rule the paper
+#: states, a patient-wise, label-stratified hold-out of ``test_fraction`` (0.33).
+SPLIT_RULES: tuple[str, ...] = ("standard_folds", "test_fraction")
+
+
+def labelled_metadata(
+    root: str | os.PathLike | None = None,
+    *,
+    folds: tuple[int, ...] | None = None,
+    min_likelihood: float = 0.0,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """The metadata rows of the records :func:`load_labelled` returns, in the same order.
+
+    Same filtering as :func:`load_labelled` (``folds``, records without a superclass
+    dropped, ``limit``) without reading any signal; use its ``strat_fold`` and
+    ``patient_id`` columns to split the labelled set (:func:`split_records`).
+    """
+    metadata = load_metadata(root)
+    if folds is not None:
+        metadata = metadata[metadata["strat_fold"].isin(tuple(folds))]
+    targets = superclass_labels(metadata, load_scp_statements(root), min_likelihood=min_likelihood)
+    metadata = metadata[targets.any(axis=1)]
+    return metadata if limit is None else metadata.iloc[:limit]
+
+
+def split_records(
+    metadata: pd.DataFrame,
+    targets: np.ndarray | None = None,
+    *,
+    rule: str = "standard_folds",
+    seed: int = 0,
+    test_fraction: float = 0.33,
+    val_fraction: float = 0.1,
+):
+    """Train / validation / test indices (positions in ``metadata``) under one of :data:`SPLIT_RULES`.
+
+    Parameters
+    ----------
+    metadata : DataFrame with ``strat_fold`` and ``patient_id`` (e.g. :func:`labelled_metadata`)
+    targets : ndarray of shape (n_records, 5), multi-hot; stratifies the ``"test_fraction"``
+        rule (ignored by ``"standard_folds"``)
+    rule : ``"standard_folds"`` (default; folds 1-8 / 9 / 10) or ``"test_fraction"``
+    seed : seeds the ``"test_fraction"`` rule
+    test_fraction, val_fraction : shares of all records for the ``"test_fraction"`` rule
+        (patient-wise, see :func:`ecglib.data.splits.patient_split`)
+
+    Returns
+    -------
+    ecglib.data.splits.Split of sorted int64 positions; no patient is in two parts.
+    """
+    from ecglib.data import splits
+
+    if rule not in SPLIT_RULES:
+        raise ValueError(f"rule must be one of {SPLIT_RULES}, got {rule!r}")
+    if rule == "standard_folds":
+        split = splits.ptbxl_folds(metadata["strat_fold"].to_numpy())
+        splits.assert_patient_disjoint(metadata["patient_id"].to_numpy(), split.train, split.val, split.test)
+        return split
+    return splits.patient_split(
+        metadata["patient_id"].to_numpy(),
+        targets,
+        test_fraction=test_fraction,
+        val_fraction=val_fraction,
+        seed=seed,
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
 from ecglib.seeds import derive_seed
@@ -247,3 +248,105 @@ def within_patient_split(
         labels[rest], val_fraction_of_rest, derive_seed(seed, "validation")
     )
     return Split(train=_indices(rest[train_in_rest]), val=_indices(rest[val_in_rest]), test=test)
+
+
+def patient_kfold(patient_ids, labels=None, *, n_folds: int = 5, seed: int) -> np.ndarray:
+    """Patient-wise k-fold cross-validation: the test fold (0 .. n_folds-1) of every example.
+
+    All examples of a patient share a fold. Multi-hot labels are stratified with iterative
+    stratification over patients (``iterstrat.MultilabelStratifiedKFold``, each patient
+    carrying the union of its examples' labels); single-label targets with
+    ``StratifiedGroupKFold``; without labels, ``GroupKFold`` after a seeded shuffle of patients.
+
+    Parameters
+    ----------
+    patient_ids : array-like of shape (n_examples,)
+    labels : None, array-like of shape (n_examples,) or (n_examples, n_classes) multi-hot
+    n_folds : number of folds (at most the number of patients)
+    seed : random seed; the same seed and inputs give the same folds
+
+    Returns
+    -------
+    ndarray of shape (n_examples,), int64 fold of each example
+    """
+    patient_ids = np.asarray(patient_ids)
+    unique_patients, patient_index = np.unique(patient_ids, return_inverse=True)
+    if not 2 <= n_folds <= len(unique_patients):
+        raise ValueError(f"n_folds must be in [2, {len(unique_patients)} patients], got {n_folds}")
+    fold_of_patient = np.full(len(unique_patients), -1, dtype=np.int64)
+    if labels is not None and np.asarray(labels).ndim == 2:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+        labels = np.asarray(labels)
+        if len(labels) != len(patient_ids):
+            raise ValueError(f"labels ({len(labels)}) and patient_ids ({len(patient_ids)}) differ in length")
+        patient_labels = np.zeros((len(unique_patients), labels.shape[1]), dtype=np.int64)
+        np.maximum.at(patient_labels, patient_index, (labels > 0).astype(np.int64))
+        splitter = MultilabelStratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        for fold, (_, held) in enumerate(splitter.split(np.zeros(len(unique_patients)), patient_labels)):
+            fold_of_patient[held] = fold
+        return fold_of_patient[patient_index]
+    if labels is None:
+        order = np.random.default_rng(seed).permutation(len(unique_patients))
+        fold_of_patient[order] = np.arange(len(unique_patients)) % n_folds
+        return fold_of_patient[patient_index]
+    fold = np.full(len(patient_ids), -1, dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for k, (_, held) in enumerate(splitter.split(np.zeros(len(patient_ids)), labels, groups=patient_ids)):
+        fold[held] = k
+    return fold
+
+
+def fold_label_counts(
+    targets: np.ndarray,
+    target_names,
+    folds: np.ndarray,
+    *,
+    min_per_fold: int = 2,
+) -> pd.DataFrame:
+    """Positives and negatives of every label overall and in its leanest test fold; which can be scored.
+
+    A label is scorable when every test fold holds at least ``min_per_fold`` positives and
+    ``min_per_fold`` negatives (an F1 or an AUC of a fold needs both). Labels that are not
+    are reported, not scored.
+
+    Parameters
+    ----------
+    targets : ndarray of shape (n_examples, n_labels), multi-hot
+    target_names : names of the columns of ``targets``
+    folds : ndarray of shape (n_examples,), test fold of each example (:func:`patient_kfold`)
+    min_per_fold : least positives (and negatives) per test fold for a label to be scored
+
+    Returns
+    -------
+    DataFrame indexed by ``label`` with ``n_positive``, ``n_negative``,
+    ``min_positive_per_fold``, ``min_negative_per_fold``, ``scorable`` (bool) and ``reason``.
+    """
+    targets = np.asarray(targets) > 0
+    folds = np.asarray(folds)
+    if targets.ndim != 2 or targets.shape[1] != len(target_names) or len(folds) != len(targets):
+        raise ValueError(
+            f"targets {targets.shape}, {len(target_names)} names and {len(folds)} folds do not agree"
+        )
+    fold_ids = np.unique(folds)
+    rows = []
+    for column, name in enumerate(target_names):
+        positives = [int(targets[folds == fold, column].sum()) for fold in fold_ids]
+        negatives = [int((~targets[folds == fold, column]).sum()) for fold in fold_ids]
+        reason = ""
+        if min(positives) < min_per_fold:
+            reason = f"a test fold has {min(positives)} positive(s) (< {min_per_fold})"
+        elif min(negatives) < min_per_fold:
+            reason = f"a test fold has {min(negatives)} negative(s) (< {min_per_fold})"
+        rows.append(
+            {
+                "label": name,
+                "n_positive": int(targets[:, column].sum()),
+                "n_negative": int((~targets[:, column]).sum()),
+                "min_positive_per_fold": min(positives),
+                "min_negative_per_fold": min(negatives),
+                "scorable": not reason,
+                "reason": reason,
+            }
+        )
+    return pd.DataFrame(rows).set_index("label")

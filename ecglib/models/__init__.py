@@ -14,7 +14,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from ecglib.models import beat_cnn, cae, cnn2d, resnet1d, ssl_multitask
+from ecglib.models import beat_cnn, cae, cnn2d, resnet1d, rnn, ssl_multitask
 
 #: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
@@ -29,6 +29,9 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "surrey_mlp": partial(ssl_multitask.BeatNet, "mlp"),
     "surrey_cnn": partial(ssl_multitask.BeatNet, "cnn"),
     "surrey_lstm": partial(ssl_multitask.BeatNet, "lstm"),
+    "lstm": rnn.LSTM,  # Nguyen & Do 2025 recurrent models (head="mean_pool" | "flatten_as_in_paper")
+    "bilstm": rnn.BiLSTM,
+    "gru": rnn.GRU,
 }
 
 
