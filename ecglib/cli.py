@@ -59,6 +59,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from ecglib import publish
+
+    try:
+        folder = publish.publish(args.study, args.profile, output_root=args.output_root)
+    except publish.PublishRefused as err:
+        print(f"not published: {err}", file=sys.stderr)
+        return 1
+    print(f"[ok] {args.study}/{args.profile} published -> {folder}")
+    return 0
+
+
 def _cmd_data_status(args: argparse.Namespace) -> int:
     from ecglib.data import status
 
@@ -95,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.add_argument("--quiet", action="store_true", help="do not echo notebook output")
     p_run.set_defaults(func=_cmd_run)
+
+    p_publish = sub.add_parser(
+        "publish", help="copy a finished run's tables, figures and verdict into tracked results/"
+    )
+    p_publish.add_argument("study", help="study id")
+    p_publish.add_argument("--profile", required=True, help="the profile whose run to publish (e.g. local)")
+    p_publish.add_argument(
+        "--output-root", default=None, help="folder holding the run (default: <repo>/outputs)"
+    )
+    p_publish.set_defaults(func=_cmd_publish)
 
     p_data = sub.add_parser("data", help="datasets under the data root")
     data_sub = p_data.add_subparsers(dest="data_command", required=True)

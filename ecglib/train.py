@@ -460,6 +460,234 @@ def _split_metrics(
     return row
 
 
+# --------------------------------------------------------------------------- the parts of fit
+
+
+def _check_fit_arguments(
+    *,
+    task: str,
+    epochs,
+    lr,
+    batch_size,
+    seed,
+    monitor: str,
+    monitor_mode: str,
+    early_stopping_patience,
+    select_on_test: bool,
+    has_val: bool,
+    has_test: bool,
+    checkpoint_dir,
+    resume: bool,
+    weighted_sampling: bool,
+) -> None:
+    """Raise ``ValueError`` naming the first bad argument of :func:`fit`."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if monitor_mode not in ("min", "max"):
+        raise ValueError(f"monitor_mode must be 'min' or 'max', got {monitor_mode!r}")
+    if monitor.startswith("test_") and not select_on_test:
+        raise ValueError(
+            f"monitor {monitor!r} selects the model on the test set; pass select_on_test=True only to "
+            "reproduce a paper that did so, and label the results"
+        )
+    if monitor.startswith("test_") and not has_test:
+        raise ValueError(f"monitor {monitor!r} needs a test set")
+    if not has_val and monitor.startswith("val_"):
+        raise ValueError(f"monitor {monitor!r} needs a validation set (or monitor='train_loss')")
+    patience = early_stopping_patience
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ValueError(
+            f"early_stopping_patience must be a positive int or None, got {early_stopping_patience!r}"
+        )
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs checkpoint_dir")
+    if weighted_sampling and task not in ("single_label", "multi_label"):
+        raise ValueError(f"weighted_sampling needs a classification task, not {task!r}")
+
+
+def _place_splits(splits: tuple[_Tensors | None, ...], device: torch.device) -> tuple[_Tensors | None, ...]:
+    """On CUDA: the splits moved to the GPU when small enough, else their signals pinned."""
+    present = [split for split in splits if split is not None]
+    if device.type == "cuda" and sum(split.nbytes() for split in present) <= DATA_ON_DEVICE_MAX_BYTES:
+        return tuple(None if split is None else split.to(device) for split in splits)
+    if device.type == "cuda":
+        for split in present:
+            split.signals = split.signals.pin_memory()
+    return splits
+
+
+@dataclass
+class _Selection:
+    """What training carries from epoch to epoch besides model and optimiser (checkpointed)."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    epochs_without_improvement: int = 0
+    stopped_early: bool = False
+
+    def record(
+        self,
+        row: dict[str, float],
+        model: nn.Module,
+        *,
+        monitor: str,
+        monitor_mode: str,
+        early_stopping_patience: int | None,
+    ) -> bool:
+        """Append ``row``; keep the weights if ``monitor`` improved; stop early after
+        ``early_stopping_patience`` epochs without improvement. Returns whether it improved."""
+        self.history.append(row)
+        improved = _is_improvement(row[monitor], self.best_score, monitor_mode)
+        if improved:
+            self.best_epoch, self.best_score, self.best_state = (
+                row["epoch"],
+                row[monitor],
+                _cpu_state_dict(model),
+            )
+            self.epochs_without_improvement = 0
+        else:
+            self.epochs_without_improvement += 1
+        if early_stopping_patience is not None and self.epochs_without_improvement >= early_stopping_patience:
+            self.stopped_early = True
+        return improved
+
+
+@dataclass
+class _Trainer:
+    """The live objects of one :func:`fit` call whose state a checkpoint holds."""
+
+    model: nn.Module
+    optimiser: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator
+    cuda_devices: list[int]
+
+    def checkpoint(self, *, settings: dict, epoch: int, selection: _Selection) -> dict:
+        """The full state after ``epoch``: enough for ``resume`` to continue bit for bit."""
+        return {
+            "version": CHECKPOINT_VERSION,
+            "settings": settings,
+            "epoch": epoch,
+            "model": _cpu_state_dict(self.model),
+            "optimizer": self.optimiser.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": [torch.cuda.get_rng_state(index) for index in self.cuda_devices],
+            "history": selection.history,
+            "best_epoch": selection.best_epoch,
+            "best_score": selection.best_score,
+            "best_state": selection.best_state,
+            "epochs_without_improvement": selection.epochs_without_improvement,
+            "stopped_early": selection.stopped_early,
+        }
+
+    def restore(self, checkpoint_path: Path, *, settings: dict, epochs: int) -> tuple[int, _Selection]:
+        """Load ``checkpoint_path`` into the live objects; returns (last epoch done, selection).
+
+        Raises
+        ------
+        ValueError
+            The checkpoint has another version, other settings, or is beyond ``epochs``.
+        """
+        state = load_checkpoint(checkpoint_path, map_location="cpu")
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(
+                f"checkpoint {checkpoint_path} has version {state.get('version')}, expected {CHECKPOINT_VERSION}"
+            )
+        saved = state["settings"]
+        different = {
+            key: (saved.get(key), value) for key, value in settings.items() if saved.get(key) != value
+        }
+        if different:
+            raise ValueError(
+                f"checkpoint {checkpoint_path} was written with other settings (saved, now): {different}"
+            )
+        if state["epoch"] > epochs:
+            raise ValueError(
+                f"checkpoint {checkpoint_path} is at epoch {state['epoch']}, beyond epochs={epochs}"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimiser.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        for cuda_index, cuda_state in zip(self.cuda_devices, state.get("cuda_rng", [])):
+            torch.cuda.set_rng_state(cuda_state, cuda_index)
+        selection = _Selection(
+            history=[dict(row) for row in state["history"]],
+            best_epoch=state["best_epoch"],
+            best_score=state["best_score"],
+            best_state=state["best_state"],
+            epochs_without_improvement=state["epochs_without_improvement"],
+            stopped_early=state["stopped_early"],
+        )
+        return state["epoch"], selection
+
+
+def _seed_torch_rng(seed: int, cuda_devices: list[int]) -> None:
+    """Seed the (forked) torch CPU and CUDA generators that dropout draws from."""
+    torch.random.default_generator.manual_seed(int(seed))
+    for cuda_index in cuda_devices:
+        with torch.cuda.device(cuda_index):
+            torch.cuda.manual_seed(int(seed))
+
+
+def _epoch_order(
+    n_train: int, sampler: WeightedRandomSampler | None, generator: torch.Generator
+) -> torch.Tensor:
+    """This epoch's training indices: a permutation, or the weighted sampler's draw."""
+    if sampler is not None:
+        # WeightedRandomSampler's own draw, kept as a tensor instead of iterated in Python
+        return torch.multinomial(
+            sampler.weights, sampler.num_samples, sampler.replacement, generator=generator
+        )
+    return torch.randperm(n_train, generator=generator)
+
+
+def _train_epoch(
+    trainer: _Trainer,
+    train_set: _Tensors,
+    order: torch.Tensor,
+    *,
+    task: str,
+    loss_fn: Callable,
+    batch_size: int,
+    device: torch.device,
+    use_amp: bool,
+    check_first_batch: bool,
+) -> float:
+    """One pass over ``order`` in batches; returns the example-weighted mean training loss."""
+    model, optimiser, scaler = trainer.model, trainer.optimiser, trainer.scaler
+    model.train()
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    n_seen = 0
+    for indices in _batches(order, batch_size, drop_single=len(train_set) > 1):
+        signals, targets = train_set.batch(indices, device)
+        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
+            output = model(signals)
+            if check_first_batch:
+                _check_first_batch(task, output, targets)
+                check_first_batch = False
+            loss = loss_fn(output, targets)
+        optimiser.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimiser)
+        scaler.update()
+        total_loss += loss.detach().double() * len(indices)
+        n_seen += len(indices)
+    return float(total_loss / n_seen)
+
+
 # --------------------------------------------------------------------------- fit
 
 
@@ -562,52 +790,35 @@ def fit(
     ValueError
         Bad arguments, data or a checkpoint from different settings (messages say which).
     """
-    # ---- arguments
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if monitor_mode not in ("min", "max"):
-        raise ValueError(f"monitor_mode must be 'min' or 'max', got {monitor_mode!r}")
-    if monitor.startswith("test_") and not select_on_test:
-        raise ValueError(
-            f"monitor {monitor!r} selects the model on the test set; pass select_on_test=True only to "
-            "reproduce a paper that did so, and label the results"
-        )
-    if monitor.startswith("test_") and test is None:
-        raise ValueError(f"monitor {monitor!r} needs a test set")
-    if val is None and monitor.startswith("val_"):
-        raise ValueError(f"monitor {monitor!r} needs a validation set (or monitor='train_loss')")
-    patience = early_stopping_patience
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-        raise ValueError(
-            f"early_stopping_patience must be a positive int or None, got {early_stopping_patience!r}"
-        )
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs checkpoint_dir")
-    if weighted_sampling and task not in ("single_label", "multi_label"):
-        raise ValueError(f"weighted_sampling needs a classification task, not {task!r}")
+    _check_fit_arguments(
+        task=task,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        monitor=monitor,
+        monitor_mode=monitor_mode,
+        early_stopping_patience=early_stopping_patience,
+        select_on_test=select_on_test,
+        has_val=val is not None,
+        has_test=test is not None,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        weighted_sampling=weighted_sampling,
+    )
     device = resolve_device(device)
     eval_batch_size = eval_batch_size or batch_size
     log_every = log_every or (1 if epochs <= 20 else max(1, epochs // 10))
 
     # ---- data, once, as tensors
-    train_set = _as_tensors(train, task, "train")
-    val_set = None if val is None else _as_tensors(val, task, "val")
-    test_set = None if test is None else _as_tensors(test, task, "test")
-    splits = [split for split in (train_set, val_set, test_set) if split is not None]
-    if device.type == "cuda" and sum(split.nbytes() for split in splits) <= DATA_ON_DEVICE_MAX_BYTES:
-        train_set, val_set, test_set = (
-            None if split is None else split.to(device) for split in (train_set, val_set, test_set)
-        )
-    elif device.type == "cuda":
-        for split in splits:
-            split.signals = split.signals.pin_memory()
+    train_set, val_set, test_set = _place_splits(
+        (
+            _as_tensors(train, task, "train"),
+            None if val is None else _as_tensors(val, task, "val"),
+            None if test is None else _as_tensors(test, task, "test"),
+        ),
+        device,
+    )
 
     # ---- model, optimiser, scaler, sampler
     loss_fn = loss_fn or default_loss(task, reconstruction_reduction=reconstruction_reduction)
@@ -616,17 +827,25 @@ def fit(
     parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
     if not parameters:
         raise ValueError("the model has no trainable parameters (all frozen?)")
-    optimiser = _make_optimizer(optimizer, parameters, lr, weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    generator = torch.Generator().manual_seed(int(seed))
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    trainer = _Trainer(
+        model=model,
+        optimiser=_make_optimizer(optimizer, parameters, lr, weight_decay),
+        scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
+        generator=torch.Generator().manual_seed(int(seed)),
+        cuda_devices=cuda_devices,
+    )
     sampler = None
     if weighted_sampling:
         sampler = WeightedRandomSampler(
             _sampling_weights(train_set.targets.cpu(), task),
             len(train_set),
             replacement=True,
-            generator=generator,
+            generator=trainer.generator,
         )
+    # a checkpoint is resumed only under these same settings
     settings = {
         "task": task,
         "seed": int(seed),
@@ -639,170 +858,103 @@ def fit(
         "monitor": monitor,
         "monitor_mode": monitor_mode,
     }
-
     checkpoint_path = None
     if checkpoint_dir is not None:
         Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
         checkpoint_path = Path(checkpoint_dir) / LAST_CHECKPOINT
 
-    cuda_devices = []
-    if device.type == "cuda":
-        cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
-    history: list[dict[str, float]] = []
-    best_epoch, best_score, best_state = 0, None, None
-    epochs_without_improvement, stopped_early = 0, False
+    def evaluate(prefix: str, split: _Tensors | None) -> dict[str, float]:
+        """``<prefix>_loss`` and ``<prefix>_<metric>`` columns of this epoch's row (none without a split)."""
+        if split is None:
+            return {}
+        return _split_metrics(
+            prefix,
+            model,
+            split,
+            task=task,
+            loss_fn=loss_fn,
+            metrics_fn=metrics_fn,
+            threshold=threshold,
+            batch_size=eval_batch_size,
+            device=device,
+            use_amp=use_amp,
+        )
+
+    selection = _Selection()
     epoch_seconds: list[float] = []
-    progress_log = None
     with torch.random.fork_rng(devices=cuda_devices):
-        torch.random.default_generator.manual_seed(int(seed))
-        for cuda_index in cuda_devices:
-            with torch.cuda.device(cuda_index):
-                torch.cuda.manual_seed(int(seed))
+        _seed_torch_rng(seed, cuda_devices)
         start_epoch = 1
         if resume and checkpoint_path.exists():
-            state = load_checkpoint(checkpoint_path, map_location="cpu")
-            if state.get("version") != CHECKPOINT_VERSION:
-                raise ValueError(
-                    f"checkpoint {checkpoint_path} has version {state.get('version')}, expected {CHECKPOINT_VERSION}"
-                )
-            saved = state["settings"]
-            different = {
-                key: (saved.get(key), value) for key, value in settings.items() if saved.get(key) != value
-            }
-            if different:
-                raise ValueError(
-                    f"checkpoint {checkpoint_path} was written with other settings (saved, now): {different}"
-                )
-            if state["epoch"] > epochs:
-                raise ValueError(
-                    f"checkpoint {checkpoint_path} is at epoch {state['epoch']}, beyond epochs={epochs}"
-                )
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            for cuda_index, cuda_state in zip(cuda_devices, state.get("cuda_rng", [])):
-                torch.cuda.set_rng_state(cuda_state, cuda_index)
-            history = [dict(row) for row in state["history"]]
-            best_epoch, best_score, best_state = state["best_epoch"], state["best_score"], state["best_state"]
-            epochs_without_improvement, stopped_early = (
-                state["epochs_without_improvement"],
-                state["stopped_early"],
-            )
-            start_epoch = state["epoch"] + 1
+            last_epoch, selection = trainer.restore(checkpoint_path, settings=settings, epochs=epochs)
+            start_epoch = last_epoch + 1
         progress_log = _Progress(progress, epochs, start_epoch, log_every, label)
         if start_epoch > 1:
             progress_log.message(f"resumed from {checkpoint_path} after epoch {start_epoch - 1}")
-        checked = False
         try:
             for epoch in range(start_epoch, epochs + 1):
-                if stopped_early:
+                if selection.stopped_early:
                     break
                 started = time.perf_counter()
-                # ---- one training epoch
-                model.train()
-                if sampler is not None:
-                    # WeightedRandomSampler's own draw, kept as a tensor instead of iterated in Python
-                    order = torch.multinomial(
-                        sampler.weights, sampler.num_samples, sampler.replacement, generator=generator
-                    )
-                else:
-                    order = torch.randperm(len(train_set), generator=generator)
-                total_loss = torch.zeros((), dtype=torch.float64, device=device)
-                n_seen = 0
-                for indices in _batches(order, batch_size, drop_single=len(train_set) > 1):
-                    signals, targets = train_set.batch(indices, device)
-                    with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-                        output = model(signals)
-                        if not checked:
-                            _check_first_batch(task, output, targets)
-                            checked = True
-                        loss = loss_fn(output, targets)
-                    optimiser.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.step(optimiser)
-                    scaler.update()
-                    total_loss += loss.detach().double() * len(indices)
-                    n_seen += len(indices)
-                row: dict[str, float] = {"epoch": epoch, "train_loss": float(total_loss / n_seen)}
-                # ---- evaluation
-                for prefix, split in (("val", val_set), ("test", test_set)):
-                    if split is not None:
-                        row.update(
-                            _split_metrics(
-                                prefix,
-                                model,
-                                split,
-                                task=task,
-                                loss_fn=loss_fn,
-                                metrics_fn=metrics_fn,
-                                threshold=threshold,
-                                batch_size=eval_batch_size,
-                                device=device,
-                                use_amp=use_amp,
-                            )
-                        )
+                train_loss = _train_epoch(
+                    trainer,
+                    train_set,
+                    _epoch_order(len(train_set), sampler, trainer.generator),
+                    task=task,
+                    loss_fn=loss_fn,
+                    batch_size=batch_size,
+                    device=device,
+                    use_amp=use_amp,
+                    check_first_batch=epoch == start_epoch,
+                )
+                row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
+                row.update(evaluate("val", val_set))
+                row.update(evaluate("test", test_set))
                 if monitor not in row:
                     raise ValueError(f"monitor {monitor!r} is not a history column; columns: {sorted(row)}")
-                history.append(row)
-                # ---- selection and early stopping
-                if _is_improvement(row[monitor], best_score, monitor_mode):
-                    best_epoch, best_score, best_state = epoch, row[monitor], _cpu_state_dict(model)
-                    epochs_without_improvement = 0
-                    if checkpoint_dir is not None:
-                        _atomic_torch_save(best_state, Path(checkpoint_dir) / BEST_CHECKPOINT)
-                else:
-                    epochs_without_improvement += 1
-                if (
-                    early_stopping_patience is not None
-                    and epochs_without_improvement >= early_stopping_patience
-                ):
-                    stopped_early = True
-                # ---- checkpoint
+                # ---- selection, early stopping, checkpoint
+                improved = selection.record(
+                    row,
+                    model,
+                    monitor=monitor,
+                    monitor_mode=monitor_mode,
+                    early_stopping_patience=early_stopping_patience,
+                )
+                if improved and checkpoint_dir is not None:
+                    _atomic_torch_save(selection.best_state, Path(checkpoint_dir) / BEST_CHECKPOINT)
                 if checkpoint_path is not None:
                     _atomic_torch_save(
-                        {
-                            "version": CHECKPOINT_VERSION,
-                            "settings": settings,
-                            "epoch": epoch,
-                            "model": _cpu_state_dict(model),
-                            "optimizer": optimiser.state_dict(),
-                            "scaler": scaler.state_dict(),
-                            "generator": generator.get_state(),
-                            "torch_rng": torch.get_rng_state(),
-                            "cuda_rng": [torch.cuda.get_rng_state(index) for index in cuda_devices],
-                            "history": history,
-                            "best_epoch": best_epoch,
-                            "best_score": best_score,
-                            "best_state": best_state,
-                            "epochs_without_improvement": epochs_without_improvement,
-                            "stopped_early": stopped_early,
-                        },
+                        trainer.checkpoint(settings=settings, epoch=epoch, selection=selection),
                         checkpoint_path,
                     )
                 seconds = time.perf_counter() - started
                 epoch_seconds.append(seconds)
-                progress_log.update(row, monitor, best_epoch, seconds, last=epoch == epochs or stopped_early)
-                if stopped_early:
+                progress_log.update(
+                    row,
+                    monitor,
+                    selection.best_epoch,
+                    seconds,
+                    last=epoch == epochs or selection.stopped_early,
+                )
+                if selection.stopped_early:
                     progress_log.message(
                         f"early stop after epoch {epoch}: {monitor} did not improve for {early_stopping_patience} epochs"
                     )
         finally:
             progress_log.close()
 
-    model.load_state_dict(best_state)
-    frame = pd.DataFrame(history)
+    model.load_state_dict(selection.best_state)
+    frame = pd.DataFrame(selection.history)
     frame["epoch"] = frame["epoch"].astype(int)
     return FitResult(
         model=model,
         history=frame,
-        best_epoch=int(best_epoch),
-        best_score=float(best_score),
-        best_state_dict=best_state,
+        best_epoch=int(selection.best_epoch),
+        best_score=float(selection.best_score),
+        best_state_dict=selection.best_state,
         monitor=monitor,
         monitor_mode=monitor_mode,
-        stopped_early=bool(stopped_early),
+        stopped_early=bool(selection.stopped_early),
         device=device,
         epoch_seconds=epoch_seconds,
     )

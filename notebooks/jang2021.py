@@ -98,10 +98,10 @@ import ecglib.params
 import ecglib.report
 import ecglib.runner
 from ecglib.data import splits
-from ecglib.models import cae, googlenet2d
+from ecglib.models import cae
 from ecglib.seeds import derive_seed
 from ecglib.studies import jang2021 as study
-from ecglib.train import fit, predict
+from ecglib.train import predict
 
 cfg = ecglib.params.check("jang2021", globals())
 run = ecglib.runner.start_run(cfg, output_dir=output_dir)
@@ -225,26 +225,13 @@ corpus_table
 # loss = squared error summed over the 2,048 points; early stopping. **Ours.**
 # `ecglib.models.cae.ConvAutoencoder` with the paper's choices; what the paper leaves open
 # (channels f..5f with f = `cae_base_filters`, seven max-pool halvings, a 2-layer projection to
-# the 60 features) follows the authors' public code. Adam, early stopping on the validation part.
+# the 60 features) follows the authors' public code. Adam, early stopping on the validation part
+# (`study.pretrain_autoencoder`; the profile's `pretrain_*` and `cae_*` keys).
 
 # %%
-cae_options = study.cae_kwargs(cfg)
-autoencoder = cae.make_autoencoder(seed=derive_seed(cfg.seed, "cae"), **cae_options)
 with run.stage("pretrain"):
-    pretrained = fit(
-        autoencoder,
-        corpus.signals[corpus_split.train],
-        corpus.signals[corpus_split.val],
-        task="reconstruction",
-        epochs=cfg.pretrain_epochs,
-        lr=cfg.pretrain_lr,
-        batch_size=cfg.pretrain_batch_size,
-        seed=derive_seed(cfg.seed, "pretrain"),
-        device=run.device,
-        monitor="val_loss",
-        monitor_mode="min",
-        early_stopping_patience=cfg.pretrain_patience,
-        label="CAE",
+    pretrained = study.pretrain_from_params(
+        cfg, corpus.signals[corpus_split.train], corpus.signals[corpus_split.val], device=run.device
     )
 pretrained.history
 
@@ -311,52 +298,21 @@ ecglib.report.save_figure(run, fig4, "fig4_reconstructions", data_source="deepfa
 # mode) and the classifier head is trained on them with the same loop. The ImageNet weights cannot
 # be downloaded here: without them the arm either runs with a random-weight extractor, labelled
 # "ImageNet weights unavailable" in every table and figure, or is skipped (`googlenet_when_missing`).
+# The 1-D arms take the signals as they are.
 
 # %%
-inputs = {}
-if "transfer" in cfg.arms:
-    inputs["transfer"] = examples.signals_mv
-if "random" in cfg.arms:
-    inputs["random"] = examples.signals_mv
-image_info = None
-if "image_transfer" in cfg.arms:
-    try:
-        extractor, image_info = googlenet2d.load_feature_extractor(
-            weights_path=cfg.googlenet_weights_path,
-            when_missing="random" if cfg.googlenet_when_missing == "random_labelled" else "error",
-            seed=derive_seed(cfg.seed, "googlenet"),
+inputs = study.one_d_inputs(examples.signals_mv, arms=cfg.arms)
+image_arm = study.image_arm_from_params(cfg)
+image_info = image_arm.info  # None: no image arm
+if image_arm.extractor is not None:
+    with run.stage("image_features"):
+        inputs["image_transfer"] = study.image_features_from_params(
+            cfg, examples.signals_mv, image_arm.extractor, device=run.device
         )
-    except googlenet2d.ImageNetWeightsMissing as error:
-        if cfg.googlenet_when_missing == "error":
-            raise
-        print(f"image_transfer arm skipped: {error}")
-    if image_info is not None:
-        with run.stage("image_features"):
-            features = googlenet2d.spectrogram_features(
-                examples.signals_mv[:, :, 0],
-                fs_hz=cfg.fs_hz,
-                extractor=extractor,
-                image_size=cfg.image_size,
-                device=run.device,
-                nperseg=cfg.spectrogram_nperseg,
-                max_freq_hz=cfg.spectrogram_max_freq_hz,
-                colormap=cfg.spectrogram_colormap,
-            )
-        inputs["image_transfer"] = features[:, :, None]
-        print(image_info.label)
-arm_labels = dict(study.ARM_TITLES)
-if image_info is not None and not image_info.is_imagenet:
-    arm_labels["image_transfer"] = "Image transfer [" + googlenet2d.RANDOM_WEIGHTS_LABEL + "]"
-run.provenance["image_arm"] = (
-    None
-    if image_info is None
-    else {
-        "weights": image_info.weights,
-        "label": image_info.label,
-        "path": image_info.path,
-        "sha256": image_info.sha256,
-    }
-)
+if image_arm.note:
+    print(image_arm.note)
+arm_labels = image_arm.arm_labels()
+run.provenance["image_arm"] = image_arm.provenance()
 run.save()
 
 # %% [markdown]
@@ -371,25 +327,13 @@ run.save()
 
 # %%
 with run.stage("classifiers"):
-    starvation = study.run_data_starvation(
+    starvation = study.run_data_starvation_from_params(
+        cfg,
         inputs,
         examples.targets,
-        train_index=split.train,
-        val_index=split.val,
-        test_index=split.test,
+        split=split,
         n_classes=len(examples.target_names),
-        train_fractions=cfg.train_fractions,
-        n_trials=cfg.n_trials,
-        trial_resampling=cfg.trial_resampling,
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        optimizer=cfg.optimizer,
-        model_selection=cfg.model_selection,
-        head_hidden_units=cfg.head_hidden_units,
-        cae_options=cae_options,
         encoder_state=pretrained.model.encoder.state_dict(),
-        seed=derive_seed(cfg.seed, "classifiers"),
         device=run.device,
     )
 trials = starvation.trials

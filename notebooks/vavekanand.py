@@ -217,25 +217,13 @@ print(f"trainable parameters: {n_parameters:,} (paper: {PAPER_N_PARAMETERS:,})")
 # %% [markdown]
 # **Pre-training (section 4.3):** the pooled training windows of all patients, Adam lr 0.001,
 # weight decay 0.0001, batch 32, 30 epochs, the lowest validation loss kept. No test window
-# is used (checked inside `vv.pretrain`).
+# is used (checked inside `vv.pretrain`). Every finished training run here and below is kept in
+# the cache (`use_cache`): an interrupted run resumes where it stopped.
 
 # %%
-# every finished training run is kept under the cache folder: an interrupted run resumes where it stopped
-grid_checkpoints = ecglib.data.cache_dir() / "grid_runs" if cfg.use_cache else None
 with run.stage("pretrain"):
-    pretrained = vv.pretrain(
-        model_factory,
-        signals,
-        targets,
-        splits,
-        epochs=cfg.pretrain_epochs,
-        lr=cfg.pretrain_lr,
-        batch_size=cfg.pretrain_batch_size,
-        weight_decay=cfg.weight_decay,
-        seed=cfg.seed,
-        device=run.device,
-        patients=patient_list,
-        checkpoint_dir=grid_checkpoints,
+    pretrained = vv.pretrain_from_params(
+        cfg, model_factory, signals, targets, splits, patients=patient_list, device=run.device
     )
 print(
     f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (paper: {reported['pretrain_best_epoch']})"
@@ -249,23 +237,15 @@ print(
 
 # %%
 with run.stage("patient_grid"):
-    results, histories = vv.run_patient_grid(
+    results, histories = vv.patient_grid_from_params(
+        cfg,
         model_factory,
         signals,
         targets,
         splits,
         patient_list,
-        learning_rates=cfg.learning_rates,
-        batch_sizes=cfg.batch_sizes,
-        weighted_sampling=cfg.weighted_sampling,
-        epochs=cfg.epochs,
-        weight_decay=cfg.weight_decay,
-        seed=cfg.seed,
         pretrained_state=pretrained.best_state_dict,
         device=run.device,
-        max_samples_per_step=cfg.grid_samples_per_step,
-        n_workers=cfg.grid_workers,
-        checkpoint_dir=grid_checkpoints,
     )
 ecglib.report.save_table(
     run,
@@ -459,37 +439,26 @@ if cfg.variant_2d:
         )
         variant_targets = targets[variant_rows]
         image_factory = partial(TripleChannelCNN2d, 3, cfg.variant_image_size, n_blocks=cfg.variant_n_blocks)
-        variant_pretrained = vv.pretrain(
+        variant_pretrained = vv.pretrain_from_params(
+            cfg,
             image_factory,
             images,
             variant_targets,
             variant_splits,
-            epochs=cfg.variant_pretrain_epochs,
-            lr=cfg.pretrain_lr,
-            batch_size=cfg.pretrain_batch_size,
-            weight_decay=cfg.weight_decay,
-            seed=cfg.seed,
-            device=run.device,
             patients=variant_list,
-            checkpoint_dir=grid_checkpoints,
+            device=run.device,
+            variant=True,
         )
-        variant_results, _ = vv.run_patient_grid(
+        variant_results, _ = vv.patient_grid_from_params(
+            cfg,
             image_factory,
             images,
             variant_targets,
             variant_splits,
             variant_list,
-            learning_rates=cfg.variant_learning_rates,
-            batch_sizes=cfg.variant_batch_sizes,
-            weighted_sampling=cfg.variant_weighted_sampling,
-            epochs=cfg.variant_epochs,
-            weight_decay=cfg.weight_decay,
-            seed=cfg.seed,
             pretrained_state=variant_pretrained.best_state_dict,
             device=run.device,
-            max_samples_per_step=cfg.grid_samples_per_step,
-            n_workers=cfg.grid_workers,
-            checkpoint_dir=grid_checkpoints,
+            variant=True,
         )
     variant_table = vv.table1(
         vv.select_per_patient(

@@ -122,6 +122,42 @@ def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path):
         train.fit(make_model(2), TRAIN, VAL, epochs=2, seed=1, checkpoint_dir=tmp_path, resume=True, **COMMON)
 
 
+def test_resuming_a_run_that_stopped_early_trains_nothing_more(tmp_path):
+    settings = dict(
+        seed=0, monitor="val_score", monitor_mode="max", early_stopping_patience=2, checkpoint_dir=tmp_path
+    )
+    first = train.fit(
+        make_model(2),
+        TRAIN,
+        VAL,
+        epochs=6,
+        metrics_fn=scripted_metric([0.1, 0.5, 0.3, 0.2]),
+        **settings,
+        **COMMON,
+    )
+    assert first.stopped_early and first.best_epoch == 2
+    # no epoch runs, so the metric is never called again
+    again = train.fit(
+        make_model(2, seed=7),
+        TRAIN,
+        VAL,
+        epochs=6,
+        metrics_fn=scripted_metric([]),
+        resume=True,
+        **settings,
+        **COMMON,
+    )
+    assert again.epoch_seconds == [] and again.stopped_early and again.best_epoch == 2
+    pd.testing.assert_frame_equal(first.history, again.history, check_exact=True)
+    assert_same_state(again.model.state_dict(), first.best_state_dict)
+
+
+def test_resume_refuses_a_checkpoint_beyond_the_asked_epochs(tmp_path):
+    train.fit(make_model(2), TRAIN, VAL, epochs=3, seed=0, checkpoint_dir=tmp_path, **COMMON)
+    with pytest.raises(ValueError, match="at epoch 3, beyond epochs=2"):
+        train.fit(make_model(2), TRAIN, VAL, epochs=2, seed=0, checkpoint_dir=tmp_path, resume=True, **COMMON)
+
+
 # --------------------------------------------------------------------------- selection
 
 

@@ -446,6 +446,123 @@ def pretraining_split(corpus: PretrainCorpus, *, test_fraction: float, val_fract
 # --------------------------------------------------------------------------- data starvation
 
 
+def pretrain_autoencoder(
+    train_signals: np.ndarray,
+    val_signals: np.ndarray,
+    *,
+    cae_options: Mapping[str, Any],
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    early_stopping_patience: int,
+    seed: int,
+    device,
+):
+    """Protocol 1: pre-train the convolutional autoencoder, keeping the lowest validation loss.
+
+    Parameters
+    ----------
+    train_signals, val_signals : ndarray of shape (n, n_samples, 1), z-scored corpus windows
+    cae_options : :class:`ecglib.models.cae.ConvAutoencoder` keywords (see :func:`cae_kwargs`)
+    seed : int, the study seed; the initial weights and the training draws get their own
+        seeds derived from it (``"cae"``, ``"pretrain"``)
+    (other parameters: :func:`ecglib.train.fit`'s; Adam, early stopping on ``val_loss``)
+
+    Returns
+    -------
+    ecglib.train.FitResult, with the autoencoder (best weights) as ``.model``
+    """
+    from ecglib.models import cae
+    from ecglib.train import fit
+
+    autoencoder = cae.make_autoencoder(seed=derive_seed(seed, "cae"), **cae_options)
+    return fit(
+        autoencoder,
+        train_signals,
+        val_signals,
+        task="reconstruction",
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=derive_seed(seed, "pretrain"),
+        device=device,
+        monitor="val_loss",
+        monitor_mode="min",
+        early_stopping_patience=early_stopping_patience,
+        label="CAE",
+    )
+
+
+@dataclass
+class ImageArm:
+    """The 2-D arm's frozen GoogLeNet, or why the arm does not run.
+
+    Attributes
+    ----------
+    extractor : nn.Module or None (arm not asked for, or skipped)
+    info : ecglib.models.googlenet2d.FeatureExtractorInfo or None
+    note : str, what the arm uses or why it was skipped ("" when it was not asked for)
+    """
+
+    extractor: torch.nn.Module | None
+    info: Any
+    note: str
+
+    def arm_labels(self) -> dict[str, str]:
+        """Every arm's title; the image arm's says so when its extractor has random weights."""
+        from ecglib.models import googlenet2d
+
+        labels = dict(ARM_TITLES)
+        if self.info is not None and not self.info.is_imagenet:
+            labels["image_transfer"] = "Image transfer [" + googlenet2d.RANDOM_WEIGHTS_LABEL + "]"
+        return labels
+
+    def provenance(self) -> dict[str, Any] | None:
+        """The ``run.json`` entry: weights, label, path and checksum of the extractor (None: no arm)."""
+        if self.info is None:
+            return None
+        return {
+            "weights": self.info.weights,
+            "label": self.info.label,
+            "path": self.info.path,
+            "sha256": self.info.sha256,
+        }
+
+
+def image_arm(arms: Sequence[str], *, weights_path, when_missing: str, seed: int) -> ImageArm:
+    """Protocol 2, image arm: load the frozen GoogLeNet feature extractor when ``arms`` asks for it.
+
+    Parameters
+    ----------
+    arms : the arms to run; nothing is loaded without ``"image_transfer"``
+    weights_path : path or None, the ImageNet weights (see ``googlenet2d.find_imagenet_weights``)
+    when_missing : {"random_labelled", "skip", "error"}
+        Without the ImageNet weights: a random-weight extractor labelled as such, no image arm,
+        or :class:`ecglib.models.googlenet2d.ImageNetWeightsMissing`.
+    seed : int, the study seed (the random extractor's weights get ``derive_seed(seed, "googlenet")``)
+    """
+    from ecglib.models import googlenet2d
+
+    if "image_transfer" not in arms:
+        return ImageArm(None, None, "")
+    try:
+        extractor, info = googlenet2d.load_feature_extractor(
+            weights_path=weights_path,
+            when_missing="random" if when_missing == "random_labelled" else "error",
+            seed=derive_seed(seed, "googlenet"),
+        )
+    except googlenet2d.ImageNetWeightsMissing as error:
+        if when_missing == "error":
+            raise
+        return ImageArm(None, None, f"image_transfer arm skipped: {error}")
+    return ImageArm(extractor, info, info.label)
+
+
+def one_d_inputs(signals_mv: np.ndarray, *, arms: Sequence[str]) -> dict[str, np.ndarray]:
+    """Protocol 2, 1-D arms: arm -> the signals ``(n, n_samples, 1)`` (transfer, then random)."""
+    return {arm: signals_mv for arm in ("transfer", "random") if arm in arms}
+
+
 def trial_indices(
     n_train: int, fraction: float, n_trials: int, *, resampling: str, labels: np.ndarray, seed: int
 ) -> list[np.ndarray]:
@@ -680,6 +797,92 @@ def run_data_starvation(
                     )
                 )
     return StarvationResult(pd.DataFrame(trial_rows), pd.DataFrame(curve_rows), pd.DataFrame(setting_rows))
+
+
+# The thin adaptors of Protocols 1-3: the only training code that reads a profile's parameters
+# (everything above takes explicit keywords).
+
+
+def pretrain_from_params(
+    cfg: Mapping[str, Any], train_signals: np.ndarray, val_signals: np.ndarray, *, device
+):
+    """:func:`pretrain_autoencoder` with the profile's ``pretrain_*`` and ``cae_*`` settings."""
+    return pretrain_autoencoder(
+        train_signals,
+        val_signals,
+        cae_options=cae_kwargs(cfg),
+        epochs=cfg["pretrain_epochs"],
+        lr=cfg["pretrain_lr"],
+        batch_size=cfg["pretrain_batch_size"],
+        early_stopping_patience=cfg["pretrain_patience"],
+        seed=cfg["seed"],
+        device=device,
+    )
+
+
+def image_arm_from_params(cfg: Mapping[str, Any]) -> ImageArm:
+    """:func:`image_arm` with the profile's ``arms`` and ``googlenet_*`` settings."""
+    return image_arm(
+        cfg["arms"],
+        weights_path=cfg["googlenet_weights_path"],
+        when_missing=cfg["googlenet_when_missing"],
+        seed=cfg["seed"],
+    )
+
+
+def image_features_from_params(
+    cfg: Mapping[str, Any], signals_mv: np.ndarray, extractor: torch.nn.Module, *, device
+) -> np.ndarray:
+    """Spectrogram GoogLeNet features ``(n, 1024, 1)`` of lead signals ``(n, n_samples, 1)``,
+    with the profile's ``fs_hz``, ``image_size`` and ``spectrogram_*`` settings."""
+    from ecglib.models import googlenet2d
+
+    features = googlenet2d.spectrogram_features(
+        signals_mv[:, :, 0],
+        fs_hz=cfg["fs_hz"],
+        extractor=extractor,
+        image_size=cfg["image_size"],
+        device=device,
+        nperseg=cfg["spectrogram_nperseg"],
+        max_freq_hz=cfg["spectrogram_max_freq_hz"],
+        colormap=cfg["spectrogram_colormap"],
+    )
+    return features[:, :, None]
+
+
+def run_data_starvation_from_params(
+    cfg: Mapping[str, Any],
+    inputs: Mapping[str, np.ndarray],
+    targets: np.ndarray,
+    *,
+    split,
+    n_classes: int,
+    encoder_state: Mapping[str, torch.Tensor] | None,
+    device,
+) -> StarvationResult:
+    """:func:`run_data_starvation` on ``split`` (``.train/.val/.test`` index arrays) with the
+    profile's training settings; the classifiers' seed is ``derive_seed(seed, "classifiers")``."""
+    return run_data_starvation(
+        inputs,
+        targets,
+        train_index=split.train,
+        val_index=split.val,
+        test_index=split.test,
+        n_classes=n_classes,
+        train_fractions=cfg["train_fractions"],
+        n_trials=cfg["n_trials"],
+        trial_resampling=cfg["trial_resampling"],
+        epochs=cfg["epochs"],
+        lr=cfg["lr"],
+        batch_size=cfg["batch_size"],
+        optimizer=cfg["optimizer"],
+        model_selection=cfg["model_selection"],
+        head_hidden_units=cfg["head_hidden_units"],
+        cae_options=cae_kwargs(cfg),
+        encoder_state=encoder_state,
+        seed=derive_seed(cfg["seed"], "classifiers"),
+        device=device,
+    )
 
 
 SHARED_SETTINGS = (

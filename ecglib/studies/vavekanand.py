@@ -623,6 +623,73 @@ def run_patient_grid(
     return pd.DataFrame(rows), histories
 
 
+# The thin adaptors of the notebook's training cells: the only training code that reads a
+# profile's parameters (everything above takes explicit keywords).
+
+
+def grid_checkpoint_dir(cfg):
+    """``<cache>/grid_runs`` (a ``pathlib.Path``) when the profile uses the cache (finished runs are
+    kept there and resumed), else None."""
+    from ecglib.data import cache_dir
+
+    return cache_dir() / "grid_runs" if cfg["use_cache"] else None
+
+
+def pretrain_from_params(
+    cfg, model_factory, signals, targets, splits: PatientSplits, *, patients, device, variant: bool = False
+) -> GridResult:
+    """:func:`pretrain` with the profile's ``pretrain_*`` settings (``variant=True``: the 2-D
+    variant's ``variant_pretrain_epochs``), checkpointed under :func:`grid_checkpoint_dir`."""
+    return pretrain(
+        model_factory,
+        signals,
+        targets,
+        splits,
+        epochs=cfg["variant_pretrain_epochs"] if variant else cfg["pretrain_epochs"],
+        lr=cfg["pretrain_lr"],
+        batch_size=cfg["pretrain_batch_size"],
+        weight_decay=cfg["weight_decay"],
+        seed=cfg["seed"],
+        device=device,
+        patients=patients,
+        checkpoint_dir=grid_checkpoint_dir(cfg),
+    )
+
+
+def patient_grid_from_params(
+    cfg,
+    model_factory,
+    signals,
+    targets,
+    splits: PatientSplits,
+    patients,
+    *,
+    pretrained_state,
+    device,
+    variant: bool = False,
+):
+    """:func:`run_patient_grid` with the profile's grid (``learning_rates``, ``batch_sizes``,
+    ``weighted_sampling``, ``epochs``; ``variant=True``: their ``variant_*`` versions),
+    checkpointed under :func:`grid_checkpoint_dir`."""
+    grid_keys = ("learning_rates", "batch_sizes", "weighted_sampling", "epochs")
+    grid = {key: cfg[f"variant_{key}" if variant else key] for key in grid_keys}
+    return run_patient_grid(
+        model_factory,
+        signals,
+        targets,
+        splits,
+        patients,
+        **grid,
+        weight_decay=cfg["weight_decay"],
+        seed=cfg["seed"],
+        pretrained_state=pretrained_state,
+        device=device,
+        max_samples_per_step=cfg["grid_samples_per_step"],
+        n_workers=cfg["grid_workers"],
+        checkpoint_dir=grid_checkpoint_dir(cfg),
+    )
+
+
 # --------------------------------------------------------------------------- selection and tables
 SELECTIONS = ("validation", "test_set_as_in_paper")
 
