@@ -1,11 +1,15 @@
 """Jang, Kim, Yoon 2021: convolutional-autoencoder transfer for ECG rhythm classification.
 
 Glue for ``notebooks/jang2021.ipynb``: data preparation (lead II, 250 Hz, 2,048 samples,
-baseline removal, normalisation), the pre-training corpus, the data-starvation experiment
+baseline removal, normalisation: ``ecglib.preprocess.fixed_length_examples`` over the
+datasets' readers in ``ecglib.data``), the pre-training corpus, the data-starvation experiment
 (three arms x training sizes x trials, all with the same data, epochs, learning rate and
 optimiser), the paper-layout tables, Figures 4 and 5, and the verdict. Models live in
 :mod:`ecglib.models.cae` and :mod:`ecglib.models.googlenet2d`; the training loop in
 :mod:`ecglib.train`.
+
+Data functions take explicit keywords; only the adaptors :func:`downstream_from_params`,
+:func:`corpus_from_params`, :func:`preprocess_kwargs` and :func:`cae_kwargs` read a profile.
 
 Arms (names used in every table): ``transfer`` (classifier whose encoder starts from the
 pre-trained autoencoder), ``random`` (the same network, randomly initialised) and

@@ -18,6 +18,7 @@ Study glue too large for the notebook (``notebooks/vavekanand.py``):
    option ``test_set_as_in_paper``), Table 1 beside the paper's, and the headline numbers.
 6. ``plot_*``: Figures 3-8 and the gain-vs-training-size scatter.
 
+Study functions take explicit keywords; only :func:`windows_from_params` reads a profile.
 The paper's facts (its 29 patients, window and parameter counts, Table 1) are read from
 ``params/vavekanand/reported.yaml``. Patients are MIT-BIH *records*, as in the paper's Table 1 (records 201 and 202 come from the
 same person; each gets its own classifier there, and here).
