@@ -5,15 +5,21 @@ so none of them needs to import another layer to name an error. Each message nam
 record or key and the problem.
 
 Other modules re-export them where they were first defined (``ecglib.data.DataMissingError``,
-``ecglib.transfer.CheckpointError``); ``ecglib.params.ParamsError`` stays beside the parameter
-files it describes.
+``ecglib.transfer.CheckpointError``, ``ecglib.data.splits.PatientOverlapError``);
+``ecglib.params.ParamsError`` stays beside the parameter files it describes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DataMissingError", "DataFormatError", "CheckpointError", "LeadMissingError"]
+__all__ = [
+    "DataMissingError",
+    "DataFormatError",
+    "CheckpointError",
+    "LeadMissingError",
+    "PatientOverlapError",
+]
 
 
 class DataMissingError(FileNotFoundError):
@@ -50,3 +56,7 @@ class LeadMissingError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class PatientOverlapError(ValueError):
+    """Two index sets of a split share patients (the message names them)."""
