@@ -37,9 +37,10 @@ def mitbih_arrays(record_id: str, root) -> dict[str, np.ndarray]:
     """Vavekanand-style 1 s windows of one record's MLII (lead 0 where there is no MLII)."""
     record = mitbih.load_record(record_id, root)
     annotations = mitbih.load_annotations(record_id, root)
-    lead = mitbih.lead_index(record, "MLII") if "MLII" in record.lead_names else 0
-    filtered = preprocess.bandpass(record.signal_mv[:, lead], record.fs_hz, 0.4, 30.0, order=3)
-    scaled = preprocess.minmax(filtered, 0.0, 2.0, axis=0)
+    signal_mv, _ = preprocess.select_lead(record.signal_mv, record.lead_names, "MLII", fallback="first_lead")
+    scaled = preprocess.bandpass_minmax(
+        signal_mv, record.fs_hz, band_hz=(0.4, 30.0), normalise_range=(0.0, 2.0)
+    )
     windows = segment.fixed_windows(
         scaled, annotations.beat_samples, annotations.beat_symbols, window_samples=int(record.fs_hz)
     )

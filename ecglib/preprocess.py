@@ -1,5 +1,11 @@
 """Signal preprocessing: filters, anti-aliased resampling, cropping, normalisation, leads.
 
+The steps, then the chains built from them that studies share: :func:`bandpass_minmax`
+(Vavekanand et al.'s record scaling), :func:`resample_windows` (windows to a fixed length)
+and :func:`fixed_length_examples` (Jang et al.'s resample, baseline removal, crop and
+normalisation of single-lead ECGs). :func:`select_lead` is the one lookup of a lead by name,
+with the fallback every reader and study uses.
+
 Every function is pure: arrays in, arrays out, no I/O. A record is ``(n_samples, n_leads)``
 in millivolts; one-dimensional ``(n_samples,)`` signals are accepted wherever the time axis
 is the first axis. Filters are zero-phase (forward-backward, ``scipy.signal.sosfiltfilt``)
@@ -14,12 +20,15 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as scipy_signal
 
-from ecglib.data import DataFormatError
+from ecglib.errors import DataFormatError, LeadMissingError
 
 #: The 12 standard leads in the usual order.
 LEADS_12: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 #: The 8 independent leads (I, II, V1-V6) from which the other four follow.
 LEADS_8: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+#: What :func:`select_lead` does when the wanted lead is absent.
+LEAD_FALLBACKS: tuple[str, ...] = ("error", "first_lead")
+NORMALISATIONS: tuple[str, ...] = ("zscore", "minmax", "none")
 
 
 def resample(signal_mv: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
@@ -197,16 +206,82 @@ def select_leads(
 
     Raises
     ------
-    KeyError naming the missing leads and the available ones.
+    LeadMissingError
+        (a ``KeyError``) naming the missing leads and the available ones. Names match as in
+        :func:`lead_column` (exactly, else case-insensitively).
     """
     lead_names = list(lead_names)
-    missing = [name for name in wanted if name not in lead_names]
+    lowered = {name.lower() for name in lead_names}
+    missing = [name for name in wanted if name.lower() not in lowered]
     if missing:
-        raise KeyError(f"leads {missing} not in the signal's leads {lead_names}")
+        raise LeadMissingError(f"leads {missing} not in the signal's leads {lead_names}")
     signal_mv = np.asarray(signal_mv)
     if signal_mv.shape[-1] != len(lead_names):
         raise ValueError(f"signal has {signal_mv.shape[-1]} leads but {len(lead_names)} names were given")
-    return signal_mv[..., [lead_names.index(name) for name in wanted]]
+    return signal_mv[..., [lead_column(lead_names, name) for name in wanted]]
+
+
+def lead_column(lead_names: tuple[str, ...] | list[str], wanted: str, *, where: str = "signal") -> int:
+    """Index of lead ``wanted`` in ``lead_names``: an exact match, else the only case-insensitive one.
+
+    Raises
+    ------
+    LeadMissingError
+        (a ``KeyError``) naming ``where`` (a record or file), the lead and the leads it has.
+    """
+    lead_names = list(lead_names)
+    if wanted in lead_names:
+        return lead_names.index(wanted)
+    lowered = [name.lower() for name in lead_names]
+    if wanted.lower() in lowered:
+        return lowered.index(wanted.lower())
+    raise LeadMissingError(f"{where} has no lead {wanted!r}; its leads are {tuple(lead_names)}")
+
+
+def select_lead(
+    signal_mv: np.ndarray,
+    lead_names: tuple[str, ...] | list[str],
+    wanted: str,
+    *,
+    fallback: str = "error",
+    where: str = "signal",
+) -> tuple[np.ndarray, str]:
+    """One lead of a record by name, with a stated fallback when the record lacks it.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples, n_leads), millivolts
+    lead_names : names of the columns of ``signal_mv``
+    wanted : lead name (matched exactly, else case-insensitively: ``"II"`` finds ``"ii"``)
+    fallback : ``"error"`` raises :class:`~ecglib.errors.LeadMissingError`; ``"first_lead"``
+        uses column 0 (MIT-BIH records 102 and 104 have no MLII: their first lead is V5).
+        Callers that drop such records catch the error.
+    where : the record or file, named in the error
+
+    Returns
+    -------
+    (signal, lead_used) : ndarray of shape (n_samples,) (a view of the column, same dtype and
+        units) and the name of the lead it holds.
+
+    Raises
+    ------
+    LeadMissingError
+        the lead is absent and ``fallback="error"``; the message names ``where`` and its leads.
+    """
+    if fallback not in LEAD_FALLBACKS:
+        raise ValueError(f"fallback must be one of {LEAD_FALLBACKS}, got {fallback!r}")
+    signal_mv = np.asarray(signal_mv)
+    if signal_mv.ndim != 2 or signal_mv.shape[1] != len(lead_names):
+        raise ValueError(
+            f"{where}: signal of shape {signal_mv.shape} does not have one column per lead {tuple(lead_names)}"
+        )
+    try:
+        column = lead_column(lead_names, wanted, where=where)
+    except LeadMissingError:
+        if fallback == "error":
+            raise
+        column = 0
+    return signal_mv[:, column], str(lead_names[column])
 
 
 def leads_8_to_12(signal_mv: np.ndarray) -> np.ndarray:
@@ -295,7 +370,7 @@ def check_signal(
 
 #: Options of :func:`prepare_fixed_length`.
 RESAMPLING_METHODS: tuple[str, ...] = ("anti_aliased", "decimate_as_in_code")
-NORMALISATIONS: tuple[str, ...] = ("none", "minmax_per_lead_as_in_code", "zscore_per_lead")
+PER_LEAD_NORMALISATIONS: tuple[str, ...] = ("none", "minmax_per_lead_as_in_code", "zscore_per_lead")
 
 
 def prepare_fixed_length(
@@ -339,8 +414,8 @@ def prepare_fixed_length(
     """
     if resampling not in RESAMPLING_METHODS:
         raise ValueError(f"resampling must be one of {RESAMPLING_METHODS}, got {resampling!r}")
-    if normalisation not in NORMALISATIONS:
-        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+    if normalisation not in PER_LEAD_NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {PER_LEAD_NORMALISATIONS}, got {normalisation!r}")
     n_out = int(round(duration_s * fs_out_hz))
     if n_out < 1:
         raise ValueError(
@@ -380,3 +455,114 @@ def prepare_fixed_length(
     elif normalisation == "zscore_per_lead":
         out = zscore(out, axis=1)
     return out.astype(np.float32), np.asarray(kept, dtype=np.int64), counts
+
+
+# --------------------------------------------------------------------------- chains shared by studies
+
+
+def bandpass_minmax(
+    signal_mv: np.ndarray,
+    fs_hz: float,
+    *,
+    band_hz: tuple[float, float] = (0.4, 30.0),
+    filter_order: int = 3,
+    normalise_range: tuple[float, float] = (0.0, 2.0),
+) -> np.ndarray:
+    """Zero-phase Butterworth band-pass, then min-max over the whole record (Vavekanand et al.).
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples,), one lead, millivolts
+    fs_hz : sampling rate in hertz
+    band_hz : pass band in hertz (paper: 0.4-30 Hz)
+    filter_order : Butterworth order (3, as in the public code of the paper)
+    normalise_range : target range of the min-max scaling (paper: (0, 2))
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), float32, in ``normalise_range``
+    """
+    filtered = bandpass(signal_mv, fs_hz, band_hz[0], band_hz[1], order=filter_order)
+    return minmax(filtered, normalise_range[0], normalise_range[1], axis=0)
+
+
+def resample_windows(windows: np.ndarray, n_samples_out: int, *, method: str = "polyphase") -> np.ndarray:
+    """Resample each window to ``n_samples_out`` samples.
+
+    Parameters
+    ----------
+    windows : ndarray of shape (n_windows, n_samples), any units
+    n_samples_out : samples per window after resampling
+    method : "polyphase" (:func:`resample`, anti-aliased; the project's default) or "fft"
+        (``scipy.signal.resample``, what the public ChryssaNab code used)
+
+    Returns
+    -------
+    ndarray of shape (n_windows, n_samples_out), float32, units of the input
+    """
+    windows = np.asarray(windows, dtype=np.float32)
+    if windows.ndim != 2:
+        raise ValueError(f"windows must be (n_windows, n_samples), got shape {windows.shape}")
+    if len(windows) == 0:
+        return np.zeros((0, n_samples_out), np.float32)
+    n_samples = windows.shape[1]
+    if method == "polyphase":
+        out = resample(windows.T, float(n_samples), float(n_samples_out)).T
+        return np.ascontiguousarray(out[:, :n_samples_out], dtype=np.float32)
+    if method == "fft":
+        return scipy_signal.resample(windows, n_samples_out, axis=1).astype(np.float32)
+    raise ValueError(f"method must be 'polyphase' or 'fft', got {method!r}")
+
+
+def fixed_length_examples(
+    signals_mv: np.ndarray,
+    *,
+    fs_in_hz: float,
+    fs_hz: float = 250.0,
+    window_samples: int = 2048,
+    baseline_cutoff_hz: float = 0.5,
+    baseline_order: int = 2,
+    normalisation: str = "zscore",
+    crop: str = "end",
+) -> np.ndarray:
+    """Single-lead ECGs resampled, baseline-corrected, cropped and normalised (Jang et al. 2021).
+
+    Anti-aliased resampling to ``fs_hz`` (:func:`resample`; the authors' code took every
+    second sample), zero-phase Butterworth high-pass for baseline wander
+    (:func:`remove_baseline`), crop or zero-pad to ``window_samples`` (:func:`crop_or_pad`)
+    and per-example normalisation.
+
+    Parameters
+    ----------
+    signals_mv : ndarray of shape (n, n_samples) or (n, n_samples, 1), millivolts
+    fs_in_hz, fs_hz : input and output sampling rates, hertz
+    window_samples : output length (Jang et al.: 2,048 = 8.2 s at 250 Hz)
+    baseline_cutoff_hz, baseline_order : Butterworth high-pass corner (Hz) and order
+    normalisation : one of :data:`NORMALISATIONS`; "zscore" (the paper's "zero-normalized"
+        data), "minmax" to [0, 1] or "none" (millivolts)
+    crop : "end" (keeps the start) or "center", see :func:`crop_or_pad`
+
+    Returns
+    -------
+    ndarray of shape (n, window_samples, 1), float32 (z-scores, [0, 1] or mV)
+    """
+    signals = np.asarray(signals_mv, dtype=np.float32)
+    if signals.ndim == 3:
+        if signals.shape[2] != 1:
+            raise ValueError(f"expected one lead, got signals of shape {signals.shape}")
+        signals = signals[:, :, 0]
+    if signals.ndim != 2:
+        raise ValueError(f"signals_mv must be (n, n_samples) or (n, n_samples, 1), got shape {signals.shape}")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation must be 'zscore', 'minmax' or 'none', got {normalisation!r}")
+    if len(signals) == 0:
+        return np.zeros((0, window_samples, 1), dtype=np.float32)
+    # examples as the columns of one (n_samples, n) array: each step filters along time only
+    columns = resample(signals.T, fs_in_hz, fs_hz)
+    columns = remove_baseline(columns, fs_hz, cutoff_hz=baseline_cutoff_hz, order=baseline_order)
+    columns = crop_or_pad(columns, window_samples, where=crop)
+    if normalisation == "zscore":
+        columns = zscore(columns, axis=0)
+    elif normalisation == "minmax":
+        columns = minmax(columns, axis=0)
+    return np.ascontiguousarray(columns.T[:, :, None], dtype=np.float32)

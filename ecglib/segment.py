@@ -26,6 +26,10 @@ Three schemes
 :func:`rhythm_windows`
     Fixed-length windows (10 s) lying wholly inside one rhythm interval of MIT-BIH's
     rhythm annotations, labelled with that rhythm.
+
+Plus :func:`tiles` (unlabelled non-overlapping windows, for pre-training corpora) and
+:func:`scaled_beat_windows`, Vavekanand et al.'s whole record chain (band-pass, min-max,
+:func:`fixed_windows`, resampling of each window).
 """
 
 from __future__ import annotations
@@ -169,6 +173,83 @@ def fixed_windows(
     )
 
 
+def scaled_beat_windows(
+    signal_mv: np.ndarray,
+    fs_hz: float,
+    beat_samples: np.ndarray,
+    beat_labels: np.ndarray,
+    *,
+    band_hz: tuple[float, float] = (0.4, 30.0),
+    filter_order: int = 3,
+    normalise_range: tuple[float, float] = (0.0, 2.0),
+    window_s: float = 1.0,
+    window_samples_out: int = 128,
+    normal_labels: tuple[str, ...] = VAVEKANAND_NORMAL_SYMBOLS,
+    resample_method: str = "polyphase",
+) -> Windows:
+    """Vavekanand et al.'s windows of one record: scale the record, cut labelled windows, resample each.
+
+    :func:`ecglib.preprocess.bandpass_minmax` over the whole record, :func:`fixed_windows` of
+    ``round(window_s * fs_hz)`` samples, then :func:`ecglib.preprocess.resample_windows` to
+    ``window_samples_out``.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples,), one lead, millivolts
+    fs_hz : its sampling rate in hertz
+    beat_samples, beat_labels : beat annotations, as in :func:`fixed_windows`
+    band_hz, filter_order, normalise_range : see :func:`ecglib.preprocess.bandpass_minmax`
+    window_s : window length in seconds (paper: 1 s)
+    window_samples_out : samples per window after resampling (paper: 128)
+    normal_labels : labels that count as normal (see the module docstring)
+    resample_method : "polyphase" or "fft", see :func:`ecglib.preprocess.resample_windows`
+
+    Returns
+    -------
+    Windows
+        ``signals`` (n_windows, window_samples_out) float32 in ``normalise_range``; ``labels``,
+        ``start_samples`` (at ``fs_hz``) and ``exclusions`` as :func:`fixed_windows`.
+    """
+    scaled = preprocess.bandpass_minmax(
+        signal_mv, fs_hz, band_hz=band_hz, filter_order=filter_order, normalise_range=normalise_range
+    )
+    cut = fixed_windows(
+        scaled,
+        beat_samples,
+        beat_labels,
+        window_samples=int(round(window_s * fs_hz)),
+        normal_labels=tuple(normal_labels),
+    )
+    cut.signals = preprocess.resample_windows(cut.signals, window_samples_out, method=resample_method)
+    return cut
+
+
+def tiles(signal: np.ndarray, *, window_samples: int) -> Windows:
+    """Unlabelled non-overlapping windows from the first sample; the incomplete tail is dropped.
+
+    Parameters
+    ----------
+    signal : ndarray of shape (n_samples,) or (n_samples, n_leads), any units
+    window_samples : window length in samples
+
+    Returns
+    -------
+    Windows
+        ``signals`` (n_samples // window_samples, window_samples[, n_leads]), ``labels`` all 0
+        (unlabelled), ``exclusions["incomplete_tail"]`` (0 or 1).
+    """
+    if window_samples <= 0:
+        raise ValueError(f"window_samples must be positive, got {window_samples}")
+    signal = np.asarray(signal)
+    n_windows = signal.shape[0] // window_samples
+    return Windows(
+        signals=signal[: n_windows * window_samples].reshape(n_windows, window_samples, *signal.shape[1:]),
+        labels=np.zeros(n_windows, dtype=np.int64),
+        start_samples=window_samples * np.arange(n_windows, dtype=np.int64),
+        exclusions={"incomplete_tail": int(n_windows * window_samples < signal.shape[0])},
+    )
+
+
 def kachuee_r_peaks(window_01: np.ndarray, *, threshold: float = 0.9) -> np.ndarray:
     """R-peak candidates as in Kachuee et al.: local maxima (zero crossings of the first
     difference, from + to -) whose value in the [0, 1]-normalised window is >= ``threshold``.
@@ -187,6 +268,38 @@ def kachuee_r_peaks(window_01: np.ndarray, *, threshold: float = 0.9) -> np.ndar
     # a maximum where the slope goes from > 0 to <= 0
     maxima = np.flatnonzero((slope[:-1] > 0) & (slope[1:] <= 0)) + 1
     return maxima[window_01[maxima] >= threshold].astype(np.int64)
+
+
+def kachuee_beat(
+    window_01: np.ndarray,
+    r_sample: int,
+    rr_samples: float,
+    *,
+    rr_factor: float = KACHUEE_RR_FACTOR,
+    beat_samples_out: int = KACHUEE_BEAT_SAMPLES,
+) -> tuple[np.ndarray, int]:
+    """One beat in the Kachuee format, cut from a normalised window.
+
+    The ``round(rr_factor * rr_samples)`` samples from ``r_sample`` (fewer where the window
+    ends), cut to ``beat_samples_out`` if longer and zero-padded to it. Used by
+    :func:`kachuee_beats` and by the ``sim-beats`` simulator (``ecglib.data.simulated``).
+
+    Parameters
+    ----------
+    window_01 : ndarray of shape (n_samples,), normalised to [0, 1]
+    r_sample : R-peak sample in the window
+    rr_samples : RR interval in samples (Kachuee et al.: the window's median)
+    rr_factor : beat length as a multiple of the RR interval (1.2)
+    beat_samples_out : fixed beat length in samples (187)
+
+    Returns
+    -------
+    (beat, length) : ndarray of shape (beat_samples_out,), dtype of ``window_01``, and the
+        number of samples of signal before the zero padding
+    """
+    beat_length = int(round(rr_factor * float(rr_samples)))
+    piece = window_01[r_sample : r_sample + beat_length][:beat_samples_out]
+    return preprocess.crop_or_pad(piece, beat_samples_out, where="end"), len(piece)
 
 
 def kachuee_beats(
@@ -252,13 +365,15 @@ def kachuee_beats(
         start = window_index * window_out
         window_01 = preprocess.minmax(resampled[start : start + window_out], 0.0, 1.0, axis=0)
         peaks = r_out[in_window] - start
-        beat_length = int(round(rr_factor * float(np.median(np.diff(peaks)))))
+        rr_samples = float(np.median(np.diff(peaks)))
         for beat, peak in zip(in_window, peaks):
-            piece = window_01[peak : peak + beat_length][:beat_samples_out]
-            signals.append(preprocess.crop_or_pad(piece, beat_samples_out, where="end"))
+            signal, length = kachuee_beat(
+                window_01, peak, rr_samples, rr_factor=rr_factor, beat_samples_out=beat_samples_out
+            )
+            signals.append(signal)
             labels.append(beat_labels[beat])
             r_kept.append(r_out[beat])
-            lengths.append(len(piece))
+            lengths.append(length)
     return Beats(
         signals=np.asarray(signals, dtype=np.float32).reshape(-1, beat_samples_out),
         labels=np.asarray(labels, dtype=beat_labels.dtype),

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ecglib.data import DataFormatError
+from ecglib.errors import CheckpointError
 
 __all__ = [
     "TransferReport",
@@ -33,10 +33,6 @@ __all__ = [
     "load_checkpoint",
     "CheckpointError",
 ]
-
-
-class CheckpointError(DataFormatError):
-    """A checkpoint file is corrupt, truncated or holds something other than tensors; names the file."""
 
 
 # --------------------------------------------------------------------------- checkpoints

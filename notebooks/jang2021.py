@@ -119,16 +119,16 @@ print(
 # is used. Preprocessing: 500 -> 250 Hz, Butterworth baseline-wander removal, 2,048 samples
 # (8.2 s), zero-normalisation; 8:2 train/test split.
 #
-# **Ours.** The same chain (`study.preprocess_lead`: anti-aliased polyphase resampling where the
-# authors' code took every second sample, zero-phase Butterworth high-pass, crop, per-record
-# z-score) on the profile's `data_source`. Missing public data stops the run here, before any
+# **Ours.** The same chain (`ecglib.preprocess.fixed_length_examples`: anti-aliased polyphase
+# resampling where the authors' code took every second sample, zero-phase Butterworth
+# high-pass, crop, per-record z-score) on the profile's `data_source`. Missing public data stops the run here, before any
 # training. The split is patient-wise (`ecglib.data.splits.patient_split`); under
 # `model_selection = validation` a validation part is carved from the training side.
 
 # %%
 with run.stage("data"):
-    study.check_data_present(cfg, data_root=run.data_root)
-    examples = study.load_downstream(cfg, data_root=run.data_root)
+    study.check_data_present(cfg.data_source, chapman_denoised=cfg.chapman_denoised, data_root=run.data_root)
+    examples = study.downstream_from_params(cfg, data_root=run.data_root)
     split = splits.patient_split(
         examples.patient_ids,
         examples.targets,
@@ -181,10 +181,8 @@ table1
 # %%
 held_out_patients = set(examples.patient_ids[split.val]) | set(examples.patient_ids[split.test])
 with run.stage("pretraining_corpus"):
-    corpus = study.pretraining_corpus(
-        cfg,
-        exclude_patients={cfg.data_source: held_out_patients},
-        data_root=run.data_root,
+    corpus = study.corpus_from_params(
+        cfg, exclude_patients={cfg.data_source: held_out_patients}, data_root=run.data_root
     )
     corpus_split = study.pretraining_split(
         corpus,

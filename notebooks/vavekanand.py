@@ -89,9 +89,10 @@ import ecglib.params
 import ecglib.report
 import ecglib.runner
 from ecglib import stats
-from ecglib.models.beat_cnn import PAPER_N_PARAMETERS, BeatCNN, n_trainable_parameters
+from ecglib.models.beat_cnn import BeatCNN
 from ecglib.models.cnn2d import TripleChannelCNN2d
 from ecglib.studies import vavekanand as vv
+from ecglib.transfer import count_parameters
 
 cfg = ecglib.params.check("vavekanand", globals())
 run = ecglib.runner.start_run(cfg, output_dir=output_dir)
@@ -111,33 +112,7 @@ display(Markdown(ecglib.report.data_banner(cfg.data_source)))
 
 # %%
 with run.stage("windows"):
-    if cfg.data_source == "mitbih":
-        window_set = vv.mitbih_windows(
-            vv.PAPER_PATIENTS if cfg.patients is None else cfg.patients,
-            root=run.data_root,
-            lead=cfg.lead,
-            lead_fallback=cfg.lead_fallback,
-            band_hz=cfg.bandpass_hz,
-            filter_order=cfg.filter_order,
-            normalise_range=cfg.normalise_range,
-            window_s=cfg.window_s,
-            window_samples_out=cfg.window_samples_out,
-            normal_symbols=tuple(cfg.normal_symbols),
-            resample_method=cfg.resample_method,
-            use_cache=cfg.use_cache,
-        )
-    else:
-        window_set = vv.simulated_windows(
-            cfg.sim_n_patients,
-            cfg.sim_windows_per_patient,
-            seed=cfg.seed,
-            min_windows_per_class=cfg.sim_min_windows_per_class,
-            band_hz=cfg.bandpass_hz,
-            filter_order=cfg.filter_order,
-            normalise_range=cfg.normalise_range,
-            window_samples_out=cfg.window_samples_out,
-            resample_method=cfg.resample_method,
-        )
+    window_set = vv.windows_from_params(cfg, data_root=run.data_root)
 windows = window_set.windows
 patient_list = vv.check_patients(
     cfg.patients if cfg.data_source != "mitbih" else None, window_set.per_patient["patient"]
@@ -150,24 +125,7 @@ run.record_data(
     n_abnormal=int(windows.targets.sum()),
     exclusions=window_set.exclusions,
 )
-window_counts = pd.concat(
-    [
-        window_set.per_patient,
-        pd.DataFrame(
-            [
-                {
-                    "patient": "total",
-                    "lead": "",
-                    "n_windows": len(windows),
-                    "n_normal": int((windows.targets == 0).sum()),
-                    "n_abnormal": int(windows.targets.sum()),
-                    "windows_without_beats": int(window_set.per_patient["windows_without_beats"].sum()),
-                }
-            ]
-        ),
-    ],
-    ignore_index=True,
-)
+window_counts = window_set.counts_table()
 ecglib.report.save_table(
     run,
     window_counts,
@@ -211,8 +169,8 @@ display(split_sizes.describe().loc[["mean", "min", "max"]])
 
 # %%
 model_factory = partial(BeatCNN, 1, cfg.window_samples_out, dense_activation=cfg.dense_activation)
-n_parameters = n_trainable_parameters(model_factory())
-print(f"trainable parameters: {n_parameters:,} (paper: {PAPER_N_PARAMETERS:,})")
+n_parameters = count_parameters(model_factory())[0]  # trainable
+print(f"trainable parameters: {n_parameters:,} (paper: {reported['n_parameters']:,})")
 
 # %% [markdown]
 # **Pre-training (section 4.3):** the pooled training windows of all patients, Adam lr 0.001,

@@ -175,3 +175,16 @@ def test_real_labels_copy_with_a_bad_row(chapman_root, tmp_path):
     (tmp_path / "chapman" / "Diagnostics.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFormatError, match=r"row 102 .*'NSR'"):
         chapman.load_labels(tmp_path)
+
+
+def test_lead_signals_reads_lead_ii_of_every_labelled_record(tmp_path):
+    signal_uv = _signal_uv()
+    root = _write_native(tmp_path, signal_uv, denoised=True)
+    sub = tmp_path / "chapman" / "ECGDataDenoised"
+    pd.DataFrame(_signal_uv(seed=1)).to_csv(sub / "MUSE_20180112_073319_29000.csv", header=False, index=False)
+    signals_mv, labels = chapman.lead_signals("II", root, denoised=True)
+    assert signals_mv.shape == (2, 5000) and signals_mv.dtype == np.float32
+    np.testing.assert_allclose(signals_mv[0], signal_uv[:, 1] / 1000, atol=1e-6)
+    assert labels["Rhythm"].tolist() == ["AFIB", "SB"]
+    with pytest.raises(DataMissingError, match="ECGData.*ecglib data download chapman"):
+        chapman.lead_signals("II", root, denoised=False)  # the raw waveforms are absent

@@ -43,10 +43,12 @@ def test_same_seed_same_ecgs_other_seed_differs(generator, four_ecgs):
 
 
 def test_examples_independent_of_batch_size_and_start(generator, four_ecgs):
+    # same noise per example whatever the batching; the convolutions' summation order still
+    # depends on the batch size (oneDNN picks its algorithm by shape): ~1e-4 mV seen, so 1 µV
     in_ones = deepfake_gan.generate(4, seed=7, batch_size=1, generator=generator)
-    np.testing.assert_allclose(in_ones, four_ecgs, atol=1e-4)
+    np.testing.assert_allclose(in_ones, four_ecgs, atol=1e-3)
     tail = deepfake_gan.generate(2, seed=7, start=2, generator=generator)
-    np.testing.assert_allclose(tail, four_ecgs[2:], atol=1e-4)
+    np.testing.assert_allclose(tail, four_ecgs[2:], atol=1e-3)
 
 
 def test_global_rng_untouched(generator):

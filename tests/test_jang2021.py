@@ -128,23 +128,6 @@ def test_reported_means_match_their_trials():
     assert n_checked == 15
 
 
-def test_preprocess_lead_resamples_removes_baseline_and_normalises():
-    fs_in = 500.0
-    time_s = np.arange(5000) / fs_in
-    ecg_like = np.sin(2 * np.pi * 1.2 * time_s) + 0.3 * np.sin(2 * np.pi * 8 * time_s)
-    drift = 2.0 + 1.5 * np.sin(2 * np.pi * 0.05 * time_s)  # offset and slow wander
-    signals = np.stack([ecg_like + drift, 2 * ecg_like])
-    out = study.preprocess_lead(signals, fs_in_hz=fs_in, fs_hz=250.0, window_samples=2048)
-    assert out.shape == (2, 2048, 1) and out.dtype == np.float32
-    np.testing.assert_allclose(out[:, :, 0].mean(axis=1), 0, atol=1e-5)
-    np.testing.assert_allclose(out[:, :, 0].std(axis=1), 1, atol=1e-3)
-    # after baseline removal and z-scoring, the drifting and the clean record agree away from the edges
-    middle = slice(300, 1800)
-    assert np.corrcoef(out[0, middle, 0], out[1, middle, 0])[0, 1] > 0.99
-    with pytest.raises(ValueError, match="normalisation"):
-        study.preprocess_lead(signals, fs_in_hz=fs_in, normalisation="robust")
-
-
 def test_trial_indices_bootstrap_and_subsample():
     labels = np.repeat(np.arange(4), 25)
     boot = study.trial_indices(100, 0.25, 3, resampling="bootstrap", labels=labels, seed=1)
@@ -372,17 +355,27 @@ def test_paper_profile_fails_at_once_without_chapman_waveforms(tmp_path):
     (tmp_path / "chapman").mkdir()
     (tmp_path / "chapman" / "Diagnostics.csv").write_text("FileName,Rhythm,Beat,PatientAge,Gender\n")
     with pytest.raises(DataMissingError, match="ecglib data download chapman"):
-        study.check_data_present(cfg, data_root=tmp_path)
+        study.check_data_present(cfg.data_source, chapman_denoised=cfg.chapman_denoised, data_root=tmp_path)
     with pytest.raises(DataMissingError, match="ecglib data download chapman"):
-        study.load_downstream(cfg, data_root=tmp_path)
+        study.downstream_from_params(cfg, data_root=tmp_path)
+    with pytest.raises(DataMissingError, match="ecglib data download mitbih"):
+        study.check_data_present("mitbih", data_root=tmp_path)
 
 
 def test_load_downstream_sim_chapman_shapes():
     cfg = {**params.load(STUDY, "smoke").as_dict(), "sim_n_examples": 44}
-    examples = study.load_downstream(cfg)
+    examples = study.downstream_from_params(cfg)
     assert examples.signals_mv.shape == (44, cfg["window_samples"], 1)
     assert len(examples.target_names) == 11 and examples.task == "single_label"
     np.testing.assert_allclose(examples.signals_mv.std(axis=1), 1, atol=1e-3)
+    # the adaptor only reads cfg: the keyword call gives the same examples
+    direct = study.load_downstream(
+        "sim-chapman", seed=cfg["seed"], preprocessing=study.preprocess_kwargs(cfg), sim_n_examples=44
+    )
+    np.testing.assert_array_equal(direct.signals_mv, examples.signals_mv)
+    np.testing.assert_array_equal(direct.targets, examples.targets)
+    with pytest.raises(ValueError, match="data_source must be"):
+        study.load_downstream("ptbxl", seed=0, preprocessing=study.preprocess_kwargs(cfg))
 
 
 # --- the notebook through the runner --------------------------------------------------------

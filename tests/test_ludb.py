@@ -230,3 +230,12 @@ def test_real_delineations_all_records_all_leads(real_root):
     assert n_files == 1800
     n_waves = sum(layouts.values())
     assert layouts["triplet"] / n_waves > 0.99
+
+
+def test_lead_signals_reads_lead_ii_in_records_order(fake_root):
+    signals_mv, patient_ids = ludb.lead_signals("II", fake_root)
+    assert signals_mv.shape == (2, 5000) and signals_mv.dtype == np.float32
+    np.testing.assert_array_equal(signals_mv[1], ludb.load_record("2", fake_root).signal_mv[:, 1])
+    assert patient_ids.tolist() == ["1", "2"]
+    with pytest.raises(KeyError, match="LUDB 1 has no lead 'MLII'"):
+        ludb.lead_signals("MLII", fake_root)

@@ -195,3 +195,106 @@ def test_all_48_records_and_all_beat_annotations_load(mitbih_root):
         symbols.update(annotations.beat_symbols.tolist())
     assert dict(symbols) == PHYSIONET_BEAT_COUNTS
     assert sum(symbols.values()) == 109_494
+
+
+# --- cut_records: the one loop over records ---------------------------------------------------
+
+
+def _old_rhythm_loop(record_ids, root):
+    """Jang et al.'s MIT-BIH loop as it was in ecglib/studies/jang2021.py (commit 27931d7)."""
+    from ecglib import segment
+
+    windows, labels_list, patients = [], [], []
+    exclusions = {"record_without_lead": 0}
+    for record_id in record_ids:
+        record = mitbih.load_record(record_id, root)
+        if "MLII" not in record.lead_names:
+            exclusions["record_without_lead"] += 1
+            continue
+        column = record.lead_names.index("MLII")
+        annotations = mitbih.load_annotations(record_id, root)
+        cut = segment.rhythm_windows(
+            record.signal_mv[:, column], annotations.rhythms, window_samples=int(round(10.0 * record.fs_hz))
+        )
+        for reason, count in cut.exclusions.items():
+            exclusions[reason] = exclusions.get(reason, 0) + int(count)
+        windows.append(cut.signals)
+        labels_list.append(cut.labels)
+        patients.append(np.full(len(cut.labels), record.patient_id))
+    return (
+        np.concatenate(windows),
+        np.concatenate(labels_list).astype(str),
+        np.concatenate(patients),
+        exclusions,
+    )
+
+
+def _old_tile_loop(record_ids, root):
+    """Jang et al.'s unlabelled 10 s MLII tiles as they were in ecglib/studies/jang2021.py (commit 27931d7)."""
+    signals, patients = [], []
+    window = int(round(10.0 * mitbih.MITBIH_FS_HZ))
+    for record_id in record_ids:
+        record = mitbih.load_record(record_id, root)
+        if "MLII" not in record.lead_names:
+            continue
+        lead = record.signal_mv[:, record.lead_names.index("MLII")]
+        n_windows = len(lead) // window
+        signals.append(lead[: n_windows * window].reshape(n_windows, window))
+        patients += [record.patient_id] * n_windows
+    return np.concatenate(signals), np.asarray(patients, dtype=str)
+
+
+@pytest.mark.real_data
+def test_cut_records_gives_what_the_old_study_loops_gave(mitbih_root):
+    from ecglib import segment
+
+    records = ["202", "114", "102"]  # 202 is patient 201; 114 has MLII second; 102 has no MLII
+    rhythm = mitbih.cut_records(
+        lambda signal_mv, fs_hz, annotations: segment.rhythm_windows(
+            signal_mv, annotations.rhythms, window_samples=int(round(10.0 * fs_hz))
+        ),
+        records,
+        root=mitbih_root,
+    )
+    signals, labels, patients, exclusions = _old_rhythm_loop(records, mitbih_root)
+    np.testing.assert_array_equal(rhythm.signals, signals)
+    assert rhythm.signals.dtype == signals.dtype == np.float32
+    np.testing.assert_array_equal(rhythm.labels.astype(str), labels)
+    np.testing.assert_array_equal(rhythm.patient_ids, patients.astype(str))
+    assert {"record_without_lead": len(rhythm.without_lead), **rhythm.exclusions} == exclusions
+    assert rhythm.without_lead == ["102"] and set(rhythm.patient_ids) == {"201", "114"}
+    assert [cut.lead for cut in rhythm.records] == ["MLII", "MLII"]
+
+    tiles = mitbih.cut_records(
+        lambda signal_mv, fs_hz, _: segment.tiles(signal_mv, window_samples=int(round(10.0 * fs_hz))),
+        records,
+        root=mitbih_root,
+        annotations=False,
+    )
+    signals, patients = _old_tile_loop(records, mitbih_root)
+    np.testing.assert_array_equal(tiles.signals, signals)
+    np.testing.assert_array_equal(tiles.patient_ids, patients)
+    assert len(tiles.files) == 9  # .hea, .dat, .atr of every record asked for
+
+
+@pytest.mark.real_data
+def test_cut_records_lead_fallbacks(mitbih_root):
+    from ecglib import segment
+    from ecglib.errors import LeadMissingError
+
+    def cut(signal_mv, fs_hz, _):
+        return segment.tiles(signal_mv, window_samples=int(fs_hz) * 60)
+
+    first = mitbih.cut_records(cut, ["102"], root=mitbih_root, fallback="first_lead", annotations=False)
+    record = mitbih.load_record("102", mitbih_root)
+    assert first.records[0].lead == "V5" and first.without_lead == []
+    np.testing.assert_array_equal(first.signals[0], record.signal_mv[: 360 * 60, 0])
+    with pytest.raises(LeadMissingError, match="MIT-BIH record 102 has no lead 'MLII'"):
+        mitbih.cut_records(cut, ["102"], root=mitbih_root, fallback="error", annotations=False)
+    with pytest.raises(ValueError, match="fallback"):
+        mitbih.cut_records(cut, ["102"], root=mitbih_root, fallback="skip")
+
+
+def test_cut_records_without_the_dataset_names_the_download(tmp_path):
+    with pytest.raises(DataMissingError, match="ecglib data download mitbih"):
+        mitbih.cut_records(lambda *_: None, ["100"], root=tmp_path)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecglib import preprocess
-from ecglib.data import DataFormatError
+from ecglib.errors import DataFormatError, LeadMissingError
 
 
 def _sine(freq_hz: float, fs_hz: float, duration_s: float, amplitude_mv: float = 1.0) -> np.ndarray:
@@ -134,3 +134,66 @@ def test_check_signal_names_source_and_problem():
         preprocess.check_signal(good, 500, expected_n_samples=2500, source="rec.csv")
     with pytest.raises(DataFormatError, match="shape"):
         preprocess.check_signal(np.zeros(10), 500, source="rec.csv")
+
+
+# --- chains shared by studies ---------------------------------------------------------------
+
+
+def test_resample_windows_to_128_samples_keeps_a_slow_wave():
+    t_s = np.arange(360) / 360.0
+    windows = np.stack([np.sin(2 * np.pi * 3 * t_s), np.cos(2 * np.pi * 2 * t_s)]).astype(np.float32)
+    for method in ("polyphase", "fft"):
+        out = preprocess.resample_windows(windows, 128, method=method)
+        assert out.shape == (2, 128) and out.dtype == np.float32
+        t_out = np.arange(128) / 128.0
+        np.testing.assert_allclose(out[0, 10:-10], np.sin(2 * np.pi * 3 * t_out)[10:-10], atol=0.05)
+    assert preprocess.resample_windows(np.zeros((0, 360)), 128).shape == (0, 128)
+    with pytest.raises(ValueError, match="method"):
+        preprocess.resample_windows(windows, 128, method="linear")
+
+
+def test_bandpass_minmax_scales_the_record_to_the_range():
+    fs_hz = 360.0
+    t_s = np.arange(3600) / fs_hz
+    signal_mv = 3.0 + 0.2 * t_s + np.sin(2 * np.pi * 5 * t_s)  # offset, drift, a 5 Hz wave
+    out = preprocess.bandpass_minmax(signal_mv, fs_hz, band_hz=(0.4, 30.0), normalise_range=(0.0, 2.0))
+    assert out.dtype == np.float32 and out.min() == 0.0 and out.max() == pytest.approx(2.0)
+    # the offset and drift are gone: the 5 Hz wave is centred on the middle of the range
+    assert abs(float(np.median(out[360:-360])) - 1.0) < 0.1
+
+
+def test_fixed_length_examples_resamples_removes_baseline_and_normalises():
+    fs_in = 500.0
+    time_s = np.arange(5000) / fs_in
+    ecg_like = np.sin(2 * np.pi * 1.2 * time_s) + 0.3 * np.sin(2 * np.pi * 8 * time_s)
+    drift = 2.0 + 1.5 * np.sin(2 * np.pi * 0.05 * time_s)  # offset and slow wander
+    signals = np.stack([ecg_like + drift, 2 * ecg_like])
+    out = preprocess.fixed_length_examples(signals, fs_in_hz=fs_in, fs_hz=250.0, window_samples=2048)
+    assert out.shape == (2, 2048, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, :, 0].mean(axis=1), 0, atol=1e-5)
+    np.testing.assert_allclose(out[:, :, 0].std(axis=1), 1, atol=1e-3)
+    # after baseline removal and z-scoring, the drifting and the clean record agree away from the edges
+    middle = slice(300, 1800)
+    assert np.corrcoef(out[0, middle, 0], out[1, middle, 0])[0, 1] > 0.99
+    with pytest.raises(ValueError, match="normalisation"):
+        preprocess.fixed_length_examples(signals, fs_in_hz=fs_in, normalisation="robust")
+    assert preprocess.fixed_length_examples(np.zeros((0, 5000)), fs_in_hz=fs_in).shape == (0, 2048, 1)
+
+
+def test_select_lead_exact_case_insensitive_and_fallback():
+    signal_mv = np.arange(12, dtype=np.float32).reshape(4, 3)
+    column, used = preprocess.select_lead(signal_mv, ("V5", "MLII", "ii"), "MLII")
+    np.testing.assert_array_equal(column, signal_mv[:, 1])
+    assert used == "MLII"
+    assert preprocess.select_lead(signal_mv, ("V5", "MLII", "ii"), "II")[1] == "ii"
+    column, used = preprocess.select_lead(signal_mv, ("V5", "V2", "V1"), "MLII", fallback="first_lead")
+    np.testing.assert_array_equal(column, signal_mv[:, 0])
+    assert used == "V5"
+    with pytest.raises(LeadMissingError, match="record 102 has no lead 'MLII'; its leads are"):
+        preprocess.select_lead(signal_mv, ("V5", "V2", "V1"), "MLII", where="record 102")
+    with pytest.raises(KeyError):  # LeadMissingError is a KeyError
+        preprocess.select_lead(signal_mv, ("V5", "V2", "V1"), "MLII")
+    with pytest.raises(ValueError, match="one column per lead"):
+        preprocess.select_lead(signal_mv, ("V5", "V2"), "V5")
+    with pytest.raises(ValueError, match="fallback"):
+        preprocess.select_lead(signal_mv, ("V5", "V2", "V1"), "V5", fallback="exclude")

@@ -211,3 +211,31 @@ def test_real_rhythm_windows_record_203(mitbih_root):
     for start, label in zip(windows.start_samples, windows.labels):
         inside = rhythms[(rhythms.start_sample <= start) & (rhythms.end_sample >= start + 3600)]
         assert inside["rhythm"].tolist() == [label]
+
+
+def test_tiles_cut_from_the_start_and_drop_the_tail():
+    signal = np.arange(25, dtype=np.float32)
+    cut = segment.tiles(signal, window_samples=10)
+    np.testing.assert_array_equal(cut.signals, signal[:20].reshape(2, 10))
+    np.testing.assert_array_equal(cut.start_samples, [0, 10])
+    assert cut.exclusions == {"incomplete_tail": 1} and len(cut) == 2
+    two_leads = segment.tiles(np.ones((20, 2)), window_samples=10)
+    assert two_leads.signals.shape == (2, 10, 2) and two_leads.exclusions == {"incomplete_tail": 0}
+    with pytest.raises(ValueError, match="window_samples"):
+        segment.tiles(signal, window_samples=0)
+
+
+def test_scaled_beat_windows_is_bandpass_minmax_then_fixed_windows_then_resampling():
+    from ecglib import preprocess
+
+    rng = np.random.default_rng(3)
+    signal_mv = np.cumsum(rng.normal(size=FS_HZ * 12)).astype(np.float32) * 0.01
+    beats = np.arange(100, FS_HZ * 12, 300)
+    symbols = np.where(np.arange(len(beats)) % 5 == 0, "V", "N")
+    cut = segment.scaled_beat_windows(signal_mv, FS_HZ, beats, symbols, window_s=1.0, window_samples_out=128)
+    scaled = preprocess.bandpass_minmax(signal_mv, FS_HZ)
+    plain = segment.fixed_windows(scaled, beats, symbols, window_samples=FS_HZ)
+    np.testing.assert_array_equal(cut.labels, plain.labels)
+    np.testing.assert_array_equal(cut.start_samples, plain.start_samples)
+    np.testing.assert_array_equal(cut.signals, preprocess.resample_windows(plain.signals, 128))
+    assert cut.signals.shape == (len(plain), 128) and cut.exclusions == plain.exclusions

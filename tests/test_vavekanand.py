@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import ecglib.params
 from ecglib.data import LabelledSet
 from ecglib.grid import GridResult
 from ecglib.studies import vavekanand as vv
@@ -191,16 +193,6 @@ def test_table1_and_summary():
     assert summary["mean_bacc_individual"] == pytest.approx(0.70) and summary["n_below_75_individual"] == 1
 
 
-def test_resample_windows_to_128_samples_keeps_a_slow_wave():
-    t_s = np.arange(360) / 360.0
-    windows = np.stack([np.sin(2 * np.pi * 3 * t_s), np.cos(2 * np.pi * 2 * t_s)]).astype(np.float32)
-    for method in ("polyphase", "fft"):
-        out = vv.resample_windows(windows, 128, method=method)
-        assert out.shape == (2, 128) and out.dtype == np.float32
-        t_out = np.arange(128) / 128.0
-        np.testing.assert_allclose(out[0, 10:-10], np.sin(2 * np.pi * 3 * t_out)[10:-10], atol=0.05)
-
-
 def test_missing_mitbih_names_the_download_command(tmp_path):
     from ecglib.data import DataMissingError
 
@@ -242,6 +234,70 @@ def test_real_windows_are_labelled_by_the_beats_inside(mitbih_root):
     assert (
         list(excluded.per_patient["patient"]) == ["119"] and excluded.exclusions["record_without_MLII"] == 1
     )
+
+
+def _digest(array) -> str:
+    array = np.ascontiguousarray(np.asarray(array))
+    return f"{array.dtype}{array.shape}:" + hashlib.sha256(array.tobytes()).hexdigest()[:16]
+
+
+#: digests of what ``mitbih_windows`` returned before its loop moved to ``ecglib.data.mitbih.cut_records``
+#: (commit 27931d7, computed on this machine's MIT-BIH 1.0.0). The grid-run cache is keyed on these
+#: exact arrays: a change here silently retrains every cached Vavekanand run.
+WINDOW_DIGESTS = {
+    ("100",): {
+        "signals": "float32(1805, 128, 1):0c3db21539faa65e",
+        "targets": "int64(1805,):e55e8d887c052ea2",
+        "starts": "int64(1805,):342eb2f5df2706e4",
+        "patients": "<U3(1805,):09918d29b85f7af4",
+        "exclusions": {"windows_no_beat_annotation": 0, "windows_incomplete_tail": 1},
+        "leads": ["MLII"],
+    },
+    ("119", "102"): {
+        "signals": "float32(3464, 128, 1):3bdcee91071901ce",
+        "targets": "int64(3464,):c6ade7699ff28a21",
+        "starts": "int64(3464,):2221bfdf1c59da07",
+        "patients": "<U3(3464,):8509c990c83e080c",
+        "exclusions": {"windows_no_beat_annotation": 146, "windows_incomplete_tail": 2},
+        "leads": ["MLII", "V5"],
+    },
+}
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("records", list(WINDOW_DIGESTS))
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_real_windows_are_unchanged_by_the_refactor(mitbih_root, records, use_cache):
+    expected = WINDOW_DIGESTS[records]
+    for _ in range(2 if use_cache else 1):  # with the cache: written, then read back
+        window_set = vv.mitbih_windows(list(records), root=mitbih_root, use_cache=use_cache)
+        assert _digest(window_set.windows.signals_mv) == expected["signals"]
+        assert _digest(window_set.windows.targets) == expected["targets"]
+        assert _digest(window_set.start_samples) == expected["starts"]
+        assert _digest(window_set.windows.patient_ids.astype(str)) == expected["patients"]
+        assert window_set.exclusions == expected["exclusions"]
+        assert list(window_set.per_patient["lead"]) == expected["leads"]
+
+
+def test_paper_patients_are_table1_in_order():
+    patients = vv.paper_patients()
+    assert len(patients) == 29 == ecglib.params.reported("vavekanand")["n_patients"]
+    assert list(patients) == list(ecglib.params.reported("vavekanand")["table1"])
+    assert patients[10:12] == ("202", "201")  # the paper's order, kept: windows are built in it
+
+
+def test_windows_from_params_reads_cfg_only():
+    cfg = {
+        **ecglib.params.load("vavekanand", "smoke").as_dict(),
+        "sim_n_patients": 2,
+        "sim_windows_per_patient": 40,
+        "sim_min_windows_per_class": 2,
+    }
+    from_cfg = vv.windows_from_params(cfg)
+    direct = vv.simulated_windows(2, 40, seed=cfg["seed"], min_windows_per_class=2)
+    np.testing.assert_array_equal(from_cfg.windows.signals_mv, direct.windows.signals_mv)
+    counts = from_cfg.counts_table()
+    assert list(counts["patient"])[-1] == "total" and counts["n_windows"].iloc[-1] == len(direct.windows)
 
 
 @pytest.mark.notebook

@@ -20,6 +20,10 @@ from types import ModuleType
 
 import numpy as np
 
+# re-exported: the error types live in ecglib.errors (below every layer)
+from ecglib.errors import DataFormatError as DataFormatError
+from ecglib.errors import DataMissingError as DataMissingError
+
 DATA_ROOT_ENV = "ECGLIB_DATA"
 CACHE_ENV = "ECGLIB_CACHE"
 DEFAULT_DATA_ROOT = Path("~/ecglib_data")
@@ -191,19 +195,3 @@ def dataset_folder(name: str, root: str | os.PathLike | None = None) -> Path:
     if meta.folder is None:
         raise ValueError(f"{name!r} is generated offline and has no folder under the data root")
     return data_root(root) / meta.folder
-
-
-class DataMissingError(FileNotFoundError):
-    """A dataset needed by a run is not under the data root; the message names the download command."""
-
-    def __init__(self, name: str, folder: Path):
-        super().__init__(
-            f"dataset {name!r} not found under {folder}. Fetch it with `ecglib data download {name}` "
-            f"(or point ${DATA_ROOT_ENV} / --data-root at a folder that holds it)."
-        )
-        self.name = name
-        self.folder = folder
-
-
-class DataFormatError(ValueError):
-    """A data file is corrupt, truncated or not what its dataset promises; the message names the file."""

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, dataset_folder
-from ecglib.preprocess import LEADS_12, check_signal
+from ecglib.preprocess import LEADS_12, check_signal, select_lead
 
 NAME = "chapman"
 CHAPMAN_FS_HZ = 500.0
@@ -236,3 +236,49 @@ def load_record(file_name: str, root: str | os.PathLike | None = None, denoised:
         source=NAME,
         meta={"denoised": denoised, "file": str(path)},
     )
+
+
+def waveform_folder(root: str | os.PathLike | None = None, *, denoised: bool = True) -> Path:
+    """The folder of the waveform CSVs (``ECGDataDenoised/`` or ``ECGData/``).
+
+    Raises
+    ------
+    DataMissingError
+        the folder is absent or holds no CSV (the label table alone is not enough); the
+        message names ``ecglib data download chapman``.
+    """
+    path = folder(root) / ("ECGDataDenoised" if denoised else "ECGData")
+    if not path.is_dir() or not any(path.glob("*.csv")):
+        raise DataMissingError(NAME, path)
+    return path
+
+
+def lead_signals(
+    lead: str = "II", root: str | os.PathLike | None = None, *, denoised: bool = True
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """One lead of every record in the label table.
+
+    Parameters
+    ----------
+    lead : lead name (one of ``LEADS_12``)
+    root : data root
+    denoised : read ``ECGDataDenoised/`` (True) or the raw ``ECGData/`` (False)
+
+    Returns
+    -------
+    (signals_mv, labels) : ndarray of shape (n_records, 5000), float32, millivolts, at 500 Hz,
+        in the order of ``labels``, the table of :func:`load_labels` (``Rhythm``,
+        ``patient_id``; ``attrs["exclusions"]``).
+
+    Raises
+    ------
+    DataMissingError
+        the waveforms are not under the data root.
+    """
+    waveform_folder(root, denoised=denoised)
+    labels = load_labels(root)
+    signals = []
+    for file_name in labels["FileName"]:
+        record = load_record(file_name, root, denoised=denoised)
+        signals.append(select_lead(record.signal_mv, record.lead_names, lead, where=file_name)[0])
+    return np.stack(signals), labels

@@ -39,8 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ecglib.data import data_root, info, module
+from ecglib.data.status import MARKER, has_expected_files, read_marker
 
-MARKER = ".ecglib-complete.json"
 MIRROR_ENV = "ECGLIB_MIRROR"
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = (15, 120)  # connect, read
@@ -443,14 +443,6 @@ def _run_urls(plan: Plan, base: str | None, partial: Path, session, progress: bo
 
 
 # --------------------------------------------------------------------------- datasets
-def read_marker(folder: Path) -> dict | None:
-    """The completion marker of a dataset folder, or None when absent or unreadable."""
-    try:
-        return json.loads((folder / MARKER).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def _write_json_atomic(path: Path, payload: dict) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(payload, indent=1, sort_keys=True))
@@ -486,15 +478,13 @@ def download(
     A folder already holding the completion marker is returned untouched unless ``force``.
     A folder with files but no marker (placed by hand) is also left alone unless ``force``.
     """
-    from ecglib.data import status  # local import: status imports this module
-
     meta = info(name)
     if meta.kind != "public" or meta.folder is None:
         raise ValueError(f"{name!r} is generated offline; there is nothing to download")
     final = data_root(root) / meta.folder
     if not force and read_marker(final) is not None:
         return final
-    if not force and final.is_dir() and status.has_expected_files(name, final):
+    if not force and final.is_dir() and has_expected_files(name, final):
         return final
     if not force and final.is_dir() and any(final.iterdir()):
         raise DownloadError(f"{final} exists without a completion marker; pass force=True to replace it")

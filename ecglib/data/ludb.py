@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, dataset_folder
+from ecglib.preprocess import select_lead
 
 FS_HZ = 500.0
 N_SAMPLES = 5000
@@ -200,6 +201,27 @@ def load_record(record_id: str | int, root: str | os.PathLike | None = None) -> 
         source="ludb",
         meta=meta,
     )
+
+
+def lead_signals(lead: str = "II", root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One lead of every record (10 s at 500 Hz), in ``RECORDS`` order.
+
+    Returns
+    -------
+    (signals_mv, patient_ids) : ndarray of shape (n_records, 5000), float32, millivolts, and
+        ndarray of shape (n_records,), str (one record per subject)
+
+    Raises
+    ------
+    DataMissingError
+        LUDB is not under the data root.
+    """
+    signals, patients = [], []
+    for record_id in list_records(root):
+        record = load_record(record_id, root)
+        signals.append(select_lead(record.signal_mv, record.lead_names, lead, where=f"LUDB {record_id}")[0])
+        patients.append(record.patient_id)
+    return np.stack(signals), np.asarray(patients, dtype=str)
 
 
 def _snake(column: str) -> str:

@@ -13,6 +13,10 @@ Facts kept beside the reader
   rhythm changes in ``aux_note`` (``(N``, ``(AFIB``, ``(AFL``, ``(B``, ``(T``, ``(SVTA``,
   ``(VT``, ``(VFL``, ``(P``, ``(PREX``, ``(NOD``, ``(BII``, ``(IVR``, ``(AB``, ``(SBR``).
 
+:func:`cut_records` is the one loop over records that every study uses to cut windows (lead
+selection with a stated fallback, a cutting function from :mod:`ecglib.segment`, an optional
+per-record cache).
+
 Beat symbols are mapped to the five AAMI EC57 classes with :data:`AAMI_CLASS_OF_SYMBOL`
 (de Chazal et al. 2004 grouping). Symbols outside that map are not beats and are left
 out of the beat arrays: rhythm ``+``, noise ``~``, comments ``"``, isolated QRS-like
@@ -23,13 +27,17 @@ ventricular flutter wave ``!`` (flutter waves are not classified beats in AAMI E
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ecglib import preprocess
 from ecglib.data import DataFormatError, DataMissingError, DatasetInfo, EcgRecord, dataset_folder
+from ecglib.errors import LeadMissingError
+from ecglib.segment import Windows
 
 NAME = "mitbih"
 MITBIH_FS_HZ = 360.0
@@ -365,16 +373,13 @@ def lead_index(record: EcgRecord, lead_name: str) -> int:
 
     Raises
     ------
-    KeyError
-        the record has no such lead (records 102 and 104 have no MLII); the message
-        lists the leads it does have.
+    LeadMissingError
+        (a ``KeyError``) the record has no such lead (records 102 and 104 have no MLII); the
+        message lists the leads it does have.
     """
-    try:
-        return record.lead_names.index(lead_name)
-    except ValueError:
-        raise KeyError(
-            f"record {record.record_id} ({record.source}) has no lead {lead_name!r}; its leads are {record.lead_names}"
-        ) from None
+    return preprocess.lead_column(
+        record.lead_names, lead_name, where=f"record {record.record_id} ({record.source})"
+    )
 
 
 # --------------------------------------------------------------------------- inter-patient split
@@ -461,3 +466,185 @@ def inter_patient_split(record_ids) -> tuple[np.ndarray, np.ndarray]:
     ds1 = np.flatnonzero(np.isin(record_ids, DECHAZAL_DS1)).astype(np.int64)
     ds2 = np.flatnonzero(np.isin(record_ids, DECHAZAL_DS2)).astype(np.int64)
     return ds1, ds2
+
+
+# --------------------------------------------------------------------------- windows of many records
+
+#: what :func:`cut_records` does with a record that lacks the lead: drop it, use its first lead, or raise
+LEAD_FALLBACKS = ("exclude", "first_lead", "error")
+#: array names of a cached record that are not exclusion counts
+_CACHED_ARRAYS = ("signals", "labels", "start_samples", "lead_used")
+
+
+@dataclass
+class RecordCut:
+    """Windows cut from one record.
+
+    Attributes
+    ----------
+    record_id, patient_id : the record and its patient (record 202 is patient ``"201"``)
+    lead : the lead the windows come from (the wanted one, or the fallback)
+    windows : the :class:`ecglib.segment.Windows` the cutting function returned
+    """
+
+    record_id: str
+    patient_id: str
+    lead: str
+    windows: Windows
+
+
+@dataclass
+class CutRecords:
+    """Windows of many records (:func:`cut_records`), in the order the records were asked for.
+
+    Attributes
+    ----------
+    records : one :class:`RecordCut` per record that has the lead (or a fallback)
+    without_lead : ids of records dropped because they lack the lead (``fallback="exclude"``)
+    files : the data files of every record asked for (``.hea``, ``.dat``, ``.atr``), for provenance
+    """
+
+    records: list[RecordCut]
+    without_lead: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def _joined(self, name: str) -> np.ndarray:
+        return np.concatenate([getattr(cut.windows, name) for cut in self.records])
+
+    @property
+    def signals(self) -> np.ndarray:
+        """Windows of every record, concatenated: (n_windows, ...), as the cutting function made them."""
+        return self._joined("signals")
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Label of every window: (n_windows,)."""
+        return self._joined("labels")
+
+    @property
+    def start_samples(self) -> np.ndarray:
+        """First sample of every window in its record: (n_windows,), int64."""
+        return self._joined("start_samples").astype(np.int64)
+
+    @property
+    def record_ids(self) -> np.ndarray:
+        """Record of every window: (n_windows,), str."""
+        return np.concatenate([np.full(len(cut.windows), cut.record_id) for cut in self.records]).astype(str)
+
+    @property
+    def patient_ids(self) -> np.ndarray:
+        """Patient of every window: (n_windows,), str (records 201 and 202 share patient ``"201"``)."""
+        return np.concatenate([np.full(len(cut.windows), cut.patient_id) for cut in self.records]).astype(str)
+
+    @property
+    def exclusions(self) -> dict[str, int]:
+        """Windows dropped per reason (the cutting function's reasons), summed over records."""
+        total: dict[str, int] = {}
+        for cut in self.records:
+            for reason, count in cut.windows.exclusions.items():
+                total[reason] = total.get(reason, 0) + int(count)
+        return total
+
+
+def _cut_arrays(cut: Windows, lead_used: str) -> dict[str, np.ndarray]:
+    return {
+        "signals": cut.signals,
+        "labels": cut.labels,
+        "start_samples": cut.start_samples,
+        "lead_used": np.frombuffer(lead_used.ljust(8).encode(), dtype=np.uint8).copy(),
+        **{reason: np.array([count], np.int64) for reason, count in cut.exclusions.items()},
+    }
+
+
+def cut_records(
+    cut: Callable[[np.ndarray, float, Annotations | None], Windows],
+    record_ids: Sequence[str] | None = None,
+    *,
+    root: str | os.PathLike | None = None,
+    lead: str = "MLII",
+    fallback: str = "exclude",
+    annotations: bool = True,
+    cache_key: Mapping | None = None,
+    use_cache: bool = False,
+) -> CutRecords:
+    """Cut windows from one lead of each record with ``cut``.
+
+    Parameters
+    ----------
+    cut : function ``(signal_mv, fs_hz, annotations) -> ecglib.segment.Windows`` applied to each
+        record's lead (``signal_mv`` of shape (n_samples,), millivolts; ``annotations`` is the
+        record's :class:`Annotations`, or None when ``annotations=False``)
+    record_ids : records, in the order wanted (default: every record in ``RECORDS``)
+    root : data root (default ``$ECGLIB_DATA``)
+    lead : lead to cut (``"MLII"``: records 102 and 104 lack it)
+    fallback : for a record without ``lead``: "exclude" drops it (listed in
+        ``CutRecords.without_lead``), "first_lead" uses its first lead, "error" raises
+        :class:`~ecglib.errors.LeadMissingError` (see :func:`ecglib.preprocess.select_lead`)
+    annotations : read each record's annotations for ``cut``
+    cache_key : when given, each record's windows are kept in the disk cache
+        (:mod:`ecglib.data.cache`) under ``{"dataset", "version", "record", "lead",
+        "lead_fallback"}`` plus these parts, which must name everything ``cut`` depends on
+        (its settings and a code version)
+    use_cache : read and write that cache (False: compute every record)
+
+    Returns
+    -------
+    CutRecords
+
+    Raises
+    ------
+    DataMissingError
+        MIT-BIH (or a file of a record) is not under the data root; the message names
+        ``ecglib data download mitbih``.
+    """
+    if fallback not in LEAD_FALLBACKS:
+        raise ValueError(f"fallback must be one of {LEAD_FALLBACKS}, got {fallback!r}")
+    data_folder = folder(root)  # raises DataMissingError naming the download command
+    record_ids = list_records(root) if record_ids is None else [_check_record_id(r) for r in record_ids]
+    result = CutRecords(records=[])
+
+    def compute(record_id: str) -> dict[str, np.ndarray]:
+        record = load_record(record_id, root)
+        try:
+            signal_mv, used = preprocess.select_lead(
+                record.signal_mv,
+                record.lead_names,
+                lead,
+                fallback="first_lead" if fallback == "first_lead" else "error",
+                where=f"MIT-BIH record {record_id}",
+            )
+        except LeadMissingError:
+            if fallback == "error":
+                raise
+            return {"lead_missing": np.ones(1, np.int64)}
+        record_annotations = load_annotations(record_id, root) if annotations else None
+        return _cut_arrays(cut(signal_mv, record.fs_hz, record_annotations), used)
+
+    for record_id in record_ids:
+        if cache_key is None:
+            arrays = compute(record_id)
+        else:
+            from ecglib.data import cache
+
+            key = {
+                "dataset": NAME,
+                "version": INFO.version,
+                "record": record_id,
+                "lead": lead,
+                "lead_fallback": fallback,
+                **cache_key,
+            }
+            arrays = cache.cached(key, lambda record_id=record_id: compute(record_id), use_cache=use_cache)
+        result.files += [data_folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
+        if "lead_missing" in arrays:
+            result.without_lead.append(record_id)
+            continue
+        windows = Windows(
+            signals=arrays["signals"],
+            labels=arrays["labels"],
+            start_samples=arrays["start_samples"],
+            exclusions={name: int(arrays[name][0]) for name in arrays if name not in _CACHED_ARRAYS},
+        )
+        used = bytes(arrays["lead_used"]).decode().strip()
+        result.records.append(RecordCut(record_id, patient_id(record_id), used, windows))
+    return result

@@ -33,6 +33,7 @@ from scipy import signal as sps
 
 from ecglib import simulator as sim
 from ecglib.data import DataFormatError, DatasetInfo, LabelledSet
+from ecglib.segment import KACHUEE_BEAT_SAMPLES, KACHUEE_FS_HZ, kachuee_beat
 
 _COMMON = dict(
     version="1",
@@ -774,20 +775,20 @@ def simulate_ptbxl(
 
 # --------------------------------------------------------------------------- sim-beats
 
-KACHUEE_FS_HZ = 125.0
-KACHUEE_BEAT_SAMPLES = 187
 MITBIH_FS_HZ = 360.0
 BEAT_CLASSES = {"mitbih": ("N", "S", "V", "F", "Q"), "ptb": ("normal", "MI")}
 #: class sizes of Kachuee's published CSVs (mitbih_train.csv; ptbdb_normal/abnormal.csv), used as priors
 BEAT_COUNTS = {"mitbih": (72471, 2223, 5788, 641, 6431), "ptb": (4046, 10506)}
 
 
-def kachuee_beats(strip_mv: np.ndarray, r_peaks: np.ndarray, target: np.ndarray, fs_hz: float) -> np.ndarray:
-    """Cut Kachuee-format beats from single-lead strips.
+def _target_beats(strip_mv: np.ndarray, r_peaks: np.ndarray, target: np.ndarray, fs_hz: float) -> np.ndarray:
+    """The target beat of each single-lead strip, in the Kachuee format.
 
     Following Kachuee et al. (2018): resample to 125 Hz, min-max normalise the strip to
     [0, 1], take the median RR, and keep from the target beat's R peak for 1.2 x median RR,
-    zero-padded (or cut) to 187 samples.
+    zero-padded (or cut) to 187 samples (the cut is :func:`ecglib.segment.kachuee_beat`; a
+    recording is cut into beats by :func:`ecglib.segment.kachuee_beats`). A strip is one
+    window here, and a strip with a single beat takes an RR interval of 1 s.
 
     Parameters
     ----------
@@ -810,9 +811,7 @@ def kachuee_beats(strip_mv: np.ndarray, r_peaks: np.ndarray, target: np.ndarray,
     out = np.zeros((len(strip_mv), KACHUEE_BEAT_SAMPLES), dtype=np.float32)
     for i, (peaks, start) in enumerate(zip(r_peaks, target)):
         rr = np.median(np.diff(peaks)) * ratio if len(peaks) > 1 else KACHUEE_FS_HZ
-        begin = int(round(start * ratio))
-        length = min(int(round(1.2 * rr)), KACHUEE_BEAT_SAMPLES, normalised.shape[1] - begin)
-        out[i, :length] = normalised[i, begin : begin + length]
+        out[i] = kachuee_beat(normalised[i], int(round(start * ratio)), rr, rr_factor=1.2)[0]
     return out
 
 
@@ -920,7 +919,7 @@ def simulate_beats(
             raise RuntimeError(
                 "a simulated strip lacks its target beat; this is a bug in ecglib.data.simulated"
             )
-        out.signals_mv = kachuee_beats(strip, peaks, target_rows["r_peak"].to_numpy(), MITBIH_FS_HZ)[
+        out.signals_mv = _target_beats(strip, peaks, target_rows["r_peak"].to_numpy(), MITBIH_FS_HZ)[
             :, :, None
         ]
         targets_at.append(target_rows["kind"].to_numpy())

@@ -22,15 +22,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
+from ecglib.errors import PatientOverlapError as PatientOverlapError  # re-exported
 from ecglib.seeds import derive_seed
 
 PTBXL_TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 PTBXL_VAL_FOLD = 9
 PTBXL_TEST_FOLD = 10
-
-
-class PatientOverlapError(ValueError):
-    """Two index sets of a split share patients (the message names them)."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,22 @@ counted as present. Generated sources are always available.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from ecglib.data import REGISTRY, data_root, info, module
-from ecglib.data.download import MARKER, read_marker
+
+#: file the downloader writes into a dataset folder once every file is in place (``ecglib.data.download``)
+MARKER = ".ecglib-complete.json"
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The completion marker of a dataset folder, or None when absent or unreadable."""
+    try:
+        return json.loads((folder / MARKER).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def has_expected_files(name: str, folder: Path) -> bool:

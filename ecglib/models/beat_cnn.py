@@ -31,14 +31,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: trainable parameters the paper reports for its CNN (section 4.2)
-PAPER_N_PARAMETERS = 67_169
-
-
-def n_trainable_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (elements of parameters with ``requires_grad``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
 
 def _split_padding(n_missing: int) -> tuple[int, int]:
     """Left/right padding that restores ``n_missing`` samples (the extra one goes right)."""

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ecglib.data import DataFormatError
+from ecglib.errors import DataFormatError
 from ecglib.models.cae import mlp_head
 
 __all__ = [
@@ -159,7 +159,7 @@ def load_feature_extractor(
     ------
     ImageNetWeightsMissing
         Weights absent and ``when_missing="error"``.
-    ecglib.data.DataFormatError
+    ecglib.errors.DataFormatError
         The weights file exists but is not a GoogLeNet state dict.
     """
     if when_missing not in ("error", "random"):

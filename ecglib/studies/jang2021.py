@@ -1,11 +1,15 @@
 """Jang, Kim, Yoon 2021: convolutional-autoencoder transfer for ECG rhythm classification.
 
 Glue for ``notebooks/jang2021.ipynb``: data preparation (lead II, 250 Hz, 2,048 samples,
-baseline removal, normalisation), the pre-training corpus, the data-starvation experiment
+baseline removal, normalisation: ``ecglib.preprocess.fixed_length_examples`` over the
+datasets' readers in ``ecglib.data``), the pre-training corpus, the data-starvation experiment
 (three arms x training sizes x trials, all with the same data, epochs, learning rate and
 optimiser), the paper-layout tables, Figures 4 and 5, and the verdict. Models live in
 :mod:`ecglib.models.cae` and :mod:`ecglib.models.googlenet2d`; the training loop in
 :mod:`ecglib.train`.
+
+Data functions take explicit keywords; only the adaptors :func:`downstream_from_params`,
+:func:`corpus_from_params`, :func:`preprocess_kwargs` and :func:`cae_kwargs` read a profile.
 
 Arms (names used in every table): ``transfer`` (classifier whose encoder starts from the
 pre-trained autoencoder), ``random`` (the same network, randomly initialised) and
@@ -24,8 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecglib import preprocess, stats
-from ecglib.data import DataMissingError, LabelledSet
+from ecglib import preprocess, segment, stats
+from ecglib.data import LabelledSet
+from ecglib.errors import DataMissingError
 from ecglib.metrics import learning_curve_index
 from ecglib.seeds import derive_seed
 
@@ -46,62 +51,11 @@ def _index_digest(indices: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------- preprocessing
-
-
-def preprocess_lead(
-    signals_mv: np.ndarray,
-    *,
-    fs_in_hz: float,
-    fs_hz: float = 250.0,
-    window_samples: int = 2048,
-    baseline_cutoff_hz: float = 0.5,
-    baseline_order: int = 2,
-    normalisation: str = "zscore",
-    crop: str = "end",
-) -> np.ndarray:
-    """The paper's preprocessing of single-lead ECGs.
-
-    Anti-aliased resampling to ``fs_hz`` (scipy ``resample_poly``; the authors' code took
-    every second sample), zero-phase Butterworth high-pass for baseline wander, crop (or
-    zero-pad) to ``window_samples`` and per-record normalisation.
-
-    Parameters
-    ----------
-    signals_mv : ndarray of shape (n, n_samples) or (n, n_samples, 1), millivolts
-    fs_in_hz, fs_hz : input and output sampling rates, hertz
-    window_samples : int, output length (paper: 2,048 = 8.2 s at 250 Hz)
-    baseline_cutoff_hz, baseline_order : Butterworth high-pass corner (Hz) and order
-    normalisation : {"zscore", "minmax", "none"}; the paper's "zero-normalized" data are z-scores
-    crop : {"end", "center"}, see :func:`ecglib.preprocess.crop_or_pad` ("end" keeps the start)
-
-    Returns
-    -------
-    ndarray of shape (n, window_samples, 1), float32 (z-scores, [0, 1] or mV)
-    """
-    signals = np.asarray(signals_mv, dtype=np.float32)
-    if signals.ndim == 3:
-        if signals.shape[2] != 1:
-            raise ValueError(f"expected one lead, got signals of shape {signals.shape}")
-        signals = signals[:, :, 0]
-    if signals.ndim != 2:
-        raise ValueError(f"signals_mv must be (n, n_samples) or (n, n_samples, 1), got shape {signals.shape}")
-    if normalisation not in ("zscore", "minmax", "none"):
-        raise ValueError(f"normalisation must be 'zscore', 'minmax' or 'none', got {normalisation!r}")
-    if len(signals) == 0:
-        return np.zeros((0, window_samples, 1), dtype=np.float32)
-    # records as the columns of one (n_samples, n) array: each step filters along time only
-    columns = preprocess.resample(signals.T, fs_in_hz, fs_hz)
-    columns = preprocess.remove_baseline(columns, fs_hz, cutoff_hz=baseline_cutoff_hz, order=baseline_order)
-    columns = preprocess.crop_or_pad(columns, window_samples, where=crop)
-    if normalisation == "zscore":
-        columns = preprocess.zscore(columns, axis=0)
-    elif normalisation == "minmax":
-        columns = preprocess.minmax(columns, axis=0)
-    return np.ascontiguousarray(columns.T[:, :, None], dtype=np.float32)
+# The chain itself is ecglib.preprocess.fixed_length_examples (resample, baseline, crop, normalise).
 
 
 def preprocess_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The :func:`preprocess_lead` keywords from a study's parameters."""
+    """The :func:`ecglib.preprocess.fixed_length_examples` keywords from a study's parameters."""
     return dict(
         fs_hz=cfg["fs_hz"],
         window_samples=cfg["window_samples"],
@@ -128,13 +82,6 @@ def cae_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- downstream data
-
-
-def _lead_column(lead_names: Sequence[str], wanted: str, where: str) -> int:
-    lowered = [name.lower() for name in lead_names]
-    if wanted.lower() not in lowered:
-        raise KeyError(f"{where} has no lead {wanted!r}; its leads are {tuple(lead_names)}")
-    return lowered.index(wanted.lower())
 
 
 def _keep_classes(
@@ -166,18 +113,33 @@ def _cap_per_class(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray
     return np.sort(np.concatenate(kept))
 
 
-def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
-    """The labelled rhythm set of ``cfg["data_source"]``, lead II, preprocessed.
+def load_downstream(
+    source: str,
+    *,
+    seed: int,
+    preprocessing: Mapping[str, Any],
+    max_examples_per_class: int | None = None,
+    sim_n_examples: int = 264,
+    sim_class_balance: str = "uniform",
+    mitbih_lead: str = "MLII",
+    mitbih_min_windows_per_class: int = 50,
+    mitbih_min_patients_per_class: int = 3,
+    chapman_denoised: bool = False,
+    data_root=None,
+) -> LabelledSet:
+    """The labelled rhythm set of ``source``, one lead, preprocessed.
 
-    - ``sim-chapman``: ``cfg["sim_n_examples"]`` simulated 10 s lead II records at 500 Hz
-      with the 11 Chapman rhythm classes (offline; for smoke runs).
-    - ``mitbih``: 10 s windows of lead MLII lying inside one rhythm interval of the MIT-BIH
-      rhythm annotations (360 Hz); classes with fewer than ``mitbih_min_windows_per_class``
-      windows or ``mitbih_min_patients_per_class`` patients are dropped (counted in
-      ``exclusions``); records without MLII (102, 104) are dropped.
+    - ``sim-chapman``: ``sim_n_examples`` simulated 10 s lead II records at 500 Hz with the
+      11 Chapman rhythm classes (offline; for smoke runs).
+    - ``mitbih``: 10 s windows of lead ``mitbih_lead`` lying inside one rhythm interval of the
+      MIT-BIH rhythm annotations (360 Hz); classes with fewer than
+      ``mitbih_min_windows_per_class`` windows or ``mitbih_min_patients_per_class`` patients
+      are dropped (counted in ``exclusions``); records without the lead (102, 104) are dropped.
     - ``chapman``: the paper's data, lead II of every record (10 s, 500 Hz).
 
-    Classes with more than ``max_examples_per_class`` examples are randomly capped (seeded).
+    Classes with more than ``max_examples_per_class`` examples are randomly capped (seeded
+    from ``seed``). ``preprocessing``: the keywords of
+    :func:`ecglib.preprocess.fixed_length_examples` (:func:`preprocess_kwargs`).
 
     Returns
     -------
@@ -189,79 +151,51 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
     DataMissingError
         the dataset is not under the data root (the message names ``ecglib data download``).
     """
-    source = cfg["data_source"]
-    kwargs = preprocess_kwargs(cfg)
     exclusions: dict[str, int] = {}
     if source == "sim-chapman":
         from ecglib.data import simulated
 
         raw = simulated.load_labelled(
             "sim-chapman",
-            cfg["sim_n_examples"],
-            seed=derive_seed(cfg["seed"], "sim-chapman"),
+            sim_n_examples,
+            seed=derive_seed(seed, "sim-chapman"),
             fs_hz=500.0,
             duration_s=10.0,
             leads=["II"],
-            class_balance=cfg["sim_class_balance"],
+            class_balance=sim_class_balance,
         )
         labels = np.asarray(raw.target_names)[raw.targets]
-        signals_mv, fs_in_hz, patient_ids = (
-            raw.signals_mv[:, :, 0],
-            raw.fs_hz,
-            np.asarray(raw.patient_ids).astype(str),
-        )
+        signals_mv, fs_in_hz = raw.signals_mv[:, :, 0], raw.fs_hz
+        patient_ids = np.asarray(raw.patient_ids).astype(str)
         class_order = list(raw.target_names)
     elif source == "mitbih":
-        from ecglib import segment
         from ecglib.data import mitbih
 
-        windows, labels_list, patients = [], [], []
-        exclusions["record_without_lead"] = 0
-        fs_in_hz = mitbih.MITBIH_FS_HZ
-        for record_id in mitbih.list_records(data_root):
-            record = mitbih.load_record(record_id, data_root)
-            try:
-                column = _lead_column(record.lead_names, cfg["mitbih_lead"], f"MIT-BIH record {record_id}")
-            except KeyError:
-                exclusions["record_without_lead"] += 1
-                continue
-            annotations = mitbih.load_annotations(record_id, data_root)
-            cut = segment.rhythm_windows(
-                record.signal_mv[:, column],
-                annotations.rhythms,
-                window_samples=int(round(10.0 * record.fs_hz)),
-            )
-            for reason, count in cut.exclusions.items():
-                exclusions[reason] = exclusions.get(reason, 0) + int(count)
-            windows.append(cut.signals)
-            labels_list.append(cut.labels)
-            patients.append(np.full(len(cut.labels), record.patient_id))
-        signals_mv = np.concatenate(windows)
-        labels = np.concatenate(labels_list).astype(str)
-        patient_ids = np.concatenate(patients).astype(str)
+        records = mitbih.cut_records(
+            lambda signal_mv, fs_hz, annotations: segment.rhythm_windows(
+                signal_mv, annotations.rhythms, window_samples=int(round(10.0 * fs_hz))
+            ),
+            root=data_root,
+            lead=mitbih_lead,
+            fallback="exclude",
+        )
+        exclusions = {"record_without_lead": len(records.without_lead), **records.exclusions}
+        signals_mv, fs_in_hz = records.signals, mitbih.MITBIH_FS_HZ
+        labels, patient_ids = records.labels.astype(str), records.patient_ids
         keep, dropped = _keep_classes(
             labels,
             patient_ids,
-            min_examples=cfg["mitbih_min_windows_per_class"],
-            min_patients=cfg["mitbih_min_patients_per_class"],
+            min_examples=mitbih_min_windows_per_class,
+            min_patients=mitbih_min_patients_per_class,
         )
         exclusions.update(dropped)
         signals_mv, labels, patient_ids = signals_mv[keep], labels[keep], patient_ids[keep]
-        counts = pd.Series(labels).value_counts()
-        class_order = list(counts.index)
+        class_order = list(pd.Series(labels).value_counts().index)
     elif source == "chapman":
         from ecglib.data import chapman
 
-        folder = chapman.folder(data_root)
-        sub_folder = "ECGDataDenoised" if cfg["chapman_denoised"] else "ECGData"
-        if not (folder / sub_folder).is_dir():
-            raise DataMissingError("chapman", folder / sub_folder)
-        table = chapman.load_labels(data_root)
-        signals = []
-        for file_name in table["FileName"]:
-            record = chapman.load_record(file_name, data_root, denoised=cfg["chapman_denoised"])
-            signals.append(record.signal_mv[:, _lead_column(record.lead_names, "II", file_name)])
-        signals_mv, fs_in_hz = np.stack(signals), chapman.CHAPMAN_FS_HZ
+        signals_mv, table = chapman.lead_signals("II", data_root, denoised=chapman_denoised)
+        fs_in_hz = chapman.CHAPMAN_FS_HZ
         labels = table["Rhythm"].to_numpy().astype(str)
         patient_ids = table["patient_id"].to_numpy().astype(str)
         class_order = list(chapman.RHYTHM_CODES)
@@ -269,27 +203,44 @@ def load_downstream(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
     else:
         raise ValueError(f"data_source must be sim-chapman, mitbih or chapman, got {source!r}")
 
-    capped = _cap_per_class(labels, cfg["max_examples_per_class"], derive_seed(cfg["seed"], "cap"))
+    capped = _cap_per_class(labels, max_examples_per_class, derive_seed(seed, "cap"))
     if len(capped) < len(labels):
         exclusions["over_max_examples_per_class"] = int(len(labels) - len(capped))
     signals_mv, labels, patient_ids = signals_mv[capped], labels[capped], patient_ids[capped]
     class_order = [name for name in class_order if name in set(labels)]
     targets = np.array([class_order.index(name) for name in labels], dtype=np.int64)
     return LabelledSet(
-        signals_mv=preprocess_lead(signals_mv, fs_in_hz=fs_in_hz, **kwargs),
+        signals_mv=preprocess.fixed_length_examples(signals_mv, fs_in_hz=fs_in_hz, **preprocessing),
         targets=targets,
         patient_ids=patient_ids,
-        fs_hz=float(cfg["fs_hz"]),
+        fs_hz=float(preprocessing["fs_hz"]),
         lead_names=("II",),
         target_names=tuple(class_order),
         task="single_label",
         source=source,
         exclusions=exclusions,
-        units=cfg["normalisation"],
+        units=preprocessing["normalisation"],
     )
 
 
-def check_data_present(cfg: Mapping[str, Any], *, data_root=None) -> None:
+def downstream_from_params(cfg: Mapping[str, Any], *, data_root=None) -> LabelledSet:
+    """:func:`load_downstream` with a profile's keys (the cfg adaptor)."""
+    return load_downstream(
+        cfg["data_source"],
+        seed=cfg["seed"],
+        preprocessing=preprocess_kwargs(cfg),
+        max_examples_per_class=cfg["max_examples_per_class"],
+        sim_n_examples=cfg["sim_n_examples"],
+        sim_class_balance=cfg["sim_class_balance"],
+        mitbih_lead=cfg["mitbih_lead"],
+        mitbih_min_windows_per_class=cfg["mitbih_min_windows_per_class"],
+        mitbih_min_patients_per_class=cfg["mitbih_min_patients_per_class"],
+        chapman_denoised=cfg["chapman_denoised"],
+        data_root=data_root,
+    )
+
+
+def check_data_present(source: str, *, chapman_denoised: bool = False, data_root=None) -> None:
     """Fail at once (before any training) when a public dataset the run needs is absent.
 
     Raises
@@ -297,18 +248,14 @@ def check_data_present(cfg: Mapping[str, Any], *, data_root=None) -> None:
     DataMissingError
         naming the folder and ``ecglib data download <name>``.
     """
-    from ecglib.data import dataset_folder
-
-    source = cfg["data_source"]
     if source == "chapman":
-        folder = dataset_folder("chapman", data_root)
-        sub_folder = folder / ("ECGDataDenoised" if cfg["chapman_denoised"] else "ECGData")
-        if not sub_folder.is_dir() or not any(sub_folder.glob("*.csv")):
-            raise DataMissingError("chapman", sub_folder)
+        from ecglib.data import chapman
+
+        chapman.waveform_folder(data_root, denoised=chapman_denoised)
     elif source == "mitbih":
-        folder = dataset_folder("mitbih", data_root)
-        if not (folder / "RECORDS").is_file():
-            raise DataMissingError("mitbih", folder)
+        from ecglib.data import mitbih
+
+        mitbih.list_records(data_root)
 
 
 # --------------------------------------------------------------------------- pre-training corpus
@@ -335,46 +282,52 @@ class PretrainCorpus:
 
 
 def pretraining_corpus(
-    cfg: Mapping[str, Any],
     *,
+    n_gan: int,
+    public_sources: Sequence[str],
+    max_per_public_source: int | None,
+    seed: int,
+    preprocessing: Mapping[str, Any],
     exclude_patients: Mapping[str, set[str]] | None = None,
     data_root=None,
 ) -> PretrainCorpus:
     """Build the unlabelled pre-training corpus (the paper's 2.6 M ICU lead II ECGs are not public).
 
-    Substitutes: ``cfg["pretrain_n_gan"]`` DeepFake-GAN ECGs (lead II of the 8 generated
-    leads, 500 Hz, 10 s; cached on disk) plus, for each name in
-    ``cfg["pretrain_public_sources"]`` that is present under the data root, its lead II:
-    ``ludb`` (10 s records) and ``mitbih`` (non-overlapping 10 s MLII windows), at most
-    ``cfg["pretrain_max_per_public_source"]`` examples each. Patients listed in
+    Substitutes: ``n_gan`` DeepFake-GAN ECGs (lead II of the 8 generated leads, 500 Hz, 10 s;
+    cached on disk) plus, for each name in ``public_sources`` that is present under the data
+    root, its lead II: ``ludb`` (10 s records) and ``mitbih`` (non-overlapping 10 s MLII
+    windows), at most ``max_per_public_source`` examples each. Patients listed in
     ``exclude_patients[source]`` (the downstream validation and test patients) are never used.
+    ``preprocessing``: the keywords of :func:`ecglib.preprocess.fixed_length_examples`.
 
     Returns
     -------
     PretrainCorpus
     """
     exclude_patients = exclude_patients or {}
-    kwargs = preprocess_kwargs(cfg)
     parts, sources, groups = [], [], []
     counts: dict[str, int] = {}
     skipped: dict[str, str] = {}
-    cap = cfg["pretrain_max_per_public_source"]
-    gan_seed = derive_seed(cfg["seed"], "deepfake-gan")
-    if cfg["pretrain_n_gan"] > 0:
+    gan_seed = derive_seed(seed, "deepfake-gan")
+    if n_gan > 0:
         import warnings
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning, message=".*weights_only.*")
             from ecglib.data import deepfake_gan
 
-            generated = deepfake_gan.cached_signals(cfg["pretrain_n_gan"], seed=gan_seed, leads="8")
+            generated = deepfake_gan.cached_signals(n_gan, seed=gan_seed, leads="8")
         column = deepfake_gan.lead_names("8").index("II")
-        parts.append(preprocess_lead(generated[:, :, column], fs_in_hz=deepfake_gan.FS_HZ, **kwargs))
+        parts.append(
+            preprocess.fixed_length_examples(
+                generated[:, :, column], fs_in_hz=deepfake_gan.FS_HZ, **preprocessing
+            )
+        )
         sources += ["deepfake-gan"] * len(generated)
         groups += [f"gan-{gan_seed}-{i}" for i in range(len(generated))]
         counts["deepfake-gan"] = len(generated)
-    rng = np.random.default_rng(derive_seed(cfg["seed"], "public-pretraining"))
-    for name in cfg["pretrain_public_sources"]:
+    rng = np.random.default_rng(derive_seed(seed, "public-pretraining"))
+    for name in public_sources:
         excluded = set(exclude_patients.get(name, set()))
         try:
             signals_mv, patient_ids, fs_in_hz = _public_lead_ii(name, data_root=data_root)
@@ -382,12 +335,12 @@ def pretraining_corpus(
             skipped[name] = f"not under the data root ({error.folder})"
             continue
         keep = np.flatnonzero(~np.isin(patient_ids, list(excluded)))
-        if cap is not None and len(keep) > cap:
-            keep = np.sort(rng.choice(keep, cap, replace=False))
+        if max_per_public_source is not None and len(keep) > max_per_public_source:
+            keep = np.sort(rng.choice(keep, max_per_public_source, replace=False))
         if len(keep) == 0:
             skipped[name] = "no examples left after excluding downstream patients"
             continue
-        parts.append(preprocess_lead(signals_mv[keep], fs_in_hz=fs_in_hz, **kwargs))
+        parts.append(preprocess.fixed_length_examples(signals_mv[keep], fs_in_hz=fs_in_hz, **preprocessing))
         sources += [name] * len(keep)
         groups += [f"{name}-{pid}" for pid in patient_ids[keep]]
         counts[name] = int(len(keep))
@@ -404,33 +357,39 @@ def pretraining_corpus(
     )
 
 
+def corpus_from_params(
+    cfg: Mapping[str, Any], *, exclude_patients: Mapping[str, set[str]] | None = None, data_root=None
+) -> PretrainCorpus:
+    """:func:`pretraining_corpus` with a profile's keys (the cfg adaptor)."""
+    return pretraining_corpus(
+        n_gan=cfg["pretrain_n_gan"],
+        public_sources=cfg["pretrain_public_sources"],
+        max_per_public_source=cfg["pretrain_max_per_public_source"],
+        seed=cfg["seed"],
+        preprocessing=preprocess_kwargs(cfg),
+        exclude_patients=exclude_patients,
+        data_root=data_root,
+    )
+
+
 def _public_lead_ii(name: str, *, data_root=None) -> tuple[np.ndarray, np.ndarray, float]:
     """Lead II 10 s examples of a public dataset: (signals (n, n_samples) mV, patient ids, fs_hz)."""
     if name == "ludb":
         from ecglib.data import ludb
 
-        signals, patients = [], []
-        for record_id in ludb.list_records(data_root):
-            record = ludb.load_record(record_id, data_root)
-            signals.append(record.signal_mv[:, _lead_column(record.lead_names, "II", f"LUDB {record_id}")])
-            patients.append(record.patient_id)
-        return np.stack(signals), np.asarray(patients, dtype=str), ludb.FS_HZ
+        signals_mv, patient_ids = ludb.lead_signals("II", data_root)
+        return signals_mv, patient_ids, ludb.FS_HZ
     if name == "mitbih":
         from ecglib.data import mitbih
 
-        signals, patients = [], []
-        window = int(round(10.0 * mitbih.MITBIH_FS_HZ))
-        for record_id in mitbih.list_records(data_root):
-            record = mitbih.load_record(record_id, data_root)
-            try:
-                column = _lead_column(record.lead_names, "MLII", f"MIT-BIH {record_id}")
-            except KeyError:
-                continue
-            lead = record.signal_mv[:, column]
-            n_windows = len(lead) // window
-            signals.append(lead[: n_windows * window].reshape(n_windows, window))
-            patients += [record.patient_id] * n_windows
-        return np.concatenate(signals), np.asarray(patients, dtype=str), mitbih.MITBIH_FS_HZ
+        records = mitbih.cut_records(
+            lambda signal_mv, fs_hz, _: segment.tiles(signal_mv, window_samples=int(round(10.0 * fs_hz))),
+            root=data_root,
+            lead="MLII",
+            fallback="exclude",
+            annotations=False,
+        )
+        return records.signals, records.patient_ids, mitbih.MITBIH_FS_HZ
     raise ValueError(f"pretraining public source must be 'ludb' or 'mitbih', got {name!r}")
 
 

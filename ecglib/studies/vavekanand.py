@@ -2,9 +2,10 @@
 
 Study glue too large for the notebook (``notebooks/vavekanand.py``):
 
-1. :func:`mitbih_windows` / :func:`simulated_windows`: 1 s windows of one lead, band-pass
-   0.4-30 Hz, min-max to (0, 2) per record, labelled normal (0) / abnormal (1) by the beat
-   annotations inside (``ecglib.segment.fixed_windows``), each resampled to 128 samples.
+1. :func:`windows_from_params` (:func:`mitbih_windows` / :func:`simulated_windows`): 1 s
+   windows of one lead, band-pass 0.4-30 Hz, min-max to (0, 2) per record, labelled normal (0)
+   / abnormal (1) by the beat annotations inside, each resampled to 128 samples
+   (``ecglib.segment.scaled_beat_windows`` over ``ecglib.data.mitbih.cut_records``).
 2. :func:`split_windows`: per patient, stratified 80/20 train+val / test, then 80/20
    train / val (``ecglib.data.splits.within_patient_split``).
 3. :func:`pretrain`: one CNN on the pooled *training* windows of all patients (validation on
@@ -17,14 +18,18 @@ Study glue too large for the notebook (``notebooks/vavekanand.py``):
    option ``test_set_as_in_paper``), Table 1 beside the paper's, and the headline numbers.
 6. ``plot_*``: Figures 3-8 and the gain-vs-training-size scatter.
 
-Patients are MIT-BIH *records*, as in the paper's Table 1 (records 201 and 202 come from the
+Study functions take explicit keywords; only :func:`windows_from_params` reads a profile.
+The paper's facts (its 29 patients, window and parameter counts, Table 1) are read from
+``params/vavekanand/reported.yaml``. Patients are MIT-BIH *records*, as in the paper's Table 1 (records 201 and 202 come from the
 same person; each gets its own classifier there, and here).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,44 +39,16 @@ from ecglib import preprocess, segment
 from ecglib.data import LabelledSet
 from ecglib.data.splits import within_patient_split
 from ecglib.grid import GridResult, GridRun, train_grid
+from ecglib.params import reported
 from ecglib.seeds import derive_seed
 
-#: the paper's 29 patients (records), in the order of its Table 1
-PAPER_PATIENTS: tuple[str, ...] = (
-    "100",
-    "102",
-    "104",
-    "105",
-    "106",
-    "108",
-    "114",
-    "116",
-    "119",
-    "200",
-    "202",
-    "201",
-    "203",
-    "205",
-    "208",
-    "209",
-    "212",
-    "210",
-    "213",
-    "215",
-    "217",
-    "219",
-    "220",
-    "222",
-    "221",
-    "228",
-    "223",
-    "231",
-    "233",
-)
-#: labelled windows in the paper's final data set (section 3.1)
-PAPER_N_WINDOWS = 49_245
 MODES = ("individual", "fine_tuned")
 CODE_VERSION = "vavekanand-windows-1"
+
+
+def paper_patients() -> tuple[str, ...]:
+    """The paper's 29 patients (MIT-BIH records), in the order of its Table 1 (``reported.yaml``)."""
+    return tuple(str(patient) for patient in reported("vavekanand")["patients"])
 
 
 @dataclass
@@ -96,78 +73,63 @@ class WindowSet:
     files: list = field(default_factory=list)
     start_samples: np.ndarray | None = None
 
+    def counts_table(self) -> pd.DataFrame:
+        """``per_patient`` with a total row (the notebook's windows-per-patient table)."""
+        targets = self.windows.targets
+        total = {
+            "patient": "total",
+            "lead": "",
+            "n_windows": len(targets),
+            "n_normal": int((targets == 0).sum()),
+            "n_abnormal": int(targets.sum()),
+            "windows_without_beats": int(self.per_patient["windows_without_beats"].sum()),
+        }
+        return pd.concat([self.per_patient, pd.DataFrame([total])], ignore_index=True)
+
 
 # --------------------------------------------------------------------------- windows
-def preprocess_record(
-    signal_mv: np.ndarray,
-    fs_hz: float,
+def _patient_row(patient: str, lead: str, labels: np.ndarray, windows_without_beats: int) -> dict:
+    return {
+        "patient": patient,
+        "lead": lead,
+        "n_windows": len(labels),
+        "n_normal": int((labels == 0).sum()),
+        "n_abnormal": int((labels == 1).sum()),
+        "windows_without_beats": windows_without_beats,
+    }
+
+
+def _window_set(
+    signals,
+    targets,
+    patient_ids,
+    rows,
+    exclusions,
+    files,
+    starts,
     *,
-    band_hz=(0.4, 30.0),
-    filter_order: int = 3,
-    normalise_range=(0.0, 2.0),
-) -> np.ndarray:
-    """Band-pass (zero-phase Butterworth) then min-max over the whole record.
-
-    ``signal_mv`` : (n_samples,) millivolts -> (n_samples,) float32 in ``normalise_range``.
-    """
-    filtered = preprocess.bandpass(signal_mv, fs_hz, band_hz[0], band_hz[1], order=filter_order)
-    return preprocess.minmax(filtered, normalise_range[0], normalise_range[1], axis=0)
-
-
-def resample_windows(windows: np.ndarray, n_samples_out: int, *, method: str = "polyphase") -> np.ndarray:
-    """Resample each window of ``windows`` (n_windows, n_samples) to (n_windows, n_samples_out).
-
-    ``method``: "polyphase" (``scipy.signal.resample_poly`` with anti-aliasing, the project's
-    default) or "fft" (``scipy.signal.resample``, what the public ChryssaNab code used).
-    """
-    windows = np.asarray(windows, dtype=np.float32)
-    if windows.ndim != 2:
-        raise ValueError(f"windows must be (n_windows, n_samples), got shape {windows.shape}")
-    n_samples = windows.shape[1]
-    if method == "polyphase":
-        out = preprocess.resample(windows.T, float(n_samples), float(n_samples_out)).T
-        return np.ascontiguousarray(out[:, :n_samples_out], dtype=np.float32)
-    if method == "fft":
-        from scipy.signal import resample
-
-        return resample(windows, n_samples_out, axis=1).astype(np.float32)
-    raise ValueError(f"method must be 'polyphase' or 'fft', got {method!r}")
-
-
-def _record_windows(
-    signal: np.ndarray,
-    fs_hz: float,
-    beat_samples,
-    beat_symbols,
-    *,
-    band_hz,
-    filter_order,
+    lead_names,
+    source,
+    fs_hz,
     normalise_range,
-    window_s,
-    window_samples_out,
-    normal_symbols,
-    resample_method,
 ):
-    scaled = preprocess_record(
-        signal, fs_hz, band_hz=band_hz, filter_order=filter_order, normalise_range=normalise_range
+    labelled = LabelledSet(
+        signals_mv=signals[:, :, None].astype(np.float32),
+        targets=targets,
+        patient_ids=np.asarray(patient_ids),
+        fs_hz=fs_hz,
+        lead_names=lead_names,
+        target_names=("normal", "abnormal"),
+        task="single_label",
+        source=source,
+        exclusions=exclusions,
+        units=f"min-max per record to {tuple(normalise_range)}",
     )
-    cut = segment.fixed_windows(
-        scaled,
-        beat_samples,
-        beat_symbols,
-        window_samples=int(round(window_s * fs_hz)),
-        normal_labels=tuple(normal_symbols),
-    )
-    signals = (
-        resample_windows(cut.signals, window_samples_out, method=resample_method)
-        if len(cut.labels)
-        else (np.zeros((0, window_samples_out), np.float32))
-    )
-    return signals, cut.labels, cut.start_samples, cut.exclusions
+    return WindowSet(labelled, pd.DataFrame(rows), exclusions, files, starts)
 
 
 def mitbih_windows(
-    patients=PAPER_PATIENTS,
+    patients=None,
     *,
     root=None,
     lead: str = "MLII",
@@ -183,9 +145,13 @@ def mitbih_windows(
 ) -> WindowSet:
     """Labelled 1 s windows of MIT-BIH records ``patients`` (record ids).
 
+    Each record: ``ecglib.segment.scaled_beat_windows`` (band-pass, min-max over the record,
+    1 s windows labelled by the beats inside, each resampled), through
+    ``ecglib.data.mitbih.cut_records`` (lead selection, per-record cache).
+
     Parameters
     ----------
-    patients : record ids (default: the paper's 29)
+    patients : record ids (default: the paper's 29, :func:`paper_patients`)
     root : data root (default ``$ECGLIB_DATA``)
     lead : lead to use (paper: MLII)
     lead_fallback : what to do with records that lack ``lead`` (102 and 104 have no MLII):
@@ -196,7 +162,7 @@ def mitbih_windows(
     window_s : window length in seconds (paper: 1 s = 360 samples)
     window_samples_out : samples per window after resampling (paper: 128)
     normal_symbols : beat symbols that count as normal (see ``ecglib.segment``)
-    resample_method : "polyphase" or "fft" (see :func:`resample_windows`)
+    resample_method : "polyphase" or "fft" (see ``ecglib.preprocess.resample_windows``)
     use_cache : cache each record's windows under ``ecglib.data.cache_dir()``
 
     Raises
@@ -204,98 +170,66 @@ def mitbih_windows(
     DataMissingError
         MIT-BIH is not under the data root (the message names ``ecglib data download mitbih``).
     """
-    from ecglib.data import cache, mitbih
+    from ecglib.data import mitbih
 
-    folder = mitbih.folder(root)  # raises DataMissingError naming the download command
-    signals, targets, patient_ids, rows, files, starts = [], [], [], [], [], []
-    exclusions: dict[str, int] = {}
-    for record_id in patients:
-        record = mitbih.load_record(record_id, root) if not use_cache else None
-        key = {
-            "dataset": "mitbih",
-            "version": mitbih.INFO.version,
-            "record": str(record_id),
-            "lead": lead,
-            "lead_fallback": lead_fallback,
-            "band_hz": list(band_hz),
-            "filter_order": filter_order,
-            "normalise_range": list(normalise_range),
-            "window_s": window_s,
-            "window_samples_out": window_samples_out,
-            "normal_symbols": list(normal_symbols),
-            "resample_method": resample_method,
-            "code_version": CODE_VERSION,
-        }
-
-        def compute(record_id=record_id, record=record):
-            record = record if record is not None else mitbih.load_record(record_id, root)
-            annotations = mitbih.load_annotations(record_id, root)
-            if lead in record.lead_names:
-                column, used = record.lead_names.index(lead), lead
-            elif lead_fallback == "first_lead":
-                column, used = 0, record.lead_names[0]
-            else:
-                return {"lead_missing": np.ones(1, np.int64)}
-            window_signals, labels, window_starts, excl = _record_windows(
-                record.signal_mv[:, column],
-                record.fs_hz,
-                annotations.beat_samples,
-                annotations.beat_symbols,
-                band_hz=band_hz,
-                filter_order=filter_order,
-                normalise_range=normalise_range,
-                window_s=window_s,
-                window_samples_out=window_samples_out,
-                normal_symbols=normal_symbols,
-                resample_method=resample_method,
-            )
-            return {
-                "signals": window_signals,
-                "labels": labels,
-                "start_samples": window_starts,
-                "lead_used": np.frombuffer(used.ljust(8).encode(), dtype=np.uint8).copy(),
-                "no_beat_annotation": np.array([excl["no_beat_annotation"]], np.int64),
-                "incomplete_tail": np.array([excl["incomplete_tail"]], np.int64),
-            }
-
-        arrays = cache.cached(key, compute, use_cache=use_cache)
-        files += [folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
-        if "lead_missing" in arrays:
-            exclusions[f"record_without_{lead}"] = exclusions.get(f"record_without_{lead}", 0) + 1
-            continue
-        lead_used = bytes(arrays["lead_used"]).decode().strip()
-        labels = arrays["labels"].astype(np.int64)
-        for reason in ("no_beat_annotation", "incomplete_tail"):
-            exclusions[f"windows_{reason}"] = exclusions.get(f"windows_{reason}", 0) + int(arrays[reason][0])
-        signals.append(arrays["signals"])
-        targets.append(labels)
-        starts.append(arrays["start_samples"].astype(np.int64))
-        patient_ids += [str(record_id)] * len(labels)
-        rows.append(
-            {
-                "patient": str(record_id),
-                "lead": lead_used,
-                "n_windows": len(labels),
-                "n_normal": int((labels == 0).sum()),
-                "n_abnormal": int((labels == 1).sum()),
-                "windows_without_beats": int(arrays["no_beat_annotation"][0]),
-            }
-        )
-    labelled = LabelledSet(
-        signals_mv=np.concatenate(signals)[:, :, None].astype(np.float32),
-        targets=np.concatenate(targets),
-        patient_ids=np.asarray(patient_ids),
-        fs_hz=window_samples_out / window_s,
-        lead_names=(lead,),
-        target_names=("normal", "abnormal"),
-        task="single_label",
-        source="mitbih",
-        exclusions=exclusions,
-        units=f"min-max per record to {tuple(normalise_range)}",
+    patients = paper_patients() if patients is None else patients
+    settings = dict(
+        band_hz=tuple(band_hz),
+        filter_order=filter_order,
+        normalise_range=tuple(normalise_range),
+        window_s=window_s,
+        window_samples_out=window_samples_out,
+        resample_method=resample_method,
     )
-    if not rows:
+
+    def cut(signal_mv, fs_hz, annotations):
+        return segment.scaled_beat_windows(
+            signal_mv,
+            fs_hz,
+            annotations.beat_samples,
+            annotations.beat_symbols,
+            normal_labels=tuple(normal_symbols),
+            **settings,
+        )
+
+    # the cache key names everything the windows depend on (tuples are stored as lists)
+    cache_key = {**settings, "normal_symbols": list(normal_symbols), "code_version": CODE_VERSION}
+    records = mitbih.cut_records(
+        cut,
+        [str(p) for p in patients],
+        root=root,
+        lead=lead,
+        fallback=lead_fallback,
+        cache_key=cache_key,
+        use_cache=use_cache,
+    )
+    exclusions = {f"windows_{reason}": count for reason, count in records.exclusions.items()}
+    if records.without_lead:
+        exclusions[f"record_without_{lead}"] = len(records.without_lead)
+    if not records.records:
         raise ValueError(f"no windows: every requested record ({list(patients)}) was excluded ({exclusions})")
-    return WindowSet(labelled, pd.DataFrame(rows), exclusions, files, np.concatenate(starts))
+    rows = [
+        _patient_row(
+            cut.record_id,
+            cut.lead,
+            cut.windows.labels.astype(np.int64),
+            cut.windows.exclusions["no_beat_annotation"],
+        )
+        for cut in records.records
+    ]
+    return _window_set(
+        records.signals,
+        records.labels.astype(np.int64),
+        records.record_ids,
+        rows,
+        exclusions,
+        records.files,
+        records.start_samples,
+        lead_names=(lead,),
+        source="mitbih",
+        fs_hz=window_samples_out / window_s,
+        normalise_range=normalise_range,
+    )
 
 
 def simulated_windows(
@@ -338,48 +272,68 @@ def simulated_windows(
             dropped += 1
             continue
         record = simulated_set.signals_mv[mask][:, :, 0].reshape(-1)
-        scaled = preprocess_record(
+        scaled = preprocess.bandpass_minmax(
             record,
             simulated_set.fs_hz,
             band_hz=band_hz,
             filter_order=filter_order,
             normalise_range=normalise_range,
         )
-        window_signals = resample_windows(
-            scaled.reshape(len(labels), -1), window_samples_out, method=resample_method
+        signals.append(
+            preprocess.resample_windows(
+                scaled.reshape(len(labels), -1), window_samples_out, method=resample_method
+            )
         )
-        signals.append(window_signals)
         targets.append(labels)
         starts.append(np.arange(len(labels), dtype=np.int64) * (record.size // len(labels)))
         patient_ids += [str(patient)] * len(labels)
-        rows.append(
-            {
-                "patient": str(patient),
-                "lead": simulated_set.lead_names[0],
-                "n_windows": len(labels),
-                "n_normal": int((labels == 0).sum()),
-                "n_abnormal": int((labels == 1).sum()),
-                "windows_without_beats": 0,
-            }
-        )
+        rows.append(_patient_row(str(patient), simulated_set.lead_names[0], labels, 0))
     if len(rows) < n_patients:
         raise ValueError(
             f"only {len(rows)} of {n_patients} simulated patients have >= {min_windows_per_class} windows of each class"
         )
-    exclusions = {"simulated_patients_imbalanced": dropped}
-    labelled = LabelledSet(
-        signals_mv=np.concatenate(signals)[:, :, None].astype(np.float32),
-        targets=np.concatenate(targets),
-        patient_ids=np.asarray(patient_ids),
-        fs_hz=window_samples_out / 1.0,
+    return _window_set(
+        np.concatenate(signals),
+        np.concatenate(targets),
+        patient_ids,
+        rows,
+        {"simulated_patients_imbalanced": dropped},
+        [],
+        np.concatenate(starts),
         lead_names=simulated_set.lead_names,
-        target_names=("normal", "abnormal"),
-        task="single_label",
         source="sim-mitbih-windows",
-        exclusions=exclusions,
-        units=f"min-max per record to {tuple(normalise_range)}",
+        fs_hz=window_samples_out / 1.0,
+        normalise_range=normalise_range,
     )
-    return WindowSet(labelled, pd.DataFrame(rows), exclusions, [], np.concatenate(starts))
+
+
+def windows_from_params(cfg: Mapping[str, Any], *, data_root=None) -> WindowSet:
+    """The windows a profile asks for (``data_source`` mitbih or sim-mitbih-windows): the cfg adaptor."""
+    shared = dict(
+        band_hz=cfg["bandpass_hz"],
+        filter_order=cfg["filter_order"],
+        normalise_range=cfg["normalise_range"],
+        window_samples_out=cfg["window_samples_out"],
+        resample_method=cfg["resample_method"],
+    )
+    if cfg["data_source"] == "mitbih":
+        return mitbih_windows(
+            cfg["patients"],
+            root=data_root,
+            lead=cfg["lead"],
+            lead_fallback=cfg["lead_fallback"],
+            window_s=cfg["window_s"],
+            normal_symbols=tuple(cfg["normal_symbols"]),
+            use_cache=cfg["use_cache"],
+            **shared,
+        )
+    return simulated_windows(
+        cfg["sim_n_patients"],
+        cfg["sim_windows_per_patient"],
+        seed=cfg["seed"],
+        min_windows_per_class=cfg["sim_min_windows_per_class"],
+        **shared,
+    )
 
 
 # --------------------------------------------------------------------------- splits
