@@ -365,10 +365,8 @@ def _greater(claim: Greater, results, reported) -> _Outcome:
             verdicts.append(UNDECIDED)
         elif result.p < claim.alpha:
             verdicts.append(HELD if result.difference > 0 else DID_NOT_HOLD)
-        elif claim.significance_claimed or result.difference <= 0:
-            verdicts.append(DID_NOT_HOLD)
-        else:
-            verdicts.append(UNDECIDED)
+        else:  # not significant: the claim of a significant difference fails; a claimed direction is untold
+            verdicts.append(DID_NOT_HOLD if claim.significance_claimed else UNDECIDED)
     if DID_NOT_HOLD in verdicts:
         verdict, note = DID_NOT_HOLD, ""
     elif UNDECIDED in verdicts:
