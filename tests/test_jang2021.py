@@ -431,12 +431,10 @@ EXPECTED_METRICS = {
 
 
 @pytest.mark.notebook
-def test_smoke_run_through_runner(tmp_path):
+def test_smoke_run_through_runner(smoke_run):
     import json
 
-    from ecglib import runner
-
-    run_dir = runner.run_study(STUDY, "smoke", output_root=tmp_path)
+    run_dir = smoke_run(STUDY)  # shared with tests/test_study_pattern.py
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert EXPECTED_METRICS <= metrics.keys()
     assert metrics["arms_share_settings"] == 1.0

@@ -280,10 +280,8 @@ def test_real_windows_are_labelled_by_the_beats_inside(mitbih_root):
 
 
 @pytest.mark.notebook
-def test_smoke_run_writes_table1_figures_and_metrics(tmp_path):
-    import ecglib.runner
-
-    run_dir = ecglib.runner.run_study("vavekanand", "smoke", output_root=tmp_path)
+def test_smoke_run_writes_table1_figures_and_metrics(smoke_run):
+    run_dir = smoke_run("vavekanand")  # shared with tests/test_study_pattern.py
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["n_parameters"] == 67_169
     for key in (
