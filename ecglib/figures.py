@@ -85,6 +85,7 @@ def epoch_curves(
     matplotlib Figure, one axis per panel.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     missing = [column for column in ("epoch", "value", "series") if column not in curves.columns]
     if missing:
@@ -125,6 +126,7 @@ def epoch_curves(
         if panel_titles and panel:
             ax.set_title(str(panel))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel.get(panel, "") if isinstance(ylabel, Mapping) else ylabel)
         if ylim is not None:
             ax.set_ylim(*ylim)
