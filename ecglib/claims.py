@@ -309,13 +309,14 @@ def _within(claim: Within, results, reported) -> _Outcome:
     paper = float(paper)
     scale, unit, digits = claim.scale, claim.unit, claim.digits
     shown_unit = f" {unit}" if unit else ""
+    gap_unit = " points" if unit == "%" else shown_unit  # differences of percentages are points
     difference = ours - paper
     outcome = _Outcome(
         verdict=HELD if abs(difference) <= claim.tolerance + 1e-12 else DID_NOT_HOLD,
         paper=f"{paper * scale:.{digits}f}{shown_unit}",
         ours=f"{ours * scale:.{digits}f}{shown_unit}",
-        test=f"|ours - paper| <= {claim.tolerance * scale:g}{shown_unit}",
-        note=f"difference {difference * scale:+.{digits}f}{shown_unit}",
+        test=f"|ours - paper| <= {claim.tolerance * scale:g}{gap_unit}",
+        note=f"difference {difference * scale:+.{digits}f}{gap_unit}",
     )
     return outcome
 

@@ -29,7 +29,8 @@ def test_within_held_and_not_held_reads_the_paper_from_reported():
     reported = {"mean_bacc": 0.946}
     row = _verdict(claim, {"mean": 0.93}, reported=reported)
     assert row["verdict"] == "held" and row["paper"] == "94.6 %" and row["ours"] == "93.0 %"
-    assert "2 %" in row["test"] and math.isnan(row["p"])
+    assert row["test"] == "|ours - paper| <= 2 points" and math.isnan(row["p"])
+    assert row["note"] == "difference -1.6 points"
     assert _verdict(claim, {"mean": 0.90}, reported=reported)["verdict"] == "did not hold"
     # a sample is summarised by its mean; a literal paper number works too
     literal = claims.within("x", "", ours="values", paper=1.0, tolerance=0.1)
