@@ -206,7 +206,7 @@ def grouped_bars(
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set(ylabel=ylabel, title=title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)  # beside the bars, never over them
     fig.tight_layout()
     return fig
 
