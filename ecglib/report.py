@@ -1,16 +1,17 @@
-"""Tables, figures and the paper-versus-ours comparison shared by every study notebook.
+"""Saving tables, figures and the verdict of a run; the data banner every study shows.
 
 Every table is saved as CSV (for code) and Markdown (for reading on GitHub), and every
 figure as PNG and SVG, under the run's output folder, each written atomically. Every
 table and figure says which data produced it; a synthetic source is never presented as a
-reproduction of a paper.
+reproduction of a paper. Paper-versus-ours tables are built by :mod:`ecglib.paper_tables`,
+verdicts by :mod:`ecglib.claims`, figures by :mod:`ecglib.figures`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,74 +141,31 @@ def save_figure(
     return paths[0]
 
 
-def compare_with_paper(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Put the paper's numbers beside ours.
+def show_verdict(
+    run: Run,
+    verdict: pd.DataFrame,
+    *,
+    caption: str = "the paper's claims on this run's data",
+    data_source: str | None = None,
+) -> Path:
+    """Save the verdict table (:func:`ecglib.claims.evaluate`) as ``tables/verdict.{csv,md}`` and display it.
 
-    Parameters
-    ----------
-    rows : iterable of mappings with keys ``quantity``, ``paper`` (number or None when the
-        paper gives none), ``ours`` (number) and optionally ``unit``.
-
-    Returns
-    -------
-    DataFrame with columns ``quantity, paper, ours, difference, unit`` (difference = ours - paper).
+    The display starts with the data banner (:func:`data_banner`), so a synthetic run says it is
+    not a reproduction right above its verdicts. Returns the CSV path.
     """
-    records = []
-    for row in rows:
-        missing = {"quantity", "paper", "ours"} - set(row)
-        if missing:
-            raise ValueError(f"comparison row {dict(row)} lacks {sorted(missing)}")
-        paper = np.nan if row["paper"] is None else float(row["paper"])
-        ours = np.nan if row["ours"] is None else float(row["ours"])
-        records.append(
-            {
-                "quantity": row["quantity"],
-                "paper": paper,
-                "ours": ours,
-                "difference": ours - paper,
-                "unit": row.get("unit", ""),
-            }
+    from ecglib.claims import COLUMNS
+
+    if list(verdict.columns) != list(COLUMNS):
+        raise ValueError(
+            f"a verdict table has the columns {list(COLUMNS)} (ecglib.claims.evaluate), got {list(verdict.columns)}"
         )
-    return pd.DataFrame.from_records(records, columns=["quantity", "paper", "ours", "difference", "unit"])
-
-
-def verdict_table(claims: Iterable[Mapping[str, Any]], *, data_source: str) -> pd.DataFrame:
-    """The paper's claims with whether each held on this run's data.
-
-    Parameters
-    ----------
-    claims : mappings with ``claim`` (the paper's statement), ``held`` (True, False or None
-        when this run cannot tell) and ``evidence`` (our numbers, one line).
-    data_source : registered name of the data the run used. For synthetic sources the
-        verdict column reads "not tested (synthetic data)" whatever ``held`` says.
-    """
-    synthetic = is_synthetic(data_source)
-    rows = []
-    for claim in claims:
-        held = claim.get("held")
-        if synthetic:
-            verdict = "not tested (synthetic data)"
-        else:
-            verdict = {True: "held", False: "did not hold", None: "undecided"}[held]
-        rows.append(
-            {
-                "claim": claim["claim"],
-                f"verdict on {data_source}": verdict,
-                "evidence": claim.get("evidence", ""),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def show_verdict(claims: Iterable[Mapping[str, Any]], *, data_source: str) -> pd.DataFrame:
-    """Print the data banner and the verdict table (displayed as a table in Jupyter); return the table."""
-    table = verdict_table(claims, data_source=data_source)
-    banner = data_banner(data_source)
+    source = data_source or run.cfg.data_source
+    path = save_table(run, verdict, "verdict", caption=caption, data_source=source)
+    text = data_banner(source) + "\n\n" + markdown_table(verdict)
     try:
         from IPython.display import Markdown, display
 
-        display(Markdown(banner + "\n\n" + markdown_table(table)))
+        display(Markdown(text))
     except ImportError:  # pragma: no cover - plain Python
-        print(banner)
-        print(markdown_table(table))
-    return table
+        print(text)
+    return path

@@ -21,6 +21,13 @@ __all__ = [
     "subsample_indices",
     "mean_sd",
     "format_mean_sd",
+    "format_p",
+    "compare_samples",
+    "Comparison",
+    "TWO_SAMPLE_TESTS",
+    "rank_correlation",
+    "CorrelationResult",
+    "SD_CONVENTIONS",
     "welch_ttest",
     "paired_test",
     "bootstrap_ci",
@@ -173,22 +180,51 @@ def subsample_indices(
 # --------------------------------------------------------------------------- summaries
 
 
-def mean_sd(values) -> tuple[float, float]:
-    """Sample mean and standard deviation (``ddof=1``) of a 1-D sample.
+#: the SD conventions a summary can state: ddof=1 is the sample SD (our default), ddof=0 the
+#: population SD (what e.g. Jang et al. 2021 printed)
+SD_CONVENTIONS = {1: "sample SD (ddof=1)", 0: "population SD (ddof=0)"}
+
+
+def _check_ddof(ddof) -> int:
+    if ddof not in SD_CONVENTIONS or isinstance(ddof, bool):
+        raise ValueError(f"ddof must be 0 (population SD) or 1 (sample SD), got {ddof!r}")
+    return int(ddof)
+
+
+def mean_sd(values, *, ddof: int = 1) -> tuple[float, float]:
+    """Mean and standard deviation of a 1-D sample.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,), n >= 1, no NaN
+    ddof : {1, 0}, default=1
+        1: sample SD (divides by n - 1); 0: population SD (divides by n).
+        :data:`SD_CONVENTIONS` names each, for table captions.
 
     Returns
     -------
-    (mean, sd) : floats; ``sd`` is ``nan`` for a single value.
+    (mean, sd) : floats; with ``ddof=1`` ``sd`` is ``nan`` for a single value.
     """
+    ddof = _check_ddof(ddof)
     sample = _sample(values, "values")
-    sd = float(np.std(sample, ddof=1)) if sample.size > 1 else float("nan")
+    sd = float(np.std(sample, ddof=ddof)) if sample.size > ddof else float("nan")
     return float(np.mean(sample)), sd
 
 
-def format_mean_sd(values, *, digits: int = 3, scale: float = 1.0) -> str:
-    """``"mean ± sd"`` of a sample, e.g. ``"0.812 ± 0.013"`` (``scale=100`` for percent)."""
-    mean, sd = mean_sd(np.asarray(values, dtype=np.float64) * scale)
+def format_mean_sd(values, *, digits: int = 3, scale: float = 1.0, ddof: int = 1) -> str:
+    """``"mean ± sd"`` of a sample, e.g. ``"0.812 ± 0.013"`` (``scale=100`` for percent).
+
+    ``ddof`` as in :func:`mean_sd`; the caller's table states which (:data:`SD_CONVENTIONS`).
+    """
+    mean, sd = mean_sd(np.asarray(values, dtype=np.float64) * scale, ddof=ddof)
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def format_p(p: float) -> str:
+    """A p-value for a table: ``"<0.001"``, three decimals, or ``"n/a"`` when it is not finite."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 # --------------------------------------------------------------------------- tests
@@ -303,6 +339,84 @@ def rank_correlation(x, y) -> CorrelationResult:
         return CorrelationResult(rho=float("nan"), p=float("nan"), n=int(sample_x.size))
     result = scipy.stats.spearmanr(sample_x, sample_y)
     return CorrelationResult(rho=float(result.statistic), p=float(result.pvalue), n=int(sample_x.size))
+
+
+#: the two-sample tests a paper-vs-ours table or a claim can name
+TWO_SAMPLE_TESTS = {
+    "welch": "Welch's t-test",
+    "paired_t": "paired t-test",
+    "wilcoxon": "Wilcoxon signed-rank test",
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two samples compared by a named ``test``: means, two-sided ``p`` and sizes (``n_a``, ``n_b``)."""
+
+    test: str
+    mean_a: float
+    mean_b: float
+    p: float
+    n_a: int
+    n_b: int
+
+    @property
+    def difference(self) -> float:
+        """``mean_a - mean_b``."""
+        return self.mean_a - self.mean_b
+
+    @property
+    def n_text(self) -> str:
+        """Sample sizes for a table: ``"10 pairs"`` for paired tests, else ``"10 vs 10"``."""
+        return f"{self.n_a} pairs" if self.test in ("paired_t", "wilcoxon") else f"{self.n_a} vs {self.n_b}"
+
+
+def compare_samples(a, b, *, test: str = "welch") -> Comparison:
+    """Means of two samples and the two-sided p of ``test`` (a key of :data:`TWO_SAMPLE_TESTS`).
+
+    Degenerate samples give a p instead of an error, so a table can still be printed: fewer than
+    two values on a side (paired: fewer than two pairs) give NaN; two constant samples give NaN when
+    equal and 0.0 when they differ (Welch), and a paired sample whose differences are all equal gives
+    NaN when they are zero and 0.0 otherwise.
+
+    Parameters
+    ----------
+    a, b : array-like of shape (n_a,), (n_b,); paired tests need ``n_a == n_b``
+    test : {"welch", "paired_t", "wilcoxon"}, default="welch"
+
+    Returns
+    -------
+    Comparison(test, mean_a, mean_b, p, n_a, n_b); means are NaN for an empty side.
+    """
+    if test not in TWO_SAMPLE_TESTS:
+        raise ValueError(f"test must be one of {sorted(TWO_SAMPLE_TESTS)}, got {test!r}")
+    sample_a, sample_b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if sample_a.ndim != 1 or sample_b.ndim != 1:
+        raise ValueError(f"samples must be 1-D, got shapes {sample_a.shape} and {sample_b.shape}")
+    mean_a = float(np.mean(sample_a)) if sample_a.size else float("nan")
+    mean_b = float(np.mean(sample_b)) if sample_b.size else float("nan")
+    p = float("nan")
+    if test == "welch":
+        if sample_a.size >= 2 and sample_b.size >= 2:
+            if np.ptp(sample_a) == 0 and np.ptp(sample_b) == 0:
+                p = float("nan") if sample_a[0] == sample_b[0] else 0.0
+            else:
+                p = welch_ttest(sample_a, sample_b).p
+    else:
+        if sample_a.shape != sample_b.shape:
+            raise ValueError(
+                f"paired samples must have equal length, got {sample_a.size} and {sample_b.size}"
+            )
+        if sample_a.size >= 2:
+            differences = sample_a - sample_b
+            if np.ptp(differences) == 0:
+                p = float("nan") if differences[0] == 0 else 0.0
+            else:
+                method = "ttest" if test == "paired_t" else "wilcoxon"
+                p = paired_test(sample_a, sample_b, method=method).p
+    return Comparison(
+        test=test, mean_a=mean_a, mean_b=mean_b, p=p, n_a=int(sample_a.size), n_b=int(sample_b.size)
+    )
 
 
 def adjust_pvalues(pvalues, *, method: str = "holm") -> np.ndarray:

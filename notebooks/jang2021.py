@@ -97,6 +97,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
+from ecglib import claims, figures, paper_tables
 from ecglib.data import splits
 from ecglib.models import cae
 from ecglib.seeds import derive_seed
@@ -245,27 +246,17 @@ recon_errors = cae.reconstruction_errors(
 )
 recon_total = float(recon_errors.mean())
 recon_per_point = recon_total / cfg.window_samples
-recon_table = ecglib.report.compare_with_paper(
-    [
-        dict(
-            quantity="reconstruction error per ECG (sum over points)",
-            paper=reported["reconstruction_error"]["total"],
-            ours=recon_total,
-            unit=f"z-score^2 over {cfg.window_samples} points (paper: 2048)",
-        ),
-        dict(
-            quantity="reconstruction error per point",
-            paper=reported["reconstruction_error"]["per_point"],
-            ours=recon_per_point,
-            unit="z-score^2",
-        ),
-    ]
+recon_table = paper_tables.scalars(
+    study.RECONSTRUCTION_ROWS,
+    {"recon_error_total": recon_total, "recon_error_per_point": recon_per_point},
+    reported,
 )
 ecglib.report.save_table(
     run,
     recon_table,
     "reconstruction_error",
-    caption=f"CAE on the held-out part of our corpus ({', '.join(corpus.counts)}), not the AUMC ICU data",
+    caption=f"CAE on the held-out part of our corpus ({', '.join(corpus.counts)}), not the AUMC ICU data; "
+    f"{cfg.window_samples} points per ECG",
 )
 recon_table
 
@@ -277,11 +268,13 @@ shown = corpus_split.test[: cfg.n_reconstruction_examples]
 recon_signals = predict(
     pretrained.model, corpus.signals[shown], batch_size=cfg.pretrain_batch_size, device=run.device
 )
-fig4 = study.plot_reconstructions(
+shown_errors = cae.reconstruction_errors(pretrained.model, corpus.signals[shown], device=run.device)
+fig4 = figures.signal_vs_reconstruction(
     corpus.signals[shown, :, 0],
     recon_signals[:, 0, :],
     fs_hz=cfg.fs_hz,
-    errors=cae.reconstruction_errors(pretrained.model, corpus.signals[shown], device=run.device),
+    ylabel="z-score",
+    titles=[f"held-out example {i + 1}: summed squared error {e:.1f}" for i, e in enumerate(shown_errors)],
 )
 ecglib.report.save_figure(run, fig4, "fig4_reconstructions", data_source="deepfake-gan")
 
@@ -356,6 +349,9 @@ shared
 # ## Tables
 #
 # ### Table 2: best weighted F1 per trial, arm and training size
+#
+# Our tables give mean ± sample SD (ddof=1) and Welch's t-test, as the paper's caption says; the
+# paper's SDs are population SDs (ddof=0), shown as such beside ours.
 
 # %%
 f1_label = (
@@ -363,35 +359,47 @@ f1_label = (
     if cfg.model_selection == "validation"
     else "best test F1 over epochs (test-set selection, as in the paper)"
 )
+table_caption = paper_tables.sd_caption(study.SD_DDOF, "welch")
 arms_run = [arm for arm in ("random", "image_transfer", "transfer") if arm in inputs]
-table2 = study.paper_layout(trials, "f1", study.F1_COMPARISONS, arms=arms_run, arm_labels=arm_labels)
-ecglib.report.save_table(run, table2, "table2_best_f1", caption=f"weighted F1: {f1_label}; Welch's t-test")
+table2 = study.results_table(trials, "f1", arms=arms_run, pairs=study.F1_COMPARISONS, arm_labels=arm_labels)
+ecglib.report.save_table(run, table2, "table2_best_f1", caption=f"weighted F1: {f1_label}; {table_caption}")
 display(table2)
-table2_paper_style = study.paper_layout(
-    trials, "f1_best_test_epoch", study.F1_COMPARISONS, arms=arms_run, arm_labels=arm_labels
+
+# %% [markdown]
+# The same table with the paper's selection (best test F1 over the epochs; optimistic), then our
+# means beside the paper's.
+
+# %%
+table2_paper_style = study.results_table(
+    trials, "f1_best_test_epoch", arms=arms_run, pairs=study.F1_COMPARISONS, arm_labels=arm_labels
 )
 ecglib.report.save_table(
     run,
     table2_paper_style,
     "table2_best_test_epoch_f1",
-    caption="best test F1 over epochs (selected on the test set, as the paper did; optimistic)",
+    caption=f"best test F1 over epochs (selected on the test set, as the paper did; optimistic); {table_caption}",
 )
-comparison_f1 = ecglib.report.compare_with_paper(
-    study.comparison_rows(
-        trials, "f1", reported, "table2_best_f1", arms=arms_run, quantity="mean F1", arm_labels=arm_labels
-    )
-    + study.comparison_rows(
-        trials,
-        "f1_best_test_epoch",
-        reported,
-        "table2_best_f1",
-        arms=arms_run,
-        quantity="mean best-test-epoch F1 (paper's selection)",
-        arm_labels=arm_labels,
-    )
+comparison_f1 = pd.concat(
+    [
+        study.versus_paper(
+            trials,
+            value,
+            reported,
+            "table2_best_f1",
+            arms=arms_run,
+            pairs=study.F1_COMPARISONS,
+            quantity=quantity,
+            arm_labels=arm_labels,
+        )
+        for value, quantity in (
+            ("f1", "F1"),
+            ("f1_best_test_epoch", "best-test-epoch F1 (paper's selection)"),
+        )
+    ],
+    ignore_index=True,
 )
 ecglib.report.save_table(
-    run, comparison_f1, "table2_vs_paper", caption="mean F1 per arm and size beside the paper's"
+    run, comparison_f1, "table2_vs_paper", caption="weighted F1 per arm and size beside the paper's Table 2"
 )
 comparison_f1
 
@@ -400,21 +408,28 @@ comparison_f1
 
 # %%
 lci_arms = [arm for arm in ("random", "transfer") if arm in inputs]
-table3 = study.paper_layout(trials, "lci_test", study.LCI_COMPARISONS, arms=lci_arms, arm_labels=arm_labels)
+table3 = study.results_table(
+    trials, "lci_test", arms=lci_arms, pairs=study.LCI_COMPARISONS, arm_labels=arm_labels
+)
 ecglib.report.save_table(
     run,
     table3,
     "table3_lci",
-    caption="LCI of the test weighted-F1 curve per trial (ecglib.metrics.learning_curve_index); Welch's t-test",
+    caption=f"LCI of the test weighted-F1 curve per trial (ecglib.metrics.learning_curve_index); {table_caption}",
 )
 display(table3)
-comparison_lci = ecglib.report.compare_with_paper(
-    study.comparison_rows(
-        trials, "lci_test", reported, "table3_lci", arms=lci_arms, quantity="mean LCI", arm_labels=arm_labels
-    )
+comparison_lci = study.versus_paper(
+    trials,
+    "lci_test",
+    reported,
+    "table3_lci",
+    arms=lci_arms,
+    pairs=study.LCI_COMPARISONS,
+    quantity="LCI",
+    arm_labels=arm_labels,
 )
 ecglib.report.save_table(
-    run, comparison_lci, "table3_vs_paper", caption="mean LCI per arm and size beside the paper's"
+    run, comparison_lci, "table3_vs_paper", caption="LCI per arm and size beside the paper's Table 3"
 )
 comparison_lci
 
@@ -424,35 +439,45 @@ comparison_lci
 # ### Figure 5: learning curves per training size, transfer vs random initialisation
 
 # %%
-fig5 = study.plot_learning_curves(
-    starvation.curves, arms=[a for a in ("transfer", "random") if a in inputs], arm_labels=arm_labels
+fig5 = figures.epoch_curves(
+    study.learning_curves(
+        starvation.curves, arms=[a for a in ("transfer", "random") if a in inputs], arm_labels=arm_labels
+    ),
+    ylabel="test weighted F1",
+    sharey=True,
+    ylim=(0, 1),
+    mark_best="max",
+    legend_title="mean ± SD over trials",
 )
 ecglib.report.save_figure(run, fig5, "fig5_learning_curves")
 
 # %% [markdown]
 # ## Verdict vs paper
 #
-# Which of the paper's claims held on this run's data. Synthetic sources cannot confirm or refute
-# the paper; real data other than Chapman-Shaoxing test the claim on another dataset, and the
-# pre-training corpus is never the paper's ICU data.
+# The paper's claims (`study.CLAIMS`) tested on this run's numbers. Synthetic sources cannot
+# confirm or refute the paper; real data other than Chapman-Shaoxing test the claim on another
+# dataset, and the pre-training corpus is never the paper's ICU data. Every claim about the
+# transfer arm is undecided when the autoencoder learnt nothing.
 
 # %%
-data_note = (
-    f"Data: {cfg.data_source} (downstream), pre-trained on {', '.join(corpus.counts)} "
-    f"({sum(corpus.counts.values())} ECGs; the paper: 2.6 M ICU ECGs); {cfg.n_trials} trials, {cfg.epochs} epochs; "
-    f"F1 = {f1_label}."
-)
-verdict = ecglib.report.show_verdict(
-    study.claims(
+verdict = claims.evaluate(
+    study.CLAIMS,
+    study.claim_results(
         trials,
         image_arm_is_imagenet=None if image_info is None else image_info.is_imagenet,
-        data_note=data_note,
-        autoencoder_error_per_point=recon_per_point,
+        recon_error_per_point=recon_per_point,
         normalisation=cfg.normalisation,
     ),
+    reported=reported,
     data_source=cfg.data_source,
 )
-ecglib.report.save_table(run, verdict, "verdict", caption="the paper's claims on this run's data")
+ecglib.report.show_verdict(
+    run,
+    verdict,
+    caption=f"the paper's claims on this run's data: {cfg.data_source} (downstream), pre-trained on "
+    f"{', '.join(corpus.counts)} ({sum(corpus.counts.values())} ECGs; the paper: 2.6 M ICU ECGs); "
+    f"{cfg.n_trials} trials, {cfg.epochs} epochs; F1 = {f1_label}",
+)
 
 # %%
 metrics = study.headline_metrics(trials, recon_total=recon_total, recon_per_point=recon_per_point)

@@ -79,7 +79,6 @@ output_dir = None
 # %%
 from functools import partial
 
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
@@ -88,7 +87,7 @@ import ecglib.data
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import stats
+from ecglib import claims, figures, paper_tables
 from ecglib.models.beat_cnn import BeatCNN
 from ecglib.models.cnn2d import TripleChannelCNN2d
 from ecglib.studies import vavekanand as vv
@@ -239,19 +238,7 @@ display(table)
 # public implementation would report (labelled; never our headline).
 
 # %%
-alternatives = []
-for selection in vv.SELECTIONS:
-    for finetune in ("own_grid", "individual_choice"):
-        alt = vv.summary(
-            vv.table1(
-                vv.select_per_patient(results, model_selection=selection, finetune_hyperparameters=finetune),
-                window_set.per_patient,
-                None,
-                patients=patient_list,
-            )
-        )
-        alternatives.append({"model_selection": selection, "finetune_hyperparameters": finetune, **alt})
-alternatives = pd.DataFrame(alternatives)
+alternatives = vv.selection_variants(results, window_set.per_patient, patient_list)
 ecglib.report.save_table(
     run,
     alternatives,
@@ -261,70 +248,20 @@ ecglib.report.save_table(
 )
 display(alternatives)
 
+# %% [markdown]
+# **Headline numbers beside the paper's** (`vv.SUMMARY_ROWS`), then the mean test balanced
+# accuracy over patients with its SD and a paired t-test of fine-tuned vs individual (records
+# 201 and 202 are one person, so two of the pairs are not independent).
+
 # %%
 headline = vv.summary(table)
-individual = table["ind_balanced_accuracy"].astype(float).to_numpy()
-fine_tuned = table["ft_balanced_accuracy"].astype(float).to_numpy()
-paired = stats.paired_test(fine_tuned, individual, method="ttest") if len(table) >= 2 else None
-comparison = ecglib.report.compare_with_paper(
-    [
-        {"quantity": "windows", "paper": reported["n_windows"], "ours": len(windows), "unit": "windows"},
-        {
-            "quantity": "patients",
-            "paper": reported["n_patients"],
-            "ours": len(patient_list),
-            "unit": "patients",
-        },
-        {
-            "quantity": "trainable parameters",
-            "paper": reported["n_parameters"],
-            "ours": n_parameters,
-            "unit": "",
-        },
-        {
-            "quantity": "pre-training best epoch",
-            "paper": reported["pretrain_best_epoch"],
-            "ours": pretrained.best_epoch,
-            "unit": "epoch",
-        },
-        {
-            "quantity": "mean balanced accuracy, individual",
-            "paper": 100 * reported["mean_bacc_individual"],
-            "ours": 100 * headline["mean_bacc_individual"],
-            "unit": "%",
-        },
-        {
-            "quantity": "mean balanced accuracy, fine-tuned",
-            "paper": 100 * reported["mean_bacc_fine_tuned"],
-            "ours": 100 * headline["mean_bacc_fine_tuned"],
-            "unit": "%",
-        },
-        {
-            "quantity": "patients above 95 %, individual",
-            "paper": reported["n_above_95_individual"],
-            "ours": headline["n_above_95_individual"],
-            "unit": "patients",
-        },
-        {
-            "quantity": "patients above 95 %, fine-tuned",
-            "paper": reported["n_above_95_fine_tuned"],
-            "ours": headline["n_above_95_fine_tuned"],
-            "unit": "patients",
-        },
-        {
-            "quantity": "patients below 75 %, individual",
-            "paper": reported["n_below_75_individual"],
-            "ours": headline["n_below_75_individual"],
-            "unit": "patients",
-        },
-        {
-            "quantity": "patients below 75 %, fine-tuned",
-            "paper": reported["n_below_75_fine_tuned"],
-            "ours": headline["n_below_75_fine_tuned"],
-            "unit": "patients",
-        },
-    ]
-)
+ours = {
+    "n_windows": len(windows),
+    "n_parameters": n_parameters,
+    "pretrain_best_epoch": pretrained.best_epoch,
+    **headline,
+}
+comparison = paper_tables.scalars(vv.SUMMARY_ROWS, ours, reported)
 ecglib.report.save_table(
     run,
     comparison,
@@ -333,26 +270,50 @@ ecglib.report.save_table(
     data_source=cfg.data_source,
 )
 display(comparison)
-if paired is not None:
-    print(
-        f"fine-tuned vs individual across {paired.n} patients: {paired.method}, statistic {paired.statistic:.3f}, p = {paired.p:.3g} "
-        "(records 201 and 202 are one person, so two pairs are not independent)"
-    )
+bacc_vs_paper = paper_tables.versus_paper(
+    vv.tidy_balanced_accuracy(table),
+    reported["balanced_accuracy"],
+    arms=vv.MODES,
+    pairs=[("individual", "fine_tuned")],
+    test="paired_t",
+    quantity="test balanced accuracy over patients",
+)
+ecglib.report.save_table(
+    run,
+    bacc_vs_paper,
+    "balanced_accuracy_vs_paper",
+    caption=paper_tables.sd_caption(1, "paired_t") + " over patients; the paper gives means only",
+    data_source=cfg.data_source,
+)
+bacc_vs_paper
 
 # %% [markdown]
 # ## Figures
 
 # %%
-fig = vv.plot_loss_curves(
-    pretrained.history, title="Pre-training loss (Fig. 3)", best_epoch=pretrained.best_epoch
+fig = figures.epoch_curves(
+    figures.long_curves(pretrained.history, vv.LOSS_CURVES),
+    ylabel="binary cross-entropy",
+    title="Pre-training loss (Fig. 3)",
+    mark_epoch=pretrained.best_epoch,
+    markers=True,
 )
 ecglib.report.save_figure(run, fig, "fig3_pretraining_loss", data_source=cfg.data_source)
 
 # %%
-fig = vv.plot_bacc_histogram(individual, title="Individual classifiers (Fig. 4)")
-ecglib.report.save_figure(run, fig, "fig4_hist_individual", data_source=cfg.data_source)
-fig = vv.plot_bacc_histogram(fine_tuned, title="Fine-tuned classifiers (Fig. 6)")
-ecglib.report.save_figure(run, fig, "fig6_hist_fine_tuned", data_source=cfg.data_source)
+for column, title, name in (
+    ("ind_balanced_accuracy", "Individual classifiers (Fig. 4)", "fig4_hist_individual"),
+    ("ft_balanced_accuracy", "Fine-tuned classifiers (Fig. 6)", "fig6_hist_fine_tuned"),
+):
+    fig = figures.histogram(
+        table[column].astype(float),
+        bins=vv.BACC_BINS,
+        reference_lines=vv.BACC_LINES,
+        xlabel="test balanced accuracy",
+        ylabel="patients",
+        title=title,
+    )
+    ecglib.report.save_figure(run, fig, name, data_source=cfg.data_source)
 
 # %%
 shown_patient = cfg.example_patient if cfg.example_patient in patient_list else patient_list[0]
@@ -362,23 +323,43 @@ for mode, name, figure_number in (
 ):
     pick = chosen[(chosen["patient"] == shown_patient) & (chosen["mode"] == mode)].iloc[0]
     history = histories[(shown_patient, mode, pick["lr"], pick["batch_size"], pick["weighted_sampling"])]
-    fig = vv.plot_patient_curves(
-        history, title=f"Patient {shown_patient}, {mode.replace('_', '-')} (Fig. {figure_number})"
+    curves = pd.concat(
+        [
+            figures.long_curves(history, vv.LOSS_CURVES, panel="binary cross-entropy"),
+            figures.long_curves(history, vv.BACC_CURVES, panel="balanced accuracy"),
+        ]
+    )
+    fig = figures.epoch_curves(
+        curves,
+        ylabel={"binary cross-entropy": "binary cross-entropy", "balanced accuracy": "balanced accuracy"},
+        panel_titles=False,
+        title=f"Patient {shown_patient}, {mode.replace('_', '-')} (Fig. {figure_number})",
     )
     ecglib.report.save_figure(run, fig, name, data_source=cfg.data_source)
 
 # %%
-fig = vv.plot_per_patient_bars(table, title="Test balanced accuracy per patient (Fig. 8)")
+per_patient = table.set_index("patient")
+fig = figures.grouped_bars(
+    per_patient[["ind_balanced_accuracy", "ft_balanced_accuracy"]].set_axis(
+        ["individual", "fine-tuned"], axis=1
+    ),
+    paper=per_patient["paper_balanced_accuracy"],
+    paper_label="paper Table 1",
+    ylabel="test balanced accuracy",
+    title="Test balanced accuracy per patient (Fig. 8)",
+)
 ecglib.report.save_figure(run, fig, "fig8_per_patient", data_source=cfg.data_source)
 gains = vv.gain_table(table, splits)
-fig = vv.plot_gain_vs_train_size(gains, title="Gain from fine-tuning vs training windows")
+fig = figures.scatter(
+    gains["n_train"],
+    gains["gain"],
+    labels=gains["patient"],
+    hline=0,
+    xlabel="training windows",
+    ylabel="fine-tuned - individual\n(test balanced accuracy)",
+    title="Gain from fine-tuning vs training windows",
+)
 ecglib.report.save_figure(run, fig, "gain_vs_training_windows", data_source=cfg.data_source)
-gain_correlation = stats.rank_correlation(gains["n_train"], gains["gain"]) if len(gains) > 2 else None
-if gain_correlation is not None:
-    print(
-        f"Spearman correlation of gain with training windows: rho {gain_correlation.rho:.3f}, "
-        f"p = {gain_correlation.p:.3g} over {gain_correlation.n} patients"
-    )
 
 # %% [markdown]
 # ## Variant (paper Figure 1): GAF + MTF + RP images into a 2D CNN
@@ -447,49 +428,17 @@ if cfg.variant_2d:
 
 # %% [markdown]
 # ## Verdict vs paper
+# The paper's claims (`vv.CLAIMS`) tested on this run's numbers. The gain claim is decided only
+# by a significant Spearman correlation (negative: more gain with less data).
 
 # %%
-synthetic = ecglib.report.is_synthetic(cfg.data_source)
-claims = [
-    {
-        "claim": "Individual classifiers: mean test balanced accuracy 94.6 %",
-        "held": abs(headline["mean_bacc_individual"] - reported["mean_bacc_individual"]) <= 0.02,
-        "evidence": f"ours {100 * headline['mean_bacc_individual']:.1f} % over {len(table)} patients (held = within 2 points)",
-    },
-    {
-        "claim": "Fine-tuned classifiers: mean test balanced accuracy 93.5 %",
-        "held": abs(headline["mean_bacc_fine_tuned"] - reported["mean_bacc_fine_tuned"]) <= 0.02,
-        "evidence": f"ours {100 * headline['mean_bacc_fine_tuned']:.1f} % (held = within 2 points)",
-    },
-    {
-        "claim": "Individual classifiers slightly outperform fine-tuned ones on average",
-        "held": bool(headline["mean_bacc_individual"] >= headline["mean_bacc_fine_tuned"]),
-        "evidence": (
-            f"difference {100 * (headline['mean_bacc_individual'] - headline['mean_bacc_fine_tuned']):+.1f} points; "
-            + (f"paired t-test p = {paired.p:.3g}" if paired is not None else "no test")
-        ),
-    },
-    {
-        "claim": "Fine-tuning helps patients with little data",
-        # decided only by a significant rank correlation (p < 0.05); negative = more gain with less data
-        "held": None
-        if gain_correlation is None or not gain_correlation.p < 0.05
-        else bool(gain_correlation.rho < 0),
-        "evidence": (
-            "too few patients"
-            if gain_correlation is None
-            else f"Spearman rho of gain with training windows {gain_correlation.rho:.2f}, p = {gain_correlation.p:.3g} "
-            "(negative = more gain with less data; undecided unless p < 0.05)"
-        ),
-    },
-]
-verdict = ecglib.report.show_verdict(claims, data_source=cfg.data_source)
-ecglib.report.save_table(
-    run, verdict, "verdict", caption="the paper's claims on this run's data", data_source=cfg.data_source
+verdict = claims.evaluate(
+    vv.CLAIMS, vv.claim_results(table, gains), reported=reported, data_source=cfg.data_source
 )
-print(
-    f"Data source: {ecglib.report.data_label(cfg.data_source)}; profile {cfg.profile}; model selection: {cfg.model_selection}."
-    + (" Synthetic data: this run is not a reproduction of the paper." if synthetic else "")
+ecglib.report.show_verdict(
+    run,
+    verdict,
+    caption=f"the paper's claims on this run's data; profile {cfg.profile}; model selection: {cfg.model_selection}",
 )
 
 # %%
@@ -500,6 +449,7 @@ metrics = {
     **headline,
     **variant_metrics,
 }
-if paired is not None and np.isfinite(paired.p):
-    metrics["paired_ttest_p"] = paired.p
+paired_p = vv.paired_ttest_p(table)
+if paired_p is not None:
+    metrics["paired_ttest_p"] = paired_p
 run.finish(metrics=metrics)

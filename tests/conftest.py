@@ -33,3 +33,23 @@ def require_dataset(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"{name} not found under {folder.parent} (set ECGLIB_DATA to a folder holding it)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory):
+    """``smoke_run(study)``: the output folder of the study's smoke profile, run once per test session.
+
+    Every notebook test of a study shares this one run (the smoke runs are the slowest tests).
+    """
+    runs: dict[str, Path] = {}
+
+    def run(study: str) -> Path:
+        if study not in runs:
+            from ecglib import runner
+
+            runs[study] = runner.run_study(
+                study, "smoke", output_root=tmp_path_factory.mktemp(f"smoke-{study}")
+            )
+        return runs[study]
+
+    return run

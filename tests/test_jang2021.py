@@ -297,48 +297,77 @@ def _fake_trials(image_gap=0.1):
 
 import pandas as pd  # noqa: E402
 
+from ecglib import claims  # noqa: E402
 
-def test_paper_layout_table_structure():
+
+def test_results_table_structure():
     trials = _fake_trials()
-    table = study.paper_layout(
-        trials, "f1", study.F1_COMPARISONS, arms=["random", "image_transfer", "transfer"]
+    table = study.results_table(
+        trials, "f1", arms=["random", "image_transfer", "transfer"], pairs=study.F1_COMPARISONS
     )
     assert list(table.index) == [f"trial {i}" for i in range(1, 6)] + [
-        "mean ± SD",
-        "p (transfer vs random)",
-        "p (transfer vs image_transfer)",
+        "mean ± SD (ddof=1)",
+        "p (transfer vs random, Welch's t-test)",
+        "p (transfer vs image_transfer, Welch's t-test)",
     ]
     assert list(table.columns)[:3] == ["100% random", "100% image_transfer", "100% transfer"]
     assert len(table.columns) == 9
-    assert table.loc["mean ± SD", "25% random"].startswith("0.55")
-    assert table.loc["p (transfer vs random)", "25% transfer"] == "<0.001"
+    assert table.loc["mean ± SD (ddof=1)", "25% random"].startswith("0.55")
+    assert table.loc["p (transfer vs random, Welch's t-test)", "25% transfer"] == "<0.001"
+
+
+def test_versus_paper_states_both_sd_conventions():
+    reported = params.reported(STUDY)
+    table = study.versus_paper(
+        _fake_trials(),
+        "f1",
+        reported,
+        "table2_best_f1",
+        arms=["random", "transfer"],
+        pairs=study.F1_COMPARISONS,
+        quantity="F1",
+    )
+    assert "ours (mean ± SD, ddof=1)" in table.columns and "paper (mean ± SD, ddof=0)" in table.columns
+    row = table[(table["condition"] == "25%") & (table["arm"] == "random")].iloc[0]
+    assert row["paper mean"] == 0.543 and row["paper p"] == "<0.05"
+
+
+def _verdicts(trials, **kwargs):
+    options = dict(image_arm_is_imagenet=True, recon_error_per_point=0.3, normalisation="zscore") | kwargs
+    table = claims.evaluate(
+        study.CLAIMS,
+        study.claim_results(trials, **options),
+        reported=params.reported(STUDY),
+        data_source="chapman",
+    )
+    return dict(zip(table["claim"].str[:40], table["verdict"])), table
 
 
 def test_claims_hold_on_paper_like_numbers_and_image_claim_needs_imagenet():
     trials = _fake_trials()
-    held = {
-        c["claim"][:40]: c["held"] for c in study.claims(trials, image_arm_is_imagenet=True, data_note="x")
-    }
-    assert all(value is True for value in held.values()) and len(held) == 4
-    without = study.claims(trials, image_arm_is_imagenet=False, data_note="x")
-    image_claim = [c for c in without if "2-D image" in c["claim"]][0]
-    assert image_claim["held"] is None and "ImageNet weights unavailable" in image_claim["evidence"]
+    verdicts, table = _verdicts(trials)
+    assert list(verdicts.values()) == ["held"] * 4 + ["not testable here"]
+    assert table["paper"].iloc[0].startswith("100%: 0.857 vs 0.843")
+    verdicts, table = _verdicts(trials, image_arm_is_imagenet=False)
+    image_claim = table[table["claim"].str.contains("2-D image")].iloc[0]
+    assert image_claim["verdict"] == "undecided" and "ImageNet weights unavailable" in image_claim["note"]
     worse = _fake_trials(image_gap=-0.1)  # image arm better than transfer: the claim fails
-    image_claim = [
-        c for c in study.claims(worse, image_arm_is_imagenet=True, data_note="x") if "2-D image" in c["claim"]
-    ][0]
-    assert image_claim["held"] is False
+    _, table = _verdicts(worse)
+    assert table[table["claim"].str.contains("2-D image")].iloc[0]["verdict"] == "did not hold"
 
 
 def test_claims_untested_when_the_autoencoder_learnt_nothing():
     trials = _fake_trials()
-    failed = study.claims(
-        trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.999
+    _, failed = _verdicts(trials, recon_error_per_point=0.999)
+    tested = failed[failed["verdict"] != "not testable here"]
+    assert len(tested) == 4 and set(tested["verdict"]) == {"undecided"}
+    assert all(
+        note.startswith("The autoencoder did not learn") and "0.999" in note for note in tested["note"]
     )
-    assert all(c["held"] is None and c["evidence"].startswith("Untested") for c in failed)
-    learned = study.claims(trials, image_arm_is_imagenet=True, data_note="x", autoencoder_error_per_point=0.3)
-    assert all(c["held"] is True for c in learned)
     assert study.autoencoder_learned(0.95, "minmax") is None
+    # an arm that did not run leaves its claim undecided
+    _, without_image = _verdicts(trials[trials["arm"] != "image_transfer"], image_arm_is_imagenet=None)
+    assert without_image[without_image["claim"].str.contains("2-D image")].iloc[0]["verdict"] == "undecided"
 
 
 def test_headline_metrics_names():
@@ -395,12 +424,10 @@ EXPECTED_METRICS = {
 
 
 @pytest.mark.notebook
-def test_smoke_run_through_runner(tmp_path):
+def test_smoke_run_through_runner(smoke_run):
     import json
 
-    from ecglib import runner
-
-    run_dir = runner.run_study(STUDY, "smoke", output_root=tmp_path)
+    run_dir = smoke_run(STUDY)  # shared with tests/test_study_pattern.py
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert EXPECTED_METRICS <= metrics.keys()
     assert metrics["arms_share_settings"] == 1.0
@@ -428,9 +455,9 @@ def test_smoke_run_through_runner(tmp_path):
     assert list(table2.index) == [
         "trial 1",
         "trial 2",
-        "mean ± SD",
-        "p (transfer vs random)",
-        "p (transfer vs image_transfer)",
+        "mean ± SD (ddof=1)",
+        "p (transfer vs random, Welch's t-test)",
+        "p (transfer vs image_transfer, Welch's t-test)",
     ]
     assert len(table2.columns) == 6
     image_columns = [c for c in table2.columns if "Image transfer" in c]
@@ -444,6 +471,6 @@ def test_smoke_run_through_runner(tmp_path):
     assert pd.read_csv(tables / "arms_share_settings.csv")["identical"].all()
     # the verdict names the synthetic source and tests nothing
     verdict = pd.read_csv(tables / "verdict.csv")
-    assert set(verdict["verdict on sim-chapman"]) == {"not tested (synthetic data)"}
+    assert set(verdict["verdict"]) == {"not tested on synthetic data", "not testable here"}
     comparison = pd.read_csv(tables / "reconstruction_error.csv")
     assert comparison["paper"].tolist() == [626.583, 0.305]

@@ -1,37 +1,28 @@
-"""Report helpers: comparisons with the paper, verdicts that never call synthetic runs reproductions."""
+"""Report helpers: saved verdict tables, banners that never call synthetic runs reproductions."""
 
 from __future__ import annotations
 
-import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
-from ecglib import report
+from ecglib import claims, report
 
 
-def test_compare_with_paper_difference():
-    table = report.compare_with_paper(
-        [
-            {"quantity": "mean bacc", "paper": 94.6, "ours": 92.1, "unit": "%"},
-            {"quantity": "extra", "paper": None, "ours": 1.0},
-        ]
+def test_show_verdict_saves_the_claims_table_and_rejects_other_shapes(tmp_path):
+    run = SimpleNamespace(cfg=SimpleNamespace(data_source="sim-chapman"), tables_dir=tmp_path / "tables")
+    greater = claims.greater("fine-tuning beats individual models", "", a="a", b="b")
+    verdict = claims.evaluate(
+        [greater], {"a": [0.93, 0.94, 0.95], "b": [0.80, 0.81, 0.79]}, data_source="sim-chapman"
     )
-    assert list(table.columns) == ["quantity", "paper", "ours", "difference", "unit"]
-    assert table.loc[0, "difference"] == pytest.approx(-2.5)
-    assert math.isnan(table.loc[1, "paper"]) and math.isnan(table.loc[1, "difference"])
-    with pytest.raises(ValueError, match="lacks"):
-        report.compare_with_paper([{"quantity": "x", "ours": 1.0}])
-
-
-def test_verdict_on_synthetic_data_is_never_a_verdict():
-    claims = [{"claim": "fine-tuning beats individual models", "held": True, "evidence": "93 vs 90"}]
-    synthetic = report.verdict_table(claims, data_source="sim-chapman")
-    assert synthetic.iloc[0, 1] == "not tested (synthetic data)"
-    real = report.verdict_table(claims, data_source="mitbih")
-    assert real.iloc[0, 1] == "held"
+    path = report.show_verdict(run, verdict)
+    saved = pd.read_csv(path)
+    assert list(saved.columns) == list(claims.COLUMNS) and saved["verdict"].tolist() == [claims.SYNTHETIC]
     assert "not a reproduction" in report.data_banner("sim-mitbih-windows")
     assert "not a reproduction" not in report.data_banner("mitbih")
+    with pytest.raises(ValueError, match="columns"):
+        report.show_verdict(run, pd.DataFrame({"claim": ["x"], "held": [True]}))
 
 
 def test_markdown_table_escapes_and_formats():

@@ -144,3 +144,16 @@ def test_rank_correlation_refuses_bad_input_and_is_nan_for_a_constant_sample():
         stats.rank_correlation([1, 2, np.nan], [2, 1, 3])
     with pytest.raises(ValueError, match="equal length"):
         stats.rank_correlation([1, 2, 3], [2, 1, 3, 4])
+
+
+def test_mean_sd_states_its_sd_convention():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert stats.mean_sd(values)[1] == pytest.approx(np.std(values, ddof=1))  # default unchanged
+    assert stats.mean_sd(values, ddof=0)[1] == pytest.approx(np.std(values))
+    assert stats.mean_sd([2.0], ddof=0) == (2.0, 0.0)
+    assert stats.format_mean_sd(values, digits=2, ddof=0) == "2.50 ± 1.12"
+    assert stats.SD_CONVENTIONS[0].startswith("population") and stats.SD_CONVENTIONS[1].startswith("sample")
+    with pytest.raises(ValueError, match="ddof"):
+        stats.mean_sd(values, ddof=2)
+    assert stats.format_p(0.0004) == "<0.001" and stats.format_p(0.0456) == "0.046"
+    assert stats.format_p(float("nan")) == "n/a"

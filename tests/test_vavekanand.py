@@ -193,6 +193,41 @@ def test_table1_and_summary():
     assert summary["mean_bacc_individual"] == pytest.approx(0.70) and summary["n_below_75_individual"] == 1
 
 
+def test_claims_and_summary_rows_read_the_paper_and_decide():
+    from ecglib import claims, paper_tables, params
+
+    reported = params.reported("vavekanand")
+    n = 12
+    table = pd.DataFrame(
+        {
+            "patient": [str(100 + i) for i in range(n)],
+            "ind_balanced_accuracy": np.linspace(0.90, 0.99, n),
+            "ft_balanced_accuracy": np.linspace(0.90, 0.99, n) - np.linspace(0.0, 0.02, n),
+        }
+    )
+    gains = pd.DataFrame(
+        {"patient": table["patient"], "n_train": np.arange(n) * 10.0 + 50, "gain": -np.linspace(0.0, 0.02, n)}
+    )
+    verdict = claims.evaluate(
+        vv.CLAIMS, vv.claim_results(table, gains), reported=reported, data_source="mitbih"
+    )
+    assert verdict["verdict"].tolist() == ["held", "held", "held", "held"]  # less data, more gain
+    more_data_more_gain = vv.claim_results(table, gains.assign(gain=-gains["gain"]))
+    verdict_reversed = claims.evaluate(
+        vv.CLAIMS, more_data_more_gain, reported=reported, data_source="mitbih"
+    )
+    assert verdict_reversed["verdict"].iloc[3] == "did not hold"
+    assert verdict["paper"].iloc[0] == "94.6 %" and "paired t-test" in verdict["test"].iloc[2]
+    synthetic = claims.evaluate(
+        vv.CLAIMS, vv.claim_results(table, gains), reported=reported, data_source="sim-mitbih-windows"
+    )
+    assert set(synthetic["verdict"]) == {"not tested on synthetic data"}
+    ours = {"n_windows": 100, "n_parameters": 67_169, "pretrain_best_epoch": 3, **vv.summary(table)}
+    summary = paper_tables.scalars(vv.SUMMARY_ROWS, ours, reported).set_index("quantity")
+    assert summary.loc["mean balanced accuracy, individual", "paper"] == pytest.approx(94.6)
+    assert np.isnan(summary.loc["patients below 75 %, fine-tuned", "paper"])
+
+
 def test_missing_mitbih_names_the_download_command(tmp_path):
     from ecglib.data import DataMissingError
 
@@ -301,10 +336,8 @@ def test_windows_from_params_reads_cfg_only():
 
 
 @pytest.mark.notebook
-def test_smoke_run_writes_table1_figures_and_metrics(tmp_path):
-    import ecglib.runner
-
-    run_dir = ecglib.runner.run_study("vavekanand", "smoke", output_root=tmp_path)
+def test_smoke_run_writes_table1_figures_and_metrics(smoke_run):
+    run_dir = smoke_run("vavekanand")  # shared with tests/test_study_pattern.py
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["n_parameters"] == 67_169
     for key in (
@@ -342,6 +375,6 @@ def test_smoke_run_writes_table1_figures_and_metrics(tmp_path):
     ):
         assert (run_dir / "figures" / f"{name}.png").is_file()
     verdict = (run_dir / "tables" / "verdict.md").read_text()
-    assert "not tested (synthetic data)" in verdict
+    assert "not tested on synthetic data" in verdict
     provenance = json.loads((run_dir / "run.json").read_text())
     assert provenance["params"]["model_selection"] == "validation"

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecglib import preprocess, segment, stats
+from ecglib import claims, paper_tables, preprocess, segment, stats
 from ecglib.data import LabelledSet
 from ecglib.errors import DataMissingError
 from ecglib.metrics import learning_curve_index
@@ -917,134 +917,83 @@ def class_counts(
     return table
 
 
-def _pvalue(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or len(b) < 2:
-        return float("nan")
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        return float("nan") if a[0] == b[0] else 0.0
-    return stats.welch_ttest(a, b).p
+#: training sizes label the paper's table columns ("100%")
+SIZE_LABEL = "{}%"
+#: our tables' SD convention (the paper's SDs are population SDs: ``reported["sd_ddof"]``)
+SD_DDOF = 1
 
 
-def welch_table(trials: pd.DataFrame, value: str, comparisons: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """Welch's t-test per training size for each arm pair: means, difference, t-test p."""
-    rows = []
-    for fraction, group in trials.groupby("train_fraction", sort=False):
-        for arm_a, arm_b in comparisons:
-            a = group.loc[group["arm"] == arm_a, value].to_numpy()
-            b = group.loc[group["arm"] == arm_b, value].to_numpy()
-            if len(a) == 0 or len(b) == 0:
-                continue
-            rows.append(
-                dict(
-                    train_fraction=fraction,
-                    size_pct=pct(fraction),
-                    arm_a=arm_a,
-                    arm_b=arm_b,
-                    mean_a=float(np.mean(a)),
-                    mean_b=float(np.mean(b)),
-                    difference=float(np.mean(a) - np.mean(b)),
-                    p=_pvalue(a, b),
-                )
-            )
-    return pd.DataFrame(rows)
+def tidy_trials(trials: pd.DataFrame, value: str) -> pd.DataFrame:
+    """``trials`` as :mod:`ecglib.paper_tables` reads them: arm, condition (training size in %), trial, value."""
+    return paper_tables.tidy(
+        trials.assign(size_pct=trials["train_fraction"].map(pct)), value=value, condition="size_pct"
+    )
 
 
-def _format_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def paper_layout(
+def results_table(
     trials: pd.DataFrame,
     value: str,
-    comparisons: Sequence[tuple[str, str]],
     *,
     arms: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
     arm_labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """The paper's Table 2/3 layout: one row per trial, then mean ± SD and Welch p-values.
-
-    Columns are ``"<size>% <arm label>"``; cells are formatted strings (3 decimals).
-    """
-    arm_labels = dict(arm_labels or {})
-    columns, rows = {}, {}
-    fractions = list(dict.fromkeys(trials["train_fraction"]))
-    n_trials = int(trials["trial"].max())
-    for fraction in fractions:
-        for arm in arms:
-            chosen = trials[(trials["train_fraction"] == fraction) & (trials["arm"] == arm)].sort_values(
-                "trial"
-            )
-            if chosen.empty:
-                continue
-            name = f"{pct(fraction)}% {arm_labels.get(arm, arm)}"
-            values = chosen[value].to_numpy()
-            cells = [f"{v:.3f}" for v in values] + [""] * (n_trials - len(values))
-            mean, sd = stats.mean_sd(values) if len(values) else (np.nan, np.nan)
-            cells.append(f"{mean:.3f} ± {sd:.3f}")
-            columns[name] = cells
-    index = [f"trial {t}" for t in range(1, n_trials + 1)] + ["mean ± SD"]
-    table = pd.DataFrame(columns, index=index)
-    pvalues = welch_table(trials, value, comparisons)
-    for arm_a, arm_b in comparisons:
-        label = f"p ({arm_a} vs {arm_b})"
-        row = {}
-        for fraction in fractions:
-            match = pvalues[
-                (pvalues["train_fraction"] == fraction)
-                & (pvalues["arm_a"] == arm_a)
-                & (pvalues["arm_b"] == arm_b)
-            ]
-            if match.empty:
-                continue
-            for arm in (arm_a, arm_b):
-                row[f"{pct(fraction)}% {arm_labels.get(arm, arm)}"] = _format_p(float(match["p"].iloc[0]))
-        if row:
-            rows[label] = row
-    if rows:
-        table = pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")]).fillna("")
-    table.index.name = "row"
-    return table
+    """The layout of the paper's Tables 2 and 3: trials, mean ± SD (ddof=1), Welch p rows; one column per size and arm."""
+    return paper_tables.layout(
+        tidy_trials(trials, value),
+        arms=arms,
+        pairs=pairs,
+        test="welch",
+        ddof=SD_DDOF,
+        arm_labels=arm_labels,
+        condition_label=SIZE_LABEL,
+    )
 
 
-def reported_mean(reported: Mapping[str, Any], table: str, size_pct: int, arm: str) -> float | None:
-    """The paper's mean for an arm and size from ``reported.yaml`` (None when it has none)."""
-    entry = reported.get(table, {}).get(size_pct, {}).get(arm)
-    return None if entry is None else float(entry["mean"])
-
-
-def comparison_rows(
+def versus_paper(
     trials: pd.DataFrame,
     value: str,
     reported: Mapping[str, Any],
     table: str,
     *,
     arms: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
     quantity: str,
     arm_labels: Mapping[str, str] | None = None,
-) -> list[dict]:
-    """Rows for :func:`ecglib.report.compare_with_paper`: our mean per arm and size beside the paper's."""
-    arm_labels = dict(arm_labels or {})
-    rows = []
-    for fraction in dict.fromkeys(trials["train_fraction"]):
-        for arm in arms:
-            values = trials.loc[(trials["train_fraction"] == fraction) & (trials["arm"] == arm), value]
-            if values.empty:
-                continue
-            rows.append(
-                dict(
-                    quantity=f"{quantity}, {arm_labels.get(arm, arm)}, {pct(fraction)}% of training set",
-                    paper=reported_mean(reported, table, pct(fraction), arm),
-                    ours=float(values.mean()),
-                    unit="",
-                )
-            )
-    return rows
+) -> pd.DataFrame:
+    """Our mean ± SD per arm and size beside the paper's (``reported[table]``), with Welch p and the paper's p."""
+    return paper_tables.versus_paper(
+        tidy_trials(trials, value),
+        reported[table],
+        arms=arms,
+        pairs=pairs,
+        test="welch",
+        ddof=SD_DDOF,
+        paper_ddof=reported.get("sd_ddof"),
+        quantity=quantity,
+        arm_labels=arm_labels,
+        condition_label=SIZE_LABEL,
+    )
 
 
-# --------------------------------------------------------------------------- verdict and metrics
+#: the reconstruction error beside the paper's (``paper_tables.scalars`` of ``recon_error_*``)
+RECONSTRUCTION_ROWS = (
+    paper_tables.Row(
+        "reconstruction error per ECG (sum over points)",
+        "recon_error_total",
+        "z-score^2 per ECG (paper: 2,048 points)",
+        paper="reconstruction_error.total",
+    ),
+    paper_tables.Row(
+        "reconstruction error per point",
+        "recon_error_per_point",
+        "z-score^2",
+        paper="reconstruction_error.per_point",
+    ),
+)
+
+
+# --------------------------------------------------------------------------- claims and metrics
 
 
 #: On z-scored data, predicting zero everywhere gives a reconstruction error of 1 per point;
@@ -1060,112 +1009,98 @@ def autoencoder_learned(error_per_point: float | None, normalisation: str) -> bo
     return bool(error_per_point < AUTOENCODER_FAILED_ERROR_PER_POINT)
 
 
-def claims(
+AUTOENCODER_GATE = claims.gate(
+    "autoencoder_learned",
+    "The autoencoder did not learn to reconstruct (error per point {recon_error_per_point:.3f}; predicting zero "
+    "gives 1.0 on z-scored data), so the transfer arm had no useful pre-training",
+)
+IMAGENET_GATE = claims.gate(
+    "image_arm_is_imagenet",
+    "ImageNet weights unavailable: the image arm used a random-weight feature extractor, not the paper's arm",
+)
+_TABLE2 = dict(paper_a="table2_best_f1.{condition}.transfer.mean", condition_label=SIZE_LABEL)
+
+#: the paper's claims about Tables 2 and 3 (results: :func:`claim_results`)
+CLAIMS = (
+    claims.greater(
+        "Transfer learning gives a higher weighted F1 than random initialisation at every training size",
+        "the F1-score of the proposed transfer learning was significantly better in all case than those of the "
+        "other two strategies (Table 2, p < 0.05)",
+        a="f1.transfer",
+        b="f1.random",
+        test="welch",
+        paper_b="table2_best_f1.{condition}.random.mean",
+        requires=[AUTOENCODER_GATE],
+        **_TABLE2,
+    ),
+    claims.greater(
+        "Shrinking the training set hurts random initialisation more than transfer learning",
+        "the performance of the random initialization model fell markedly from 0.843 to 0.543, but the "
+        "F1-scores of ... the proposed transfer learning remained robust at ... 0.835 (100% -> 25%)",
+        a="f1_drop.random",
+        b="f1_drop.transfer",
+        test=None,
+        requires=[AUTOENCODER_GATE],
+    ),
+    claims.greater(
+        "Transfer learning beats 2-D image transfer (spectrogram + ImageNet GoogLeNet) at every training size",
+        "in all cases, our proposed transfer learning outperformed other approaches (Table 2, p < 0.05)",
+        a="f1.transfer",
+        b="f1.image_transfer",
+        test="welch",
+        paper_b="table2_best_f1.{condition}.image_transfer.mean",
+        requires=[AUTOENCODER_GATE, IMAGENET_GATE],
+        **_TABLE2,
+    ),
+    claims.greater(
+        "Transfer learning gives steadier learning curves (higher LCI) than random initialisation at 50% and 25%",
+        "transfer learning provided significantly better stability when 50% or 25% of the data were used "
+        "compared to random initialization (p < 0.05) (Table 3)",
+        a="lci.transfer",
+        b="lci.random",
+        test="welch",
+        conditions=(50, 25),
+        paper_a="table3_lci.{condition}.transfer.mean",
+        paper_b="table3_lci.{condition}.random.mean",
+        condition_label=SIZE_LABEL,
+        requires=[AUTOENCODER_GATE],
+    ),
+    claims.not_testable(
+        "The autoencoder reconstructs ICU lead II with a summed squared error of 626.6 per ECG",
+        "The mean reconstruction error was 626.583 (AUMC ICU test split)",
+        why="the AUMC ICU corpus is not public; our autoencoder is trained and tested on substitutes "
+        "(table reconstruction_error)",
+    ),
+)
+
+
+def claim_results(
     trials: pd.DataFrame,
     *,
     image_arm_is_imagenet: bool | None,
-    data_note: str,
-    alpha: float = 0.05,
-    autoencoder_error_per_point: float | None = None,
-    normalisation: str = "zscore",
-) -> list[dict]:
-    """The paper's claims about Tables 2 and 3, each with whether it held on this run.
+    recon_error_per_point: float | None,
+    normalisation: str,
+) -> dict[str, Any]:
+    """The numbers :data:`CLAIMS` are tested on.
 
-    ``held`` is None where this run cannot tell: an arm not run, the image arm without
-    ImageNet weights, or an autoencoder that learnt nothing (z-scored data with a
-    reconstruction error per point of at least :data:`AUTOENCODER_FAILED_ERROR_PER_POINT`;
-    then every claim about the transfer arm is untested). ``data_note`` names the data behind
-    the run (goes into the evidence).
+    ``f1`` and ``lci``: arm -> size (%) -> trial values (an arm not run maps to {});
+    ``f1_drop``: mean F1 at the largest minus the smallest size per arm (None with one size);
+    ``image_arm_is_imagenet`` (None: the arm did not run) and ``autoencoder_learned`` gate claims.
     """
-    result = _claims(trials, image_arm_is_imagenet=image_arm_is_imagenet, data_note=data_note, alpha=alpha)
-    if autoencoder_learned(autoencoder_error_per_point, normalisation) is False:
-        note = (
-            f"Untested: the autoencoder did not learn to reconstruct (error per point "
-            f"{autoencoder_error_per_point:.3f}; predicting zero gives 1.0 on z-scored data), so the transfer "
-            "arm had no useful pre-training. "
-        )
-        for claim in result:
-            claim["held"] = None
-            claim["evidence"] = note + claim["evidence"]
-    return result
-
-
-def _claims(
-    trials: pd.DataFrame, *, image_arm_is_imagenet: bool | None, data_note: str, alpha: float
-) -> list[dict]:
-    f1 = welch_table(trials, "f1", F1_COMPARISONS)
-    lci = welch_table(trials, "lci_test", LCI_COMPARISONS)
-    result = []
-
-    def pairs(table, arm_b):
-        return table[table["arm_b"] == arm_b].sort_values("train_fraction", ascending=False)
-
-    versus_random = pairs(f1, "random")
-    if not versus_random.empty:
-        held = bool(((versus_random["difference"] > 0) & (versus_random["p"] < alpha)).all())
-        evidence = "; ".join(
-            f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
-            for r in versus_random.itertuples()
-        )
-        result.append(
-            dict(
-                claim="Transfer learning gives a higher weighted F1 than random initialisation at every "
-                "training size (Welch p < 0.05)",
-                held=held,
-                evidence=f"{evidence}. {data_note}",
-            )
-        )
-        full = versus_random[versus_random["size_pct"] == versus_random["size_pct"].max()]
-        small = versus_random[versus_random["size_pct"] == versus_random["size_pct"].min()]
-        if len(versus_random) > 1:
-            drop_transfer = float(full["mean_a"].iloc[0] - small["mean_a"].iloc[0])
-            drop_random = float(full["mean_b"].iloc[0] - small["mean_b"].iloc[0])
-            result.append(
-                dict(
-                    claim="Shrinking the training set hurts random initialisation more than transfer learning "
-                    "(paper, 100% -> 25%: random 0.843 -> 0.543, transfer 0.857 -> 0.835)",
-                    held=bool(drop_random > drop_transfer),
-                    evidence=f"F1 drop from {int(full['size_pct'].iloc[0])}% to {int(small['size_pct'].iloc[0])}%: "
-                    f"random {drop_random:.3f}, transfer {drop_transfer:.3f}. {data_note}",
-                )
-            )
-    versus_image = pairs(f1, "image_transfer")
-    if not versus_image.empty:
-        evidence = "; ".join(
-            f"{r.size_pct}%: {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
-            for r in versus_image.itertuples()
-        )
-        if image_arm_is_imagenet:
-            held = bool(((versus_image["difference"] > 0) & (versus_image["p"] < alpha)).all())
-        else:
-            held = None
-            evidence += ". ImageNet weights unavailable: the image arm used a random-weight feature extractor, not the paper's arm"
-        result.append(
-            dict(
-                claim="Transfer learning beats 2-D image transfer (spectrogram + ImageNet GoogLeNet) at "
-                "every training size (Welch p < 0.05)",
-                held=held,
-                evidence=f"{evidence}. {data_note}",
-            )
-        )
-    if not lci.empty:
-        ordered = lci.sort_values("train_fraction", ascending=False)
-        reduced = ordered[ordered["size_pct"] < 100]
-        if not reduced.empty:
-            held = bool(((reduced["difference"] > 0) & (reduced["p"] < alpha)).all())
-            evidence = "; ".join(
-                f"{r.size_pct}%: LCI {r.mean_a:.3f} vs {r.mean_b:.3f} (p {_format_p(r.p)})"
-                for r in ordered.itertuples()
-            )
-            result.append(
-                dict(
-                    claim="Transfer learning gives steadier learning curves (higher LCI) than random "
-                    "initialisation when 50% or 25% of the training set is used (p < 0.05)",
-                    held=held,
-                    evidence=f"{evidence}. {data_note}",
-                )
-            )
-    return result
+    f1 = paper_tables.samples(tidy_trials(trials, "f1"), ARMS)
+    sizes = sorted(set(f1["transfer"]) & set(f1["random"]))
+    drop = {
+        arm: float(np.mean(f1[arm][sizes[-1]]) - np.mean(f1[arm][sizes[0]])) if len(sizes) > 1 else None
+        for arm in ("transfer", "random")
+    }
+    return {
+        "f1": f1,
+        "lci": paper_tables.samples(tidy_trials(trials, "lci_test"), ARMS),
+        "f1_drop": drop,
+        "image_arm_is_imagenet": image_arm_is_imagenet,
+        "autoencoder_learned": autoencoder_learned(recon_error_per_point, normalisation),
+        "recon_error_per_point": recon_error_per_point,
+    }
 
 
 def headline_metrics(
@@ -1181,83 +1116,31 @@ def headline_metrics(
         metrics[f"f1_{arm}_{pct(fraction)}"] = float(group["f1"].mean())
         metrics[f"f1_best_test_epoch_{arm}_{pct(fraction)}"] = float(group["f1_best_test_epoch"].mean())
         metrics[f"lci_{arm}_{pct(fraction)}"] = float(group["lci_test"].mean())
-    for name, value, comparisons in (("f1", "f1", F1_COMPARISONS), ("lci", "lci_test", LCI_COMPARISONS)):
-        for row in welch_table(trials, value, comparisons).itertuples():
+    for name, value, pairs in (("f1", "f1", F1_COMPARISONS), ("lci", "lci_test", LCI_COMPARISONS)):
+        for row in paper_tables.comparisons(tidy_trials(trials, value), pairs).itertuples():
             if np.isfinite(row.p):
-                metrics[f"p_{name}_{row.arm_a}_vs_{row.arm_b}_{row.size_pct}"] = float(row.p)
+                metrics[f"p_{name}_{row.arm_a}_vs_{row.arm_b}_{row.condition}"] = float(row.p)
     return metrics
 
 
 # --------------------------------------------------------------------------- figures
 
 
-def plot_reconstructions(
-    originals: np.ndarray, reconstructions: np.ndarray, *, fs_hz: float, errors: np.ndarray | None = None
-):
-    """Figure 4: original and reconstructed ECGs, one panel per example.
-
-    Parameters
-    ----------
-    originals, reconstructions : ndarray of shape (k, n_samples) (normalised units)
-    fs_hz : sampling rate in hertz
-    errors : ndarray of shape (k,), summed squared error of each example (shown in the title)
-    """
-    import matplotlib.pyplot as plt
-
-    k = len(originals)
-    fig, axes = plt.subplots(k, 1, figsize=(10, 1.9 * k), sharex=True, squeeze=False)
-    time_s = np.arange(originals.shape[1]) / fs_hz
-    for i, ax in enumerate(axes[:, 0]):
-        ax.plot(time_s, originals[i], color="black", lw=0.9, label="original ECG")
-        ax.plot(time_s, reconstructions[i], color="tab:red", lw=0.9, alpha=0.8, label="reconstructed ECG")
-        if errors is not None:
-            ax.set_title(f"held-out example {i + 1}: summed squared error {errors[i]:.1f}", fontsize=9)
-        ax.set_ylabel("z-score")
-    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=2)
-    axes[-1, 0].set_xlabel("time (s)")
-    fig.tight_layout()
-    return fig
-
-
-def plot_learning_curves(
+def learning_curves(
     curves: pd.DataFrame,
     *,
     arms: Sequence[str] = ("transfer", "random"),
     value: str = "test_f1_weighted",
     arm_labels: Mapping[str, str] | None = None,
-):
-    """Figure 5: weighted F1 per epoch for each training size, mean ± SD over trials per arm.
-
-    The epoch of the best mean is marked on each curve.
-    """
-    import matplotlib.pyplot as plt
-
-    arm_labels = dict(arm_labels or {})
-    fractions = list(dict.fromkeys(curves["train_fraction"]))
-    fig, axes = plt.subplots(
-        1, len(fractions), figsize=(4.2 * len(fractions), 3.4), sharey=True, squeeze=False
+) -> pd.DataFrame:
+    """Figure 5's curves for :func:`ecglib.figures.epoch_curves`: one panel per training size, one series per arm."""
+    labels = dict(arm_labels or {})
+    chosen = pd.concat([curves[curves["arm"] == arm] for arm in arms])  # panels in the order of the sizes
+    return pd.DataFrame(
+        {
+            "epoch": chosen["epoch"].to_numpy(),
+            "value": chosen[value].to_numpy(),
+            "series": chosen["arm"].map(lambda arm: labels.get(arm, arm)).to_numpy(),
+            "panel": chosen["train_fraction"].map(lambda f: f"{pct(f)}% of the training set").to_numpy(),
+        }
     )
-    for ax, fraction in zip(axes[0], fractions):
-        for arm in arms:
-            chosen = curves[(curves["train_fraction"] == fraction) & (curves["arm"] == arm)]
-            if chosen.empty:
-                continue
-            summary = chosen.groupby("epoch")[value].agg(["mean", "std"]).fillna(0.0)
-            line = ax.plot(summary.index, summary["mean"], lw=1.4, label=arm_labels.get(arm, arm))[0]
-            ax.fill_between(
-                summary.index,
-                summary["mean"] - summary["std"],
-                summary["mean"] + summary["std"],
-                color=line.get_color(),
-                alpha=0.2,
-                lw=0,
-            )
-            best = summary["mean"].idxmax()
-            ax.plot([best], [summary["mean"].max()], marker="v", color=line.get_color(), ms=7)
-        ax.set_title(f"{pct(fraction)}% of the training set")
-        ax.set_xlabel("epoch")
-        ax.set_ylim(0, 1)
-    axes[0, 0].set_ylabel("test weighted F1" if value.startswith("test") else "validation weighted F1")
-    axes[0, -1].legend(loc="lower right", fontsize=8, title="mean ± SD; ▼ best epoch", title_fontsize=7)
-    fig.tight_layout()
-    return fig

@@ -16,7 +16,8 @@ Study glue too large for the notebook (``notebooks/vavekanand.py``):
 5. :func:`select_per_patient` / :func:`table1` / :func:`summary`: the grid point chosen per
    patient (validation balanced accuracy by default; the test set only as the labelled
    option ``test_set_as_in_paper``), Table 1 beside the paper's, and the headline numbers.
-6. ``plot_*``: Figures 3-8 and the gain-vs-training-size scatter.
+6. :data:`CLAIMS` and :data:`SUMMARY_ROWS`: the paper's claims and numbers, tested and compared by
+   :mod:`ecglib.claims` and :mod:`ecglib.paper_tables`; figures are drawn by :mod:`ecglib.figures`.
 
 Study functions take explicit keywords; only :func:`windows_from_params` reads a profile.
 The paper's facts (its 29 patients, window and parameter counts, Table 1) are read from
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecglib import preprocess, segment
+from ecglib import claims, paper_tables, preprocess, segment, stats
 from ecglib.data import LabelledSet
 from ecglib.data.splits import within_patient_split
 from ecglib.grid import GridResult, GridRun, train_grid
@@ -741,95 +742,135 @@ def gain_table(table: pd.DataFrame, splits: PatientSplits) -> pd.DataFrame:
     )
 
 
-# --------------------------------------------------------------------------- figures
-def plot_loss_curves(history: pd.DataFrame, *, title: str, best_epoch: int | None = None):
-    """Figure 3: training and validation loss per epoch (the kept epoch marked)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot(history["epoch"], history["train_loss"], marker="o", ms=3, label="training")
-    ax.plot(history["epoch"], history["val_loss"], marker="o", ms=3, label="validation")
-    if best_epoch:
-        ax.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"kept (epoch {best_epoch})")
-    ax.set(xlabel="epoch", ylabel="binary cross-entropy", title=title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+def selection_variants(results: pd.DataFrame, per_patient: pd.DataFrame, patients) -> pd.DataFrame:
+    """The headline numbers (:func:`summary`) under every selection rule and fine-tuning reading, from one grid."""
+    rows = []
+    for selection in SELECTIONS:
+        for finetune in ("own_grid", "individual_choice"):
+            chosen = select_per_patient(results, model_selection=selection, finetune_hyperparameters=finetune)
+            variant = summary(table1(chosen, per_patient, None, patients=patients))
+            rows.append({"model_selection": selection, "finetune_hyperparameters": finetune, **variant})
+    return pd.DataFrame(rows)
 
 
-def plot_patient_curves(history: pd.DataFrame, *, title: str):
-    """Figures 5 and 7: loss (left) and balanced accuracy (right) per epoch for one patient."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(history["epoch"], history["train_loss"], label="training")
-    left.plot(history["epoch"], history["val_loss"], label="validation")
-    left.set(xlabel="epoch", ylabel="binary cross-entropy")
-    right.plot(history["epoch"], history["train_balanced_accuracy"], label="training")
-    right.plot(history["epoch"], history["val_balanced_accuracy"], label="validation")
-    right.set(xlabel="epoch", ylabel="balanced accuracy")
-    left.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_bacc_histogram(values, *, title: str):
-    """Figures 4 and 6: histogram of test balanced accuracy over patients."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.hist(np.asarray(values, float), bins=np.linspace(0.5, 1.0, 21), edgecolor="white")
-    ax.axvline(0.95, color="grey", ls="--", lw=1)
-    ax.axvline(0.75, color="grey", ls=":", lw=1)
-    ax.set(xlabel="test balanced accuracy", ylabel="patients", title=title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_per_patient_bars(table: pd.DataFrame, *, title: str):
-    """Figure 8: test balanced accuracy per patient, individual vs fine-tuned (paper's Table 1 values as dots)."""
-    import matplotlib.pyplot as plt
-
-    x = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(table) + 2), 3.8))
-    ax.bar(x - 0.2, table["ind_balanced_accuracy"].astype(float), width=0.4, label="individual")
-    ax.bar(x + 0.2, table["ft_balanced_accuracy"].astype(float), width=0.4, label="fine-tuned")
-    paper = pd.to_numeric(table["paper_balanced_accuracy"], errors="coerce")
-    if paper.notna().any():
-        ax.plot(x, paper, "k.", label="paper Table 1")
-    ax.set_xticks(x, table["patient"], rotation=90)
-    ax.set(
-        ylabel="test balanced accuracy",
-        ylim=(
-            max(
-                0.0,
-                float(
-                    np.nanmin(table[["ind_balanced_accuracy", "ft_balanced_accuracy"]].astype(float).values)
-                )
-                - 0.05,
-            ),
-            1.01,
-        ),
-        title=title,
+def tidy_balanced_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's test balanced accuracies as :mod:`ecglib.paper_tables` trials: arm = mode, trial = patient."""
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "arm": mode,
+                    "condition": "all patients",
+                    "trial": table["patient"],
+                    "value": table[column].astype(float),
+                }
+            )
+            for mode, column in (
+                ("individual", "ind_balanced_accuracy"),
+                ("fine_tuned", "ft_balanced_accuracy"),
+            )
+        ],
+        ignore_index=True,
     )
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
 
 
-def plot_gain_vs_train_size(gains: pd.DataFrame, *, title: str):
-    """Scatter: fine-tuned minus individual balanced accuracy vs the patient's number of training windows."""
-    import matplotlib.pyplot as plt
+#: scalar facts beside the paper's (``paper_tables.scalars``; keys of ``reported.yaml``)
+_BACC = "balanced_accuracy.all patients"
+SUMMARY_ROWS = (
+    paper_tables.Row("windows", "n_windows", "windows"),
+    paper_tables.Row("patients", "n_patients", "patients"),
+    paper_tables.Row("trainable parameters", "n_parameters"),
+    paper_tables.Row("pre-training best epoch", "pretrain_best_epoch", "epoch"),
+    paper_tables.Row(
+        "mean balanced accuracy, individual",
+        "mean_bacc_individual",
+        "%",
+        paper=f"{_BACC}.individual.mean",
+        scale=100,
+    ),
+    paper_tables.Row(
+        "mean balanced accuracy, fine-tuned",
+        "mean_bacc_fine_tuned",
+        "%",
+        paper=f"{_BACC}.fine_tuned.mean",
+        scale=100,
+    ),
+    paper_tables.Row("patients above 95 %, individual", "n_above_95_individual", "patients"),
+    paper_tables.Row("patients above 95 %, fine-tuned", "n_above_95_fine_tuned", "patients"),
+    paper_tables.Row("patients below 75 %, individual", "n_below_75_individual", "patients"),
+    paper_tables.Row("patients below 75 %, fine-tuned", "n_below_75_fine_tuned", "patients"),
+)
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.scatter(gains["n_train"], gains["gain"])
-    for _, row in gains.iterrows():
-        ax.annotate(str(row["patient"]), (row["n_train"], row["gain"]), fontsize=7, alpha=0.7)
-    ax.axhline(0, color="grey", lw=1)
-    ax.set(xlabel="training windows", ylabel="fine-tuned - individual\n(test balanced accuracy)", title=title)
-    fig.tight_layout()
-    return fig
+#: the paper's claims (results: :func:`claim_results`)
+CLAIMS = (
+    claims.within(
+        "Individual classifiers: mean test balanced accuracy 94.6 %",
+        "Baseline classifiers trained on individual patient data achieved an average balanced accuracy of 94.6% "
+        "on the test set",
+        ours="bacc.individual",
+        paper=f"{_BACC}.individual.mean",
+        tolerance=0.02,
+        scale=100,
+        unit="%",
+    ),
+    claims.within(
+        "Fine-tuned classifiers: mean test balanced accuracy 93.5 %",
+        "Fine-tuned models, leveraging pre-trained weights, achieved an average balanced accuracy of 93.5%",
+        ours="bacc.fine_tuned",
+        paper=f"{_BACC}.fine_tuned.mean",
+        tolerance=0.02,
+        scale=100,
+        unit="%",
+    ),
+    claims.greater(
+        "Individual classifiers slightly outperform fine-tuned ones on average",
+        "93.5%, slightly below the individual classifiers",
+        a="bacc.individual",
+        b="bacc.fine_tuned",
+        test="paired_t",
+        significance_claimed=False,
+        paper_a=f"{_BACC}.individual.mean",
+        paper_b=f"{_BACC}.fine_tuned.mean",
+    ),
+    claims.correlated(
+        "Fine-tuning helps patients with little data (gain falls with training windows)",
+        "transfer learning proved advantageous for patients with limited data",
+        x="n_train",
+        y="gain",
+        sign=-1,
+        test="spearman",
+    ),
+)
+
+
+def claim_results(table: pd.DataFrame, gains: pd.DataFrame) -> dict:
+    """The numbers :data:`CLAIMS` are tested on: per-patient test balanced accuracy per mode, training windows, gain."""
+    return {
+        "bacc": {
+            "individual": table["ind_balanced_accuracy"].astype(float).to_numpy(),
+            "fine_tuned": table["ft_balanced_accuracy"].astype(float).to_numpy(),
+        },
+        "n_train": gains["n_train"].to_numpy(dtype=float),
+        "gain": gains["gain"].to_numpy(dtype=float),
+    }
+
+
+def paired_ttest_p(table: pd.DataFrame) -> float | None:
+    """Two-sided paired t-test p of fine-tuned vs individual over patients (None below 2 patients or when undefined)."""
+    if len(table) < 2:
+        return None
+    fine_tuned = table["ft_balanced_accuracy"].astype(float).to_numpy()
+    individual = table["ind_balanced_accuracy"].astype(float).to_numpy()
+    p = stats.paired_test(fine_tuned, individual, method="ttest").p
+    return p if np.isfinite(p) else None
+
+
+# --------------------------------------------------------------------------- figures
+#: the curves of Figures 3, 5 and 7 (``ecglib.figures.long_curves``) and Figures 4 and 6's reference lines
+LOSS_CURVES = {"train_loss": "training", "val_loss": "validation"}
+BACC_CURVES = {"train_balanced_accuracy": "training", "val_balanced_accuracy": "validation"}
+BACC_BINS = np.linspace(0.5, 1.0, 21)
+BACC_LINES = {"95 %": 0.95, "75 %": 0.75}
 
 
 # --------------------------------------------------------------------------- image variant

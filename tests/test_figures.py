@@ -1,0 +1,101 @@
+"""Shared figures: what each draws (lines, bands, markers, reference lines), checked on the axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from ecglib import figures  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_long_curves_from_a_wide_history():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.5, 0.4], "val_loss": [1.0, 0.7, 0.8]})
+    long = figures.long_curves(history, {"train_loss": "training", "val_loss": "validation"}, panel="loss")
+    assert list(long.columns) == ["epoch", "value", "series", "panel"] and len(long) == 6
+    assert list(long.loc[long["series"] == "validation", "value"]) == [1.0, 0.7, 0.8]
+    with pytest.raises(KeyError, match="val_acc"):
+        figures.long_curves(history, {"val_acc": "validation"})
+
+
+def test_epoch_curves_one_run_no_band_kept_epoch_line():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.5, 0.4], "val_loss": [1.0, 0.7, 0.8]})
+    fig = figures.epoch_curves(
+        figures.long_curves(history, {"train_loss": "training", "val_loss": "validation"}),
+        ylabel="binary cross-entropy",
+        mark_epoch=2,
+        markers=True,
+    )
+    (ax,) = fig.axes
+    assert len(ax.collections) == 0  # one run per epoch: no SD band
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:2] == ["training", "validation"] and "kept (epoch 2)" in labels
+
+
+def test_epoch_curves_trials_give_mean_and_sd_band_per_panel():
+    rows = []
+    for panel in ("100%", "50%"):
+        for series, level in (("transfer", 0.8), ("random", 0.6)):
+            for trial in range(3):
+                for epoch in range(1, 5):
+                    rows.append(
+                        dict(panel=panel, series=series, epoch=epoch, value=level + 0.01 * trial * epoch)
+                    )
+    fig = figures.epoch_curves(pd.DataFrame(rows), ylabel="F1", sharey=True, ylim=(0, 1), mark_best="max")
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "100%"
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2  # a band per series
+    mean_line = ax.get_lines()[0]
+    np.testing.assert_allclose(mean_line.get_ydata(), 0.8 + 0.01 * np.arange(1, 5))
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    sd_at_epoch_4 = np.std([0.8, 0.84, 0.88], ddof=1)
+    assert band.max() == pytest.approx(0.84 + sd_at_epoch_4)
+
+
+def test_histogram_reference_lines_and_grouped_bars_with_paper_markers():
+    fig = figures.histogram(
+        [0.7, 0.9, 0.97],
+        bins=np.linspace(0.5, 1, 11),
+        xlabel="bacc",
+        reference_lines={"95 %": 0.95, "75 %": 0.75},
+    )
+    ax = fig.axes[0]
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [0.95, 0.75]
+    assert sum(patch.get_height() for patch in ax.patches) == 3
+    values = pd.DataFrame({"individual": [0.9, 0.8], "fine-tuned": [0.85, 0.95]}, index=["100", "203"])
+    fig = figures.grouped_bars(values, ylabel="bacc", paper=pd.Series({"100": 0.713, "203": np.nan}))
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4
+    dots = [line for line in ax.get_lines() if line.get_label() == "paper"][0]
+    assert dots.get_ydata()[0] == 0.713 and np.isnan(dots.get_ydata()[1])
+    assert ax.get_ylim()[0] == pytest.approx(0.75)
+
+
+def test_scatter_labels_identity_and_reconstruction_panels():
+    fig = figures.scatter(
+        [1, 2, 3], [1, 2, 4], xlabel="x", ylabel="y", labels=["a", "b", "c"], identity=True, hline=0
+    )
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["a", "b", "c"]
+    assert any(line.get_label() == "y = x" for line in ax.get_lines())
+    with pytest.raises(ValueError, match="same shape"):
+        figures.scatter([1, 2], [1], xlabel="x", ylabel="y")
+    signals = np.zeros((2, 100))
+    fig = figures.signal_vs_reconstruction(
+        signals, signals + 0.1, fs_hz=50.0, ylabel="z", titles=["one", "two"]
+    )
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "two"
+    assert fig.axes[0].get_lines()[0].get_xdata()[-1] == pytest.approx(99 / 50.0)
+    with pytest.raises(ValueError, match="k, n_samples"):
+        figures.signal_vs_reconstruction(signals, signals[:1], fs_hz=50.0, ylabel="z")
