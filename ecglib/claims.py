@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ecglib import stats
+from ecglib.data import is_synthetic
 
 HELD = "held"
 DID_NOT_HOLD = "did not hold"
@@ -468,7 +469,7 @@ def evaluate(
         A key a claim names must be present (a ``KeyError`` names it); a value of None, or an
         empty sample, stands for "not run" and leaves the claim undecided.
     data_source : the registered data source of the run; on a synthetic one
-        (:func:`ecglib.report.is_synthetic`) no claim is ever "held"
+        (:func:`ecglib.data.is_synthetic`) no claim is ever "held"
     reported : the paper's numbers (``ecglib.params.reported(study)``)
 
     Returns
@@ -478,7 +479,6 @@ def evaluate(
     largest, p over conditions; NaN without a test), ``verdict`` (one of :data:`VERDICTS`) and
     ``note`` (why a claim is undecided, or the difference).
     """
-    from ecglib.report import is_synthetic
 
     synthetic = is_synthetic(data_source)
     rows = [evaluate_one(claim, results, reported=reported, synthetic=synthetic) for claim in claims]

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ecglib.data import is_synthetic
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
@@ -38,16 +40,6 @@ def set_style() -> None:
     mpl.rcParams.update(
         {"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "axes.titleweight": "bold"}
     )
-
-
-def is_synthetic(data_source: str) -> bool:
-    """True when ``data_source`` is generated offline (simulator, GAN) rather than a recorded dataset."""
-    from ecglib import data
-
-    try:
-        return data.info(data_source).kind == "offline"
-    except (KeyError, ImportError, AttributeError):
-        return data_source.startswith(("sim-", "deepfake-gan"))
 
 
 def data_label(data_source: str) -> str:

@@ -189,6 +189,17 @@ def info(name: str) -> DatasetInfo:
     return by_name[name] if by_name is not None else mod.INFO
 
 
+def is_synthetic(name: str) -> bool:
+    """True when data source ``name`` is generated offline (simulator, GAN) rather than recorded.
+
+    Unregistered names count as synthetic when they start with ``sim-`` or ``deepfake-gan``.
+    """
+    try:
+        return info(name).kind == "offline"
+    except (KeyError, ImportError, AttributeError):
+        return name.startswith(("sim-", "deepfake-gan"))
+
+
 def dataset_folder(name: str, root: str | os.PathLike | None = None) -> Path:
     """Where public dataset ``name`` lives under the data root."""
     meta = info(name)
