@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ecglib import cache as _cache
 from ecglib import params as _params
 from ecglib.data import DATA_ROOT_ENV
 from ecglib.data import data_root as _data_root
@@ -232,7 +233,9 @@ class Run:
         Parameters
         ----------
         name : registered data source name (``mitbih``, ``sim-chapman``...)
-        files : data files the run read; each gets its SHA-256 (keep this to a manageable list)
+        files : data files the run read; each gets the SHA-256 of the bytes actually used: the
+            checksum stored with the cache entry the arrays came from when there was one
+            (:func:`ecglib.cache.used_checksums`), else the file's current checksum
         **facts : counts, exclusions, seeds of generated data, anything a reader needs
         """
         from ecglib import data as _data
@@ -248,7 +251,7 @@ class Run:
         checksums = {}
         for path in files:
             path = Path(path)
-            checksums[path.name] = sha256_file(path)
+            checksums[path.name] = _cache.used_checksums(path) or sha256_file(path)
         if checksums:
             entry["sha256"] = checksums
         entry.update(facts)

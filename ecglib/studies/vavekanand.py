@@ -258,8 +258,9 @@ def mitbih_windows(
                 "incomplete_tail": np.array([excl["incomplete_tail"]], np.int64),
             }
 
-        arrays = cache.cached(key, compute, use_cache=use_cache)
-        files += [folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
+        record_files = [folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
+        arrays = cache.cached(key, compute, use_cache=use_cache, files=record_files)
+        files += record_files
         if "lead_missing" in arrays:
             exclusions[f"record_without_{lead}"] = exclusions.get(f"record_without_{lead}", 0) + 1
             continue
