@@ -33,7 +33,9 @@ class StaleEntry(ValueError):
     """A cache file was readable but was written for a different key (treated as a miss)."""
 
 
-def read_entry(path: str | os.PathLike, reader: Callable[[Path], T], *, what: str = "cache entry") -> T | None:
+def read_entry(
+    path: str | os.PathLike, reader: Callable[[Path], T], *, what: str = "cache entry"
+) -> T | None:
     """``reader(path)``, or None when the entry is missing or cannot be used.
 
     Parameters
