@@ -88,7 +88,10 @@ def load_yaml_text(text: str, *, where: str) -> Any:
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
-        raise ParamsError(f"{where}: not valid YAML ({err})") from None
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ParamsError(f"{where}: not valid YAML{at}: {problem}") from None
 
 
 def _read_yaml(path: Path) -> Any:
@@ -97,7 +100,9 @@ def _read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
     except UnicodeDecodeError:
-        raise ParamsError(f"{path}: not a text file (it is not UTF-8); a profile is a YAML text file") from None
+        raise ParamsError(
+            f"{path}: not a text file (it is not UTF-8); a profile is a YAML text file"
+        ) from None
     except OSError as err:
         raise ParamsError(f"{path}: cannot be read ({err.strerror or err})") from None
     if "\x00" in text:

@@ -485,7 +485,11 @@ def start_run(cfg: _params.Params, *, output_dir: str | os.PathLike | None = Non
 
     requested = Path(output_dir).expanduser() if output_dir else None
     if requested is not None and _STAGING.match(requested.name):  # the runner's staging folder
-        out, final_dir, owns_swap = requested, requested.parent / _STAGING.match(requested.name)["final"], False
+        out, final_dir, owns_swap = (
+            requested,
+            requested.parent / _STAGING.match(requested.name)["final"],
+            False,
+        )
         out.mkdir(parents=True, exist_ok=True)
     else:
         final_dir = (requested or interactive_output_dir(cfg.study, cfg.profile)).resolve()
@@ -502,7 +506,12 @@ def start_run(cfg: _params.Params, *, output_dir: str | os.PathLike | None = Non
         torch.set_num_threads(int(cfg.n_threads))
     seeds = seed_everything(cfg.seed)
     run = Run(
-        cfg=cfg, output_dir=out, device=device, data_root=_data_root(), final_dir=final_dir, owns_swap=owns_swap
+        cfg=cfg,
+        output_dir=out,
+        device=device,
+        data_root=_data_root(),
+        final_dir=final_dir,
+        owns_swap=owns_swap,
     )
     run.provenance = {
         "study": cfg.study,
