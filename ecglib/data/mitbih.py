@@ -282,6 +282,9 @@ def load_record(record_id: str | int, root: str | os.PathLike | None = None) -> 
         raise DataFormatError(f"{base}.hea: expected signals in mV, the header says {record.units}")
     if not np.isfinite(signal_mv).all():
         raise DataFormatError(f"{base}.dat: the signal holds NaN/inf values (invalid samples)")
+    from ecglib.preprocess import check_plausible_record
+
+    check_plausible_record(signal_mv, tuple(record.sig_name), source=f"{base}.dat (gain in {base}.hea)")
     return EcgRecord(
         record_id=record_id,
         patient_id=patient_id(record_id),
