@@ -614,6 +614,29 @@ def available_studies() -> list[str]:
     return [s for s in STUDIES if notebook_path(s).exists() and (_params.params_root() / s).is_dir()]
 
 
+#: ipykernel logs a warning about plain TCP on every start; kernels here talk to a local client only
+QUIET_KERNEL_ARGS = ("--IPKernelApp.log_level=ERROR",)
+
+
+def install_kernel(
+    name: str = KERNEL_NAME, *, display_name: str = "Python (ecglib)", prefix: str | None = None
+) -> Path:
+    """Register this Python as Jupyter kernel ``name`` (in ``prefix``, default ``sys.prefix``).
+
+    The kernel logs errors only, so a normal papermill or ``ecglib run`` prints no warning
+    (a real problem, such as an unknown parameter, is then not drowned by routine noise).
+    Returns the kernelspec folder.
+    """
+    from ipykernel.kernelspec import install
+
+    folder = Path(install(kernel_name=name, display_name=display_name, prefix=prefix or sys.prefix))
+    spec_file = folder / "kernel.json"
+    spec = json.loads(spec_file.read_text())
+    spec["argv"] += [arg for arg in QUIET_KERNEL_ARGS if arg not in spec["argv"]]
+    write_json_atomic(spec_file, spec)
+    return folder
+
+
 def _check_kernel(kernel_name: str) -> None:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -622,7 +645,7 @@ def _check_kernel(kernel_name: str) -> None:
     except NoSuchKernel:
         raise RunFailed(
             f"Jupyter kernel {kernel_name!r} is not registered. Register it for this environment with "
-            f"`{sys.executable} -m ipykernel install --sys-prefix --name {kernel_name}` (README: `make setup`)."
+            f"`{sys.executable} -c "import ecglib.runner as r; r.install_kernel()"` (README: `make setup`)."
         ) from None
 
 
