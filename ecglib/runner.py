@@ -645,7 +645,7 @@ def _check_kernel(kernel_name: str) -> None:
     except NoSuchKernel:
         raise RunFailed(
             f"Jupyter kernel {kernel_name!r} is not registered. Register it for this environment with "
-            f"`{sys.executable} -c "import ecglib.runner as r; r.install_kernel()"` (README: `make setup`)."
+            f"`{sys.executable} -c 'import ecglib.runner as r; r.install_kernel()'` (README: `make setup`)."
         ) from None
 
 
