@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -285,14 +286,30 @@ class Run:
         return entry
 
     def finish(self, metrics: Mapping[str, float] | None = None) -> Path:
-        """Write ``metrics.json`` (flat name -> number; non-finite become null) and close ``run.json``."""
+        """Write ``metrics.json`` (flat name -> number; non-finite become null) and close ``run.json``.
+
+        A non-finite metric (a diverged model, an empty split) is not published as a plain
+        completed run: ``run.json`` gets ``status: "completed_with_non_finite_metrics"`` and
+        lists the metrics under ``non_finite_metrics``, and a warning names them.
+        """
         flat = {}
+        non_finite = []
         for key, value in (metrics or {}).items():
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"metric {key!r} must be a number, got {type(value).__name__}")
             flat[str(key)] = _finite_or_none(float(value))
+            if flat[str(key)] is None:
+                non_finite.append(str(key))
         write_json_atomic(self.output_dir / "metrics.json", flat)
-        self.provenance["status"] = "completed"
+        self.provenance["status"] = "completed_with_non_finite_metrics" if non_finite else "completed"
+        if non_finite:
+            self.provenance["non_finite_metrics"] = non_finite
+            warnings.warn(
+                f"{self.study}/{self.profile}: non-finite metrics {non_finite} (a diverged model?); "
+                "run.json flags the run",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self.provenance["finished_at"] = _now()
         self.save()
         self.finished = True
@@ -764,7 +781,7 @@ def run_study(
 
     run_json = staging / "run.json"
     provenance = json.loads(run_json.read_text()) if run_json.exists() else {}
-    if provenance.get("status") != "completed":
+    if not str(provenance.get("status", "")).startswith("completed"):
         provenance.setdefault("status", "incomplete")
         provenance["note"] = "the notebook ended without calling run.finish()"
     provenance["runner"] = {

@@ -332,6 +332,18 @@ def test_cli_refuses_non_finite_numbers(value, capsys):
     assert "'pretrain_lr'" in err and "not finite" in err and "Traceback" not in err
 
 
+def test_a_run_with_non_finite_metrics_is_flagged_not_plainly_completed(tiny_params_root, tmp_path):
+    from ecglib import params, runner
+
+    run = runner.start_run(params.load("tiny", "smoke"), output_dir=tmp_path / "out")
+    with pytest.warns(RuntimeWarning, match=r"non-finite metrics \['test_bacc'\]"):
+        final = run.finish({"test_bacc": float("nan"), "n": 3})
+    provenance = json.loads((final / "run.json").read_text())
+    assert provenance["status"] == "completed_with_non_finite_metrics"
+    assert provenance["non_finite_metrics"] == ["test_bacc"]
+    assert json.loads((final / "metrics.json").read_text()) == {"test_bacc": None, "n": 3.0}
+
+
 # ------------------------------------------------------------------ 6. every user error is one line
 
 
