@@ -550,11 +550,10 @@ def start_run(cfg: _params.Params, *, output_dir: str | os.PathLike | None = Non
     run.save()
     if owns_swap:
         _watch(run)
-        where = "a notebook run by hand" if requested is None else "output_dir"
-        print(
-            f"outputs of this run ({where}): {final_dir} "
-            f"(written to {out.name} beside it and moved there by run.finish())"
-        )
+    where = "a notebook run by hand" if requested is None else ("output_dir" if owns_swap else "ecglib run")
+    print(
+        f"outputs of this run ({where}): {final_dir} (staged in {out.name} beside it until the run completes)"
+    )
     return run
 
 
