@@ -17,7 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name ecglib --display-name "Python (ecglib)"
+	$(BIN)/python -c "import ecglib.runner as r; print('kernel:', r.install_kernel())"
+	-git config filter.ecglib-notebook.clean "$(abspath $(BIN))/python -m ecglib.notebooks"  # see .gitattributes
 	touch $(STAMP)
 
 smoke: setup
@@ -33,9 +34,10 @@ lint: setup
 benchmark: setup
 	$(BIN)/python benchmarks/smoke_runs.py
 
+# JupyterLab rooted at the repository (so executed reports under outputs/ open too), showing notebooks/ first.
 lab: setup
 	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6  # optional UI, kept out of the pinned run environment
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
 
 clean-outputs:
 	rm -rf outputs/*/

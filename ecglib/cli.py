@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 
-import yaml
-
 
 def _parse_override(text: str) -> tuple[str, object]:
+    from ecglib.params import ParamsError, load_yaml_text
+
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE (VALUE in YAML), got {text!r}")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), load_yaml_text(value, where=f"--set {key.strip()}")
+    except ParamsError as err:
+        raise argparse.ArgumentTypeError(
+            f'{err}. Quote the value for your shell, e.g. --set \'patients=["100", "101"]\''
+        ) from None
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -40,6 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # Validate every profile before anything runs, so a typo fails in a second, not an hour in.
     for study in studies:
         params.load(study, args.profile, overrides)
+    _check_writable_cache()
     failures = []
     for study in studies:
         t0 = time.perf_counter()
@@ -71,6 +78,23 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable_cache() -> None:
+    """Fail before a run starts when the cache folder cannot be created or written."""
+    from ecglib.data import CACHE_ENV, cache_dir
+
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise CliError(
+            f"{folder}: the cache folder is not writable ({err.strerror or err}); "
+            f"set ${CACHE_ENV} to a writable folder"
+        ) from err
+
+
 def _cmd_data_status(args: argparse.Namespace) -> int:
     from ecglib.data import status
 
@@ -79,20 +103,31 @@ def _cmd_data_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_download(args: argparse.Namespace) -> int:
-    from ecglib.data import download
+    from ecglib.data import REGISTRY, download, info
+    from ecglib.params import closest_key
 
+    if args.name not in REGISTRY:
+        raise CliError(
+            f"unknown dataset {args.name!r}{closest_key(args.name, REGISTRY)}; "
+            "`ecglib data status` lists the datasets"
+        )
+    if info(args.name).kind != "public":
+        raise CliError(f"{args.name!r} is generated offline; there is nothing to download")
     path = download.download(args.name, args.data_root, base_url=args.mirror, force=args.force)
     print(f"{args.name}: ready in {path}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ecglib", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class CliError(Exception):
+    """A user error found by the command line itself; printed as one line."""
 
+
+def _add_list(sub) -> None:
     p_list = sub.add_parser("list", help="studies and their profiles")
     p_list.set_defaults(func=_cmd_list)
 
+
+def _add_run(sub) -> None:
     p_run = sub.add_parser("run", help="execute a study notebook (or all) with a profile")
     p_run.add_argument("study", help="study id (jang2021, nguyen2025, vavekanand, surrey, deepfake) or 'all'")
     p_run.add_argument("--profile", default="smoke", help="parameter profile (default: smoke)")
@@ -108,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--quiet", action="store_true", help="do not echo notebook output")
     p_run.set_defaults(func=_cmd_run)
 
+
+def _add_publish(sub) -> None:
     p_publish = sub.add_parser(
         "publish", help="copy a finished run's tables, figures and verdict into tracked results/"
     )
@@ -118,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_publish.set_defaults(func=_cmd_publish)
 
+
+def _add_data(sub) -> None:
     p_data = sub.add_parser("data", help="datasets under the data root")
     data_sub = p_data.add_subparsers(dest="data_command", required=True)
     p_status = data_sub.add_parser("status", help="which datasets are present, and how to fetch the others")
@@ -129,19 +168,69 @@ def build_parser() -> argparse.ArgumentParser:
     p_dl.add_argument("--mirror", default=None, help="base URL of a mirror with the source's layout")
     p_dl.add_argument("--force", action="store_true", help="download again even if present")
     p_dl.set_defaults(func=_cmd_data_download)
+
+
+#: one function per subcommand: it adds its parser (with ``func`` set) to the subparsers. Add a line here.
+SUBCOMMANDS = [_add_list, _add_run, _add_publish, _add_data]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecglib", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    args = build_parser().parse_args(argv)
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix (bad input, missing or damaged files): one line, no traceback."""
+    from ecglib.data import DataFormatError, DataMissingError
+    from ecglib.data.download import DownloadError
     from ecglib.params import ParamsError
+    from ecglib.runner import RunFailed
+
+    return (CliError, ParamsError, RunFailed, DataMissingError, DataFormatError, DownloadError, OSError)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
+        text = f"{err.filename}: {text}"
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
+        text += " (check the path and its permissions, or that the network source is reachable)"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error prints one line ``ecglib: error: ...`` and returns non-zero.
+
+    Exit codes: 0 done, 1 failed (data, run, I/O), 2 invalid parameters or usage,
+    130 interrupted (Ctrl-C), 128 + signal number for SIGTERM/SIGHUP. ``--debug`` re-raises
+    with the traceback.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line, not only before the subcommand
+    args = build_parser().parse_args([arg for arg in argv if arg != "--debug"])
+    args.debug = debug
+    from ecglib.params import ParamsError
+    from ecglib.runner import RunTerminated
 
     try:
         return args.func(args)
-    except ParamsError as err:
-        print(f"parameter error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt as err:
+        if args.debug:
+            raise
+        signum = getattr(err, "signum", None) if isinstance(err, RunTerminated) else None
+        print(f"ecglib: interrupted{f' ({err})' if signum else ''}; previous outputs kept", file=sys.stderr)
+        return 128 + signum if signum else 130
+    except _user_errors() as err:
+        if args.debug:
+            raise
+        kind = "parameter error" if isinstance(err, ParamsError) else "error"
+        print(f"ecglib: {kind}: {_one_line(err)} (--debug shows the traceback)", file=sys.stderr)
+        return 2 if isinstance(err, ParamsError) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,6 @@ import hashlib
 import json
 import math
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ecglib import cache as _cache
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -688,17 +689,12 @@ class _Checkpoints:
         return self.folder / f"run-{digest.hexdigest()[:40]}.pt"
 
     def load(self, run: GridRun) -> GridResult | None:
-        path = self.path(run)
-        if not path.exists():
-            return None
-        try:
-            return result_from_payload(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as error:  # truncated by a full disk, written by another version, not ours
-            warnings.warn(
-                f"{path}: unreadable grid checkpoint ({type(error).__name__}: {error}); training this run again",
-                stacklevel=2,
-            )
-            return None
+        # truncated by a full disk, written by another version, not ours: a warning, and trained again
+        return _cache.read_entry(
+            self.path(run),
+            lambda path: result_from_payload(torch.load(path, map_location="cpu", weights_only=True)),
+            what="grid checkpoint",
+        )
 
     def save(self, run: GridRun, result: GridResult) -> None:
         path = self.path(run)

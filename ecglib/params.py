@@ -63,14 +63,59 @@ def params_dir(study: str) -> Path:
     return folder
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's safe loader, refusing a mapping that repeats a key (YAML itself keeps the last one)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (lines {seen[key]} and {line})", key_node.start_mark
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def load_yaml_text(text: str, *, where: str) -> Any:
+    """Parse YAML ``text`` safely; a repeated key or a syntax error raises :class:`ParamsError` naming ``where``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ParamsError(f"{where}: not valid YAML{at}: {problem}") from None
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML ({err})") from None
+    except UnicodeDecodeError:
+        raise ParamsError(
+            f"{path}: not a text file (it is not UTF-8); a profile is a YAML text file"
+        ) from None
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if "\x00" in text:
+        raise ParamsError(f"{path}: not a text file (it holds NUL bytes); a profile is a YAML text file")
+    return load_yaml_text(text, where=str(path))
+
+
+def closest_key(name: str, known: Any) -> str:
+    """`` (did you mean 'x'?)`` for the known key closest to ``name``, or an empty string."""
+    import difflib
+
+    match = difflib.get_close_matches(str(name), sorted(map(str, known)), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def load_schema(study: str) -> dict[str, dict]:
@@ -111,9 +156,11 @@ def _parse_type(type_name: str, *, where: str) -> tuple[str, str | None]:
 def _is_type(value: Any, type_name: str) -> bool:
     if type_name in ("int", "float") and isinstance(value, bool):
         return False  # bool is an int subclass; True is never a valid count or rate
-    if type_name == "float" and isinstance(value, float) and math.isnan(value):
-        return False
     return isinstance(value, _SCALAR_TYPES[type_name])
+
+
+def _not_finite(value: Any, type_name: str) -> bool:
+    return type_name in ("int", "float") and isinstance(value, float) and not math.isfinite(value)
 
 
 def _check_value(key: str, value: Any, spec: dict, where: str) -> Any:
@@ -122,6 +169,8 @@ def _check_value(key: str, value: Any, spec: dict, where: str) -> Any:
         if spec.get("nullable"):
             return None
         raise ParamsError(f"{where}: key {key!r} is null; expected {spec['type']}")
+    if _not_finite(value, outer):
+        raise ParamsError(f"{where}: key {key!r} = {value!r} is not finite; expected a finite {spec['type']}")
     if not _is_type(value, outer):
         raise ParamsError(
             f"{where}: key {key!r} = {value!r} has type {type(value).__name__}; expected {spec['type']}"
@@ -129,6 +178,8 @@ def _check_value(key: str, value: Any, spec: dict, where: str) -> Any:
     items = value if outer == "list" else [value]
     if inner is not None:
         for item in items:
+            if _not_finite(item, inner):
+                raise ParamsError(f"{where}: key {key!r} holds {item!r}, which is not finite")
             if not _is_type(item, inner):
                 raise ParamsError(
                     f"{where}: key {key!r} holds {item!r} ({type(item).__name__}); expected {spec['type']}"
@@ -163,8 +214,9 @@ def validate(study: str, values: Mapping[str, Any], *, where: str, allow_extra: 
         raise ParamsError(f"{where}: expected a mapping of parameter names to values")
     unknown = sorted(set(values) - set(schema))
     if unknown and not allow_extra:
+        hints = "".join(f"; {key!r}{closest_key(key, schema)}" for key in unknown if closest_key(key, schema))
         raise ParamsError(
-            f"{where}: unknown key(s) {unknown}; the {study} parameters are: {', '.join(sorted(schema))}"
+            f"{where}: unknown key(s) {unknown}{hints}; the {study} parameters are: {', '.join(sorted(schema))}"
         )
     missing = sorted(set(schema) - set(values))
     if missing:
@@ -233,14 +285,53 @@ def load(study: str, profile: str, overrides: Mapping[str, Any] | None = None) -
     return params
 
 
+#: notebook parameters that are not study parameters (the runner's, not the schema's)
+NOTEBOOK_ONLY_PARAMETERS = ("output_dir",)
+
+
+def injected_parameter_names(namespace: Mapping[str, Any]) -> list[str]:
+    """Names assigned in the cell papermill injected (``# Parameters`` ...), read from IPython's ``In``.
+
+    Empty outside IPython, or when nothing was injected.
+    """
+    import ast
+
+    names: list[str] = []
+    for source in namespace.get("In", None) or ():
+        if not isinstance(source, str) or not source.lstrip().startswith("# Parameters"):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                names += [target.id for target in node.targets if isinstance(target, ast.Name)]
+    return names
+
+
 def check(study: str, namespace: Mapping[str, Any]) -> Params:
     """Validate a notebook's parameters: the schema keys found in ``namespace`` (its ``globals()``).
 
-    Other names in the namespace (imports, ``output_dir``) are ignored; a schema key the
-    notebook lacks, or one with a wrong type, raises :class:`ParamsError`.
+    A name papermill injected (``papermill -p NAME VALUE``) that is not in the schema raises
+    :class:`ParamsError` with the closest key (papermill itself only logs a warning and runs
+    with the default). Other names in the namespace (imports, ``output_dir``) are ignored; a
+    schema key the notebook lacks, or one with a wrong type, raises.
     """
-    picked = {key: namespace[key] for key in load_schema(study) if key in namespace}
-    return validate(study, picked, where=f"notebook parameters of {study}")
+    schema = load_schema(study)
+    where = f"notebook parameters of {study}"
+    unknown = sorted(
+        {name for name in injected_parameter_names(namespace) if name not in schema}
+        - set(NOTEBOOK_ONLY_PARAMETERS)
+    )
+    if unknown:
+        hints = "".join(f"; {key!r}{closest_key(key, schema)}" for key in unknown if closest_key(key, schema))
+        raise ParamsError(
+            f"{where}: unknown parameter(s) {unknown} passed to the notebook{hints}; "
+            f"the {study} parameters are: {', '.join(sorted(schema))}"
+        )
+    picked = {key: namespace[key] for key in schema if key in namespace}
+    return validate(study, picked, where=where)
 
 
 def reported(study: str) -> dict:

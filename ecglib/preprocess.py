@@ -566,3 +566,103 @@ def fixed_length_examples(
     elif normalisation == "minmax":
         columns = minmax(columns, axis=0)
     return np.ascontiguousarray(columns.T[:, :, None], dtype=np.float32)
+
+
+# ---------------------------------------------------------------- physiological sanity at load time
+
+#: a surface ECG's robust amplitude (99.9th percentile of |x - median|) above this is not plausible, in mV
+MAX_PLAUSIBLE_AMPLITUDE_MV = 10.0
+#: a lead whose 0.5-99.5 percentile range is below this is a flat line, in mV
+FLAT_RANGE_MV = 0.02
+#: a lead with more than this fraction of its samples exactly at its minimum or maximum is clipped
+SATURATED_FRACTION = 0.02
+
+
+def lead_problems(
+    signal_mv: np.ndarray, lead_names: tuple[str, ...] | list[str] | None = None
+) -> dict[str, str]:
+    """Leads of a record that cannot be a recorded ECG, with the reason.
+
+    Parameters
+    ----------
+    signal_mv : ndarray of shape (n_samples, n_leads), millivolts
+    lead_names : names of the leads (default ``lead0``, ``lead1``...)
+
+    Returns
+    -------
+    dict lead name -> reason ("implausible amplitude ...", "flat line ...", "saturated ...");
+    empty when every lead is plausible. Thresholds: :data:`MAX_PLAUSIBLE_AMPLITUDE_MV`,
+    :data:`FLAT_RANGE_MV`, :data:`SATURATED_FRACTION`.
+    """
+    signal_mv = np.asarray(signal_mv, dtype=np.float64)
+    if signal_mv.ndim != 2 or signal_mv.shape[0] == 0:
+        raise DataFormatError(
+            f"expected a non-empty (n_samples, n_leads) signal, got shape {signal_mv.shape}"
+        )
+    names = list(lead_names) if lead_names is not None else [f"lead{i}" for i in range(signal_mv.shape[1])]
+    problems: dict[str, str] = {}
+    for column, name in enumerate(names):
+        lead = signal_mv[:, column]
+        low, high = np.percentile(lead, [0.5, 99.5])
+        amplitude_mv = float(np.percentile(np.abs(lead - np.median(lead)), 99.9))
+        at_rails = max(np.mean(lead == lead.min()), np.mean(lead == lead.max()))
+        if high - low < FLAT_RANGE_MV:
+            problems[name] = f"flat line (range {high - low:.3g} mV < {FLAT_RANGE_MV} mV)"
+        elif amplitude_mv > MAX_PLAUSIBLE_AMPLITUDE_MV:
+            problems[name] = (
+                f"implausible amplitude ({amplitude_mv:.3g} mV > {MAX_PLAUSIBLE_AMPLITUDE_MV} mV; "
+                "check the gain in the header)"
+            )
+        elif at_rails > SATURATED_FRACTION:
+            problems[name] = f"saturated ({at_rails:.1%} of samples at the lead's minimum or maximum)"
+    return problems
+
+
+def check_plausible_record(
+    signal_mv: np.ndarray, lead_names: tuple[str, ...] | list[str] | None = None, *, source: str
+) -> np.ndarray:
+    """Refuse a record that cannot be a recorded ECG; return it unchanged otherwise.
+
+    A record is refused when any lead has an implausible amplitude (a wrong gain in the
+    header scales every lead), or when every lead is flat or saturated (nothing to learn
+    from). A single flat or saturated lead among good ones passes; use :func:`lead_problems`
+    to count such leads as exclusions.
+
+    Raises
+    ------
+    DataFormatError
+        naming ``source``, the leads and the reason.
+    """
+    problems = lead_problems(signal_mv, lead_names)
+    amplitude = {lead: reason for lead, reason in problems.items() if reason.startswith("implausible")}
+    n_leads = np.asarray(signal_mv).shape[1]
+    if amplitude or (problems and len(problems) == n_leads):
+        shown = amplitude or problems
+        detail = "; ".join(f"{lead}: {reason}" for lead, reason in shown.items())
+        raise DataFormatError(f"{source}: not a plausible ECG ({detail})")
+    return signal_mv
+
+
+def unknown_label_codes(code_sets, known) -> tuple[np.ndarray, dict[str, int]]:
+    """Label codes that the dataset's code table does not define, for counting in a run's exclusions.
+
+    Parameters
+    ----------
+    code_sets : one iterable of codes per record (e.g. PTB-XL ``scp_codes`` dicts)
+    known : the codes the dataset defines (e.g. the index of ``scp_statements.csv``)
+
+    Returns
+    -------
+    only_unknown : ndarray of shape (n_records,), bool, True where a record has codes and none is known
+    counts : unknown code -> number of records carrying it (sorted by code)
+    """
+    known = set(known)
+    only_unknown = np.zeros(len(code_sets), dtype=bool)
+    counts: dict[str, int] = {}
+    for row, codes in enumerate(code_sets):
+        codes = list(codes)
+        unknown = [code for code in codes if code not in known]
+        for code in unknown:
+            counts[str(code)] = counts.get(str(code), 0) + 1
+        only_unknown[row] = bool(codes) and len(unknown) == len(codes)
+    return only_unknown, dict(sorted(counts.items()))

@@ -263,7 +263,7 @@ def test_an_unreadable_checkpoint_is_a_miss_that_names_the_file(tmp_path):
     )
     (path,) = tmp_path.glob("run-*.pt")
     path.write_bytes(path.read_bytes()[:20])  # truncated
-    with pytest.warns(UserWarning, match=f"{path.name}: unreadable grid checkpoint"):
+    with pytest.warns(RuntimeWarning, match=f"grid checkpoint .*{path.name} is unreadable"):
         (again,) = train_grid(
             BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path
         )
@@ -287,6 +287,6 @@ def test_a_checkpoint_holding_code_is_never_executed(tmp_path):
             return (marker.write_text, ("yes",))
 
     torch.save(Payload(), path, pickle_module=pickle)
-    with pytest.warns(UserWarning, match="unreadable grid checkpoint"):
+    with pytest.warns(RuntimeWarning, match="grid checkpoint .* is unreadable"):
         train_grid(BeatCNN, signals, targets, [run], epochs=1, keep_states=False, checkpoint_dir=tmp_path)
     assert not marker.exists()

@@ -25,13 +25,13 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ecglib import cache as _cache
 from ecglib.data import DataFormatError, DatasetInfo, LabelledSet, cache_dir
 from ecglib.preprocess import LEADS_8, LEADS_12, leads_8_to_12
 
@@ -215,26 +215,23 @@ def _cache_path(kind: str, key: dict, cache: str | os.PathLike | None) -> Path:
 
 
 def _write_npz_atomically(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    _cache.write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _read_npz(path: Path, key: dict, names: tuple[str, ...]) -> dict | None:
-    """The arrays of a cache file written for ``key``, or None when it is unusable (then regenerated)."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
+    """The arrays of a cache file written for ``key``, or None when it is missing or unusable.
+
+    An unreadable file (truncated, not a zip, ...) warns naming it and is regenerated
+    (:func:`ecglib.cache.read_entry`); a file written for another key is regenerated silently.
+    """
+
+    def read(entry: Path) -> dict | None:
+        with np.load(entry, allow_pickle=False) as archive:
             if json.loads(str(archive["key"])) != key:
                 return None
             return {name: archive[name] for name in names}
-    except (OSError, ValueError, KeyError):
-        return None
+
+    return _cache.read_entry(path, read, what="generated-ECG cache")
 
 
 def cached_signals(
@@ -266,10 +263,9 @@ def cached_signals(
         "device_type": torch.device(device).type,
     }
     path = _cache_path("signals", key, cache)
-    if path.is_file():
-        cached = _read_npz(path, key, ("signals_mv",))
-        if cached is not None:
-            return cached["signals_mv"]
+    cached = _read_npz(path, key, ("signals_mv",))
+    if cached is not None:
+        return cached["signals_mv"]
     signals_mv = generate(n, seed=seed, batch_size=batch_size, device=device, leads=leads, progress=progress)
     _write_npz_atomically(path, signals_mv=signals_mv, key=np.array(json.dumps(key, sort_keys=True)))
     return signals_mv
@@ -331,7 +327,7 @@ def load_labelled(
         "intervals_version": intervals.ALGORITHM_VERSION,
     }
     path = _cache_path(f"targets-{method}", key, cache)
-    cached = _read_npz(path, key, ("targets", "reasons")) if path.is_file() else None
+    cached = _read_npz(path, key, ("targets", "reasons"))
     if cached is None:
         measured = intervals.measure_batch(
             signals_mv, FS_HZ, lead_names(leads), method=method, progress=progress

@@ -185,6 +185,9 @@ def load_record(record_id: str | int, root: str | os.PathLike | None = None) -> 
     signal_mv = np.asarray(record.p_signal, dtype=np.float32)
     if not np.all(np.isfinite(signal_mv)):
         raise DataFormatError(f"{base.with_suffix('.dat')}: signal holds NaN or infinite samples")
+    from ecglib.preprocess import check_plausible_record
+
+    check_plausible_record(signal_mv, LEAD_NAMES, source=f"{base.with_suffix('.dat')} (gain in its .hea)")
 
     diagnoses = load_diagnoses(root)
     meta: dict = {"header_comments": list(record.comments)}

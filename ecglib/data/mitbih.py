@@ -290,6 +290,9 @@ def load_record(record_id: str | int, root: str | os.PathLike | None = None) -> 
         raise DataFormatError(f"{base}.hea: expected signals in mV, the header says {record.units}")
     if not np.isfinite(signal_mv).all():
         raise DataFormatError(f"{base}.dat: the signal holds NaN/inf values (invalid samples)")
+    from ecglib.preprocess import check_plausible_record
+
+    check_plausible_record(signal_mv, tuple(record.sig_name), source=f"{base}.dat (gain in {base}.hea)")
     return EcgRecord(
         record_id=record_id,
         patient_id=patient_id(record_id),
@@ -621,6 +624,7 @@ def cut_records(
         return _cut_arrays(cut(signal_mv, record.fs_hz, record_annotations), used)
 
     for record_id in record_ids:
+        record_files = [data_folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
         if cache_key is None:
             arrays = compute(record_id)
         else:
@@ -634,8 +638,10 @@ def cut_records(
                 "lead_fallback": fallback,
                 **cache_key,
             }
-            arrays = cache.cached(key, lambda record_id=record_id: compute(record_id), use_cache=use_cache)
-        result.files += [data_folder / f"{record_id}.{ext}" for ext in ("hea", "dat", "atr")]
+            arrays = cache.cached(
+                key, lambda record_id=record_id: compute(record_id), use_cache=use_cache, files=record_files
+            )
+        result.files += record_files
         if "lead_missing" in arrays:
             result.without_lead.append(record_id)
             continue

@@ -236,9 +236,16 @@ def load_labelled(
     metadata = load_metadata(root)
     if folds is not None:
         metadata = metadata[metadata["strat_fold"].isin(tuple(folds))]
-    targets = superclass_labels(metadata, load_scp_statements(root), min_likelihood=min_likelihood)
+    statements = load_scp_statements(root)
+    targets = superclass_labels(metadata, statements, min_likelihood=min_likelihood)
     has_label = targets.any(axis=1)
-    exclusions = {"no_superclass": int((~has_label).sum())}
+    from ecglib.preprocess import unknown_label_codes
+
+    only_unknown, unknown_counts = unknown_label_codes(metadata["scp_codes"].tolist(), statements.index)
+    exclusions = {"no_superclass": int((~has_label & ~only_unknown).sum())}
+    if only_unknown.any():
+        exclusions["only_unknown_scp_codes"] = int(only_unknown.sum())
+    exclusions.update({f"records with unknown SCP code {code!r}": n for code, n in unknown_counts.items()})
     metadata, targets = metadata[has_label], targets[has_label]
     if limit is not None:
         metadata, targets = metadata.iloc[:limit], targets[:limit]

@@ -54,4 +54,7 @@ def read_record_mv(
     if np.isnan(signal).any():
         raise DataFormatError(f"{record_path}: signal contains NaN (truncated .dat?)")
     names = tuple(canonical_leads.get(name.lower(), name) for name in record.sig_name)
+    from ecglib.preprocess import check_plausible_record
+
+    check_plausible_record(signal, names, source=f"{record_path} (gain in {header_path.name})")
     return signal, names, list(record.comments)
