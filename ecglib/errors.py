@@ -60,3 +60,7 @@ class LeadMissingError(KeyError):
 
 class PatientOverlapError(ValueError):
     """Two index sets of a split share patients (the message names them)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A training loss became NaN or infinite (the message names the epoch and what to change)."""

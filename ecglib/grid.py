@@ -97,6 +97,12 @@ class GridResult:
     test_probabilities: np.ndarray | None = None
     n_train_examples_seen: int = 0
 
+    @property
+    def diverged(self) -> bool:
+        """True when a training or validation loss became NaN or infinite (its numbers mean nothing)."""
+        columns = [column for column in ("train_loss", "val_loss") if column in self.history]
+        return bool(not np.isfinite(self.history[columns].to_numpy(dtype=float)).all())
+
 
 def balanced_accuracy_from_counts(true_pos, n_pos, true_neg, n_neg):
     """Mean recall over the classes present (scikit-learn's ``balanced_accuracy_score`` for 0/1 labels).

@@ -2,7 +2,7 @@
 
 Each study folder holds
 
-- ``schema.yaml``: one entry per parameter, ``{type, doc, choices?, nullable?, min?, max?}``;
+- ``schema.yaml``: one entry per parameter, ``{type, doc, choices?, nullable?, min?, max?, min_items?}``;
 - one YAML file per profile (``smoke``, ``local``, ``paper``...): every schema key, nothing else;
 - ``reported.yaml``: the paper's own numbers (not a profile).
 
@@ -35,7 +35,7 @@ _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
     "dict": (dict,),
     "list": (list,),
 }
-_SCHEMA_FIELDS = {"type", "doc", "choices", "nullable", "min", "max"}
+_SCHEMA_FIELDS = {"type", "doc", "choices", "nullable", "min", "max", "min_items"}
 
 
 class ParamsError(ValueError):
@@ -176,6 +176,11 @@ def _check_value(key: str, value: Any, spec: dict, where: str) -> Any:
             f"{where}: key {key!r} = {value!r} has type {type(value).__name__}; expected {spec['type']}"
         )
     items = value if outer == "list" else [value]
+    if outer == "list" and len(value) < spec.get("min_items", 0):
+        raise ParamsError(
+            f"{where}: key {key!r} = {value!r} has {len(value)} items; needs at least {spec['min_items']}"
+            + (" (or null for the default)" if spec.get("nullable") else "")
+        )
     if inner is not None:
         for item in items:
             if _not_finite(item, inner):

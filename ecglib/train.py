@@ -38,6 +38,7 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
 from ecglib.data import LabelledSet
+from ecglib.errors import TrainingDiverged
 from ecglib.metrics import task_metrics
 from ecglib.transfer import load_checkpoint
 
@@ -907,6 +908,11 @@ def fit(
                     use_amp=use_amp,
                     check_first_batch=epoch == start_epoch,
                 )
+                if not math.isfinite(train_loss):
+                    raise TrainingDiverged(
+                        f"{label} diverged at epoch {epoch}: the training loss is {train_loss} "
+                        f"(lr {lr}); lower the learning rate"
+                    )
                 row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
                 row.update(evaluate("val", val_set))
                 row.update(evaluate("test", test_set))

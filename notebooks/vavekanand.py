@@ -208,9 +208,10 @@ ecglib.report.save_table(
     run,
     results,
     "grid_all_runs",
-    caption="every grid run: validation and test balanced accuracy",
+    caption="every grid run: validation and test balanced accuracy (diverged: a loss became NaN/inf; never chosen)",
     data_source=cfg.data_source,
 )
+print(f"grid runs: {len(results):,}; diverged (never chosen): {int(results['diverged'].sum())}")
 
 # %% [markdown]
 # ## Tables

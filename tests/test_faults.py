@@ -548,3 +548,86 @@ def test_a_notebook_run_by_hand_has_its_own_output_folder(tiny_params_root, tmp_
     assert run.finish({"x": 1.0}) == final
     assert (final / "metrics.json").exists() and not list(tmp_path.glob("tiny/.smoke*staging*"))
     assert str(final) in capsys.readouterr().out  # the final path, not the staging one
+
+
+# ------------------------------------------------------------------ 5. divergence during training
+
+
+def test_a_fit_whose_loss_becomes_non_finite_fails_naming_the_epoch():
+    import torch
+    from torch import nn
+
+    from ecglib import train
+    from ecglib.errors import TrainingDiverged
+
+    rng = np.random.default_rng(0)
+    signals = rng.normal(0, 1, size=(64, 32, 1)).astype(np.float32)
+    labels = (np.arange(64) % 2).astype(np.int64)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 30, 2))
+    with torch.no_grad():  # weights so large that the logits overflow: the loss is inf/NaN at once
+        model[2].weight.fill_(1e38)
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1: the training loss is (nan|inf)"):
+        train.fit(
+            model,
+            (signals, labels),
+            (signals, labels),
+            task="single_label",
+            epochs=2,
+            lr=1e-3,
+            batch_size=16,
+            seed=0,
+            device="cpu",
+            progress=False,
+        )
+
+
+def test_a_diverged_grid_run_is_marked_and_never_chosen():
+    import pandas as pd
+
+    from ecglib.grid import GridResult
+    from ecglib.studies import vavekanand as vv
+
+    history = pd.DataFrame(
+        {"epoch": [1, 2], "train_loss": [0.6, np.nan], "train_balanced_accuracy": [0.6, 0.5]}
+        | {"val_loss": [0.5, np.nan], "val_balanced_accuracy": [0.99, 0.5]}
+    )
+    result = GridResult(
+        tags={}, history=history, best_epoch=1, best_state_dict=None, val_loss=0.5, val_balanced_accuracy=0.99
+    )
+    assert (
+        result.diverged
+        and not GridResult(
+            tags={},
+            history=history.iloc[:1],
+            best_epoch=1,
+            best_state_dict=None,
+            val_loss=0.5,
+            val_balanced_accuracy=0.9,
+        ).diverged
+    )
+    rows = [
+        {"patient": "p", "mode": m, "lr": lr, "batch_size": 4, "weighted_sampling": False}
+        | {"val_balanced_accuracy": bacc, "val_loss": 0.5, "test_balanced_accuracy": bacc, "diverged": div}
+        for m in ("individual", "fine_tuned")
+        for lr, bacc, div in ((0.1, 0.99, True), (0.01, 0.8, False))
+    ]
+    chosen = vv.select_per_patient(pd.DataFrame(rows))
+    assert set(chosen["lr"]) == {0.01}
+
+
+# ------------------------------------------------------------------ 6. empty inputs are one clear error
+
+
+def test_an_empty_patient_list_and_an_empty_chapman_table_are_clear_errors(tmp_path):
+    from ecglib import params
+    from ecglib.data import chapman
+
+    with pytest.raises(params.ParamsError, match=r"'patients' = \[\] has 0 items; needs at least 1"):
+        params.load("vavekanand", "smoke", {"patients": []})
+    folder = tmp_path / "chapman"
+    folder.mkdir()
+    (folder / "Diagnostics.csv").write_text(",".join(chapman.REQUIRED_COLUMNS) + "\n")
+    with pytest.raises(DataFormatError, match=r"Diagnostics.csv: the label table has no rows"):
+        chapman.load_labels(tmp_path)

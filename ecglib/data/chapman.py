@@ -150,6 +150,8 @@ def load_labels(root: str | os.PathLike | None = None, *, unknown_rhythm: str = 
     missing = [column for column in REQUIRED_COLUMNS if column not in labels.columns]
     if missing:
         raise DataFormatError(f"{path}: missing column(s) {missing}; found {list(labels.columns)}")
+    if labels.empty:
+        raise DataFormatError(f"{path}: the label table has no rows (a header only); download it again")
     labels["FileName"] = labels["FileName"].str.strip()
     labels["Rhythm"] = labels["Rhythm"].str.strip()
     duplicated = labels["FileName"][labels["FileName"].duplicated()]

@@ -39,6 +39,7 @@ import torch
 from ecglib import claims, paper_tables, preprocess, segment, stats
 from ecglib.data import LabelledSet
 from ecglib.data.splits import within_patient_split
+from ecglib.errors import TrainingDiverged
 from ecglib.grid import GridResult, GridRun, train_grid
 from ecglib.params import reported
 from ecglib.seeds import derive_seed
@@ -436,7 +437,7 @@ def pretrain(
         seed=derive_seed(seed, "pretrain"),
         tags={"mode": "pretrain"},
     )
-    return train_grid(
+    result = train_grid(
         model_factory,
         signals,
         targets,
@@ -446,6 +447,11 @@ def pretrain(
         device=device,
         checkpoint_dir=checkpoint_dir,
     )[0]
+    if result.diverged:
+        raise TrainingDiverged(
+            f"pre-training diverged (a loss became NaN or infinite at lr {lr}); lower pretrain_lr"
+        )
+    return result
 
 
 def grid_runs(
@@ -570,6 +576,7 @@ def run_patient_grid(
                 "n_train": len(run.train_indices),
                 "n_val": len(run.val_indices),
                 "n_test": len(run.test_indices),
+                "diverged": result.diverged,
             }
         )
         histories[
@@ -660,6 +667,7 @@ def select_per_patient(
     ``finetune_hyperparameters``: "own_grid" selects the fine-tuned models from their own
     grid; "individual_choice" fine-tunes with the grid point chosen for the patient's
     individual classifier (the paper's discussion says it reused those hyper-parameters).
+    Runs marked ``diverged`` (a loss became NaN or infinite) are never chosen.
     """
     if model_selection not in SELECTIONS:
         raise ValueError(f"model_selection must be one of {SELECTIONS}, got {model_selection!r}")
@@ -668,7 +676,10 @@ def select_per_patient(
             f"finetune_hyperparameters must be 'own_grid' or 'individual_choice', got {finetune_hyperparameters!r}"
         )
     score = "val_balanced_accuracy" if model_selection == "validation" else "test_balanced_accuracy"
-    ordered = results.assign(_order=np.arange(len(results)), _score=results[score].fillna(-1.0))
+    usable = results[score].fillna(-1.0)
+    if "diverged" in results:  # a run whose loss became NaN/inf is never chosen
+        usable = usable.where(~results["diverged"].astype(bool), -1.0)
+    ordered = results.assign(_order=np.arange(len(results)), _score=usable)
     ordered = ordered.sort_values(
         ["patient", "mode", "_score", "val_loss", "_order"], ascending=[True, True, False, True, True]
     )
