@@ -93,7 +93,7 @@ def save_table(
 ) -> Path:
     """Save ``df`` as ``tables/<name>.csv`` and ``tables/<name>.md`` (with caption and data source).
 
-    Returns the CSV path.
+    Returns the CSV path where it will be once the run has finished (not the staging folder).
     """
     source = data_source or run.cfg.data_source
     folder = run.tables_dir
@@ -107,7 +107,7 @@ def save_table(
     tmp = _atomic_path(md_path)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, md_path)
-    return csv_path
+    return run.final_path(csv_path)
 
 
 def save_figure(
@@ -118,7 +118,7 @@ def save_figure(
     data_source: str | None = None,
     formats: Sequence[str] = ("png", "svg"),
 ) -> Path:
-    """Save ``fig`` as ``figures/<name>.png`` and ``.svg``, stamped with the data source. Returns the PNG path."""
+    """Save ``fig`` as ``figures/<name>.png`` and ``.svg``, stamped with the data source. Returns the PNG path once the run has finished."""
     source = data_source or run.cfg.data_source
     fig.text(0.01, 0.005, f"data: {data_label(source)}", fontsize=7, color="0.35", ha="left", va="bottom")
     folder = run.figures_dir
@@ -130,7 +130,7 @@ def save_figure(
         fig.savefig(tmp, format=fmt)
         os.replace(tmp, path)
         paths.append(path)
-    return paths[0]
+    return run.final_path(paths[0])
 
 
 def show_verdict(

@@ -110,7 +110,7 @@ reported = ecglib.params.reported("jang2021")
 ecglib.report.set_style()
 display(Markdown(ecglib.report.data_banner(cfg.data_source)))
 print(
-    f"profile {cfg.profile}, device {run.device}, torch threads {torch.get_num_threads()}, output {run.output_dir}"
+    f"profile {cfg.profile}, device {run.device}, torch threads {torch.get_num_threads()}, output {run.final_dir}"
 )
 
 # %% [markdown]

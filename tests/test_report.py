@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -11,13 +12,19 @@ from ecglib import claims, report
 
 
 def test_show_verdict_saves_the_claims_table_and_rejects_other_shapes(tmp_path):
-    run = SimpleNamespace(cfg=SimpleNamespace(data_source="sim-chapman"), tables_dir=tmp_path / "tables")
+    staging, final = tmp_path / ".smoke.staging-1-2", tmp_path / "smoke"
+    run = SimpleNamespace(
+        cfg=SimpleNamespace(data_source="sim-chapman"),
+        tables_dir=staging / "tables",
+        final_path=lambda path: final / Path(path).relative_to(staging),
+    )
     greater = claims.greater("fine-tuning beats individual models", "", a="a", b="b")
     verdict = claims.evaluate(
         [greater], {"a": [0.93, 0.94, 0.95], "b": [0.80, 0.81, 0.79]}, data_source="sim-chapman"
     )
     path = report.show_verdict(run, verdict)
-    saved = pd.read_csv(path)
+    assert path == final / "tables" / "verdict.csv"  # where the reader finds it, not the staging folder
+    saved = pd.read_csv(staging / "tables" / "verdict.csv")
     assert list(saved.columns) == list(claims.COLUMNS) and saved["verdict"].tolist() == [claims.SYNTHETIC]
     assert "not a reproduction" in report.data_banner("sim-mitbih-windows")
     assert "not a reproduction" not in report.data_banner("mitbih")
