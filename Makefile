@@ -36,7 +36,7 @@ benchmark: setup
 
 # JupyterLab rooted at the repository (so executed reports under outputs/ open too), showing notebooks/ first.
 lab: setup
-	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6  # optional UI, kept out of the pinned run environment
+	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 -c requirements.txt  # optional UI; the pins stay as they are
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
 
 clean-outputs:
