@@ -75,8 +75,6 @@ HR_RANGE_BPM = (20.0, 250.0)
 #: against 29.1 ms for the median over leads of per-lead durations, which is ~29 ms too narrow.
 GLOBAL_QRS_QUANTILE = 0.1
 
-#: QRS peaks of different leads within this time of each other belong to the same beat
-BEAT_MATCH_TOLERANCE_S = 0.1
 #: interval definitions: "global" (per beat across leads, MUSE/12SL) or "median" (over leads)
 DEFINITIONS = ("global", "median")
 #: P-wave check (:func:`p_wave_evidence`): the atrial window, from this long before each R peak
@@ -376,26 +374,37 @@ def global_qrs_ms(
     return float(np.median(durations)) if len(durations) else np.nan
 
 
-def group_beats(peaks: np.ndarray, fs_hz: float, tolerance_s: float = BEAT_MATCH_TOLERANCE_S) -> np.ndarray:
-    """Beat index of each QRS peak pooled from several leads (peaks within ``tolerance_s`` of a beat's first).
+def group_beats(
+    qrs_onset: np.ndarray, qrs_peak: np.ndarray, qrs_offset: np.ndarray, fs_hz: float
+) -> np.ndarray:
+    """Beat number of each QRS complex pooled from several leads: overlapping complexes are one beat.
+
+    Each complex spans ``[onset, offset]`` (``peak -/+ QRS_HALF_WIDTH_S`` where a bound is
+    missing); complexes are sorted by start and merged while the next one starts before the
+    current beat's latest end. Peaks alone would not do: LUDB marks a wide QRS's "peak" on
+    different deflections in different leads, up to ~120 ms apart.
 
     Parameters
     ----------
-    peaks : ndarray of shape (n,), QRS peak samples of all leads together
+    qrs_onset, qrs_peak, qrs_offset : ndarrays of shape (n,), samples (NaN allowed in the bounds)
     fs_hz : sampling rate in hertz
-    tolerance_s : a peak more than this after the first peak of the current beat starts a new beat
 
     Returns
     -------
     ndarray of shape (n,), int, beat numbers 0, 1, ... in time order
     """
-    peaks = np.asarray(peaks, dtype=float)
-    order = np.argsort(peaks, kind="stable")
-    beat_of = np.empty(len(peaks), dtype=int)
-    beat, first = -1, -np.inf
-    for index in order:
-        if peaks[index] - first > tolerance_s * fs_hz:
-            beat, first = beat + 1, peaks[index]
+    half = QRS_HALF_WIDTH_S * fs_hz
+    peak = np.asarray(qrs_peak, dtype=float)
+    start = np.where(np.isfinite(qrs_onset), qrs_onset, peak - half)
+    end = np.where(np.isfinite(qrs_offset), qrs_offset, peak + half)
+    beat_of = np.empty(len(peak), dtype=int)
+    beat, beat_end = -1, -np.inf
+    for index in np.argsort(start, kind="stable"):
+        if start[index] > beat_end:
+            beat += 1
+            beat_end = end[index]
+        else:
+            beat_end = max(beat_end, end[index])
         beat_of[index] = beat
     return beat_of
 
@@ -405,8 +414,8 @@ def global_intervals(
 ) -> dict[str, float]:
     """HR, PR, QRS and QT with the global (across-lead, per-beat) definition of MUSE and 12SL.
 
-    Each lead's waves are paired into beats (:func:`beat_fiducials`); beats of different leads
-    whose QRS peaks lie within ``BEAT_MATCH_TOLERANCE_S`` are the same beat. Per beat, with
+    Each lead's waves are paired into beats (:func:`beat_fiducials`); QRS complexes of different
+    leads that overlap in time are the same beat (:func:`group_beats`). Per beat, with
     ``q = quantile`` taken over the leads that mark the fiducial point:
 
     * QRS onset = q-quantile of the leads' QRS onsets, QRS offset = (1 - q)-quantile of their offsets;
@@ -438,7 +447,9 @@ def global_intervals(
     if not tables:
         return {**nan, "n_beats": 0}
     beats = pd.concat(tables, ignore_index=True)
-    beats["beat"] = group_beats(beats["qrs_peak"].to_numpy(), fs_hz)
+    beats["beat"] = group_beats(
+        beats["qrs_onset"].to_numpy(), beats["qrs_peak"].to_numpy(), beats["qrs_offset"].to_numpy(), fs_hz
+    )
     ms_per_sample = 1000.0 / fs_hz
 
     def low(values):

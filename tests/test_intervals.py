@@ -241,9 +241,12 @@ def test_global_intervals_span_the_leads_per_beat():
     assert np.isnan(intervals.global_intervals(no_p, 500.0)["pr_ms"])
 
 
-def test_group_beats_matches_peaks_across_leads():
-    peaks = np.array([200, 205, 700, 198, 702, 1200])
-    assert list(intervals.group_beats(peaks, 500.0)) == [0, 0, 1, 0, 1, 2]
+def test_group_beats_merges_overlapping_complexes_across_leads():
+    # lead 2 marks the first beat's "peak" 60 samples after lead 1's; its bounds overlap: one beat
+    onsets = np.array([180.0, 185.0, 680.0, np.nan, 1180.0])
+    peaks = np.array([200.0, 260.0, 700.0, 705.0, 1200.0])
+    offsets = np.array([230.0, 280.0, 730.0, np.nan, 1230.0])
+    assert list(intervals.group_beats(onsets, peaks, offsets, 500.0)) == [0, 0, 1, 1, 2]
 
 
 def test_definition_median_vs_global_on_gaussian_ecg():
