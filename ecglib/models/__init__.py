@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ecglib.models import beat_cnn, cae, cnn2d, resnet1d
+from ecglib.models import beat_cnn, cae, cnn2d, fc_regressor, interval_resnet, resnet1d, vit1d
 
 #: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
@@ -24,6 +24,10 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "beat_cnn": beat_cnn.BeatCNN,  # Vavekanand et al.: 67,169 parameters
     "cnn2d_triple": cnn2d.TripleChannelCNN2d,  # Vavekanand's GAF/MTF/RP image variant
     "cae": cae.ConvAutoencoder,  # Jang et al. 2021 convolutional autoencoder
+    # DeepFake study regressors (HR, PR, QRS, QT); n_outputs=..., per_target=True for one model per target
+    "interval_resnet": interval_resnet.interval_resnet,
+    "vit1d": vit1d.vit1d,
+    "fc_regressor": fc_regressor.fc_regressor,
 }
 
 
