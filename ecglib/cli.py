@@ -1,4 +1,5 @@
-"""Command line: ``ecglib list``, ``ecglib run STUDY|all --profile P``, ``ecglib data status|download``."""
+"""Command line: ``ecglib list``, ``ecglib run STUDY|all --profile P``, ``ecglib data status|download``,
+``ecglib predict-intervals MODEL RECORD...``."""
 
 from __future__ import annotations
 
@@ -74,6 +75,22 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict_intervals(args: argparse.Namespace) -> int:
+    from ecglib.data import DataFormatError
+    from ecglib.predict import load_interval_model, predict_intervals
+
+    try:
+        model, card = load_interval_model(args.model)
+        table = predict_intervals((model, card), args.records, start_s=args.start_s)
+    except DataFormatError as err:
+        print(f"predict-intervals: {err}", file=sys.stderr)
+        return 1
+    print(f"model: {args.model} (trained on: {card['trained_on']})")
+    units = dict(zip(card["target_names"], card["target_units"]))
+    print(table.rename(columns=lambda name: f"{name} [{units[name]}]").round(1).to_string())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecglib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_dl.add_argument("--mirror", default=None, help="base URL of a mirror with the source's layout")
     p_dl.add_argument("--force", action="store_true", help="download again even if present")
     p_dl.set_defaults(func=_cmd_data_download)
+    p_predict = sub.add_parser(
+        "predict-intervals", help="HR, PR, QRS, QT of WFDB records from a saved interval model"
+    )
+    p_predict.add_argument("model", help="model file saved by ecglib.predict.save_interval_model")
+    p_predict.add_argument("records", nargs="+", help="WFDB record paths (without extension, or .hea)")
+    p_predict.add_argument("--start-s", type=float, default=0.0, help="window start in each record (s)")
+    p_predict.set_defaults(func=_cmd_predict_intervals)
     return parser
 
 
