@@ -546,6 +546,7 @@ def _nan_result(reason: str, **extra) -> dict:
         "atrial_correlation": np.nan,
         "pr_iqr_ms": np.nan,
         "p_waves": False,
+        **{f"{name}_{kind}": np.nan for kind in DEFINITIONS for name in ("pr_ms", "qrs_ms", "qt_ms")},
     }
     return {**{name: np.nan for name in INTERVAL_NAMES}, **empty, "reason": reason, **extra}
 
@@ -593,7 +594,9 @@ def measure_intervals(
         ``n_beats`` (R peaks), ``reference_lead`` (the lead they came from),
         ``beat_correlation`` and ``qrs_ratio`` (the quality gate's statistics),
         ``atrial_correlation`` and ``pr_iqr_ms`` (the P-wave check's statistics),
-        ``p_waves`` (bool: whether PR was reported), ``definition``,
+        ``p_waves`` (bool: whether PR was reported), ``definition``, the values of both
+        definitions as ``pr_ms_global``, ``pr_ms_median``, ``qrs_ms_global``, ... (``qrs_combine``
+        does not change these),
         ``n_leads_<interval>`` (leads that contributed) and ``reason``: ``""`` when every
         interval was measured, else ``"<interval>: <why>"`` entries joined by ``"; "``.
 
@@ -672,8 +675,14 @@ def measure_intervals(
 
     combined = combine_leads(per_lead)
     median_qrs_ms = combined["qrs_ms"]
+    across = global_intervals(waves_by_lead, fs_hz, quantile=global_quantile) if waves_by_lead else {}
+    # both definitions' values, for comparison (the chosen one is also under the plain names)
+    both = {
+        f"{name}_{kind}": float(values.get(name, np.nan))
+        for kind, values in (("global", across), ("median", dict(combined)))
+        for name in ("pr_ms", "qrs_ms", "qt_ms")
+    }
     if definition == "global" and waves_by_lead:
-        across = global_intervals(waves_by_lead, fs_hz, quantile=global_quantile)
         combined.update({name: across[name] for name in ("pr_ms", "qrs_ms", "qt_ms")})
     if qrs_combine == "global" and waves_by_lead:
         combined["qrs_ms"] = global_qrs_ms(waves_by_lead, fs_hz)
@@ -687,7 +696,7 @@ def measure_intervals(
     reasons = []
     p_waves = has_p_waves if has_p_waves is not None else has_consistent_p_waves(evidence)
     if not p_waves:
-        combined["pr_ms"] = np.nan
+        combined["pr_ms"] = both["pr_ms_global"] = both["pr_ms_median"] = np.nan
         if has_p_waves is False:
             reasons.append("pr_ms: no P waves (caller: has_p_waves=False)")
         else:
@@ -696,7 +705,7 @@ def measure_intervals(
                 f" need {P_WAVE_MIN_CORRELATION}; per-beat PR IQR {evidence['pr_iqr_ms']:.0f} ms, at most"
                 f" {P_WAVE_MAX_PR_IQR_MS:g} ms): atrial fibrillation, flutter or pacing?"
             )
-    quality.update(evidence, p_waves=bool(p_waves), definition=definition)
+    quality.update(evidence, p_waves=bool(p_waves), definition=definition, **both)
     for name in ("pr_ms", "qrs_ms", "qt_ms"):
         if name == "pr_ms" and not p_waves:
             continue

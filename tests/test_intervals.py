@@ -306,3 +306,12 @@ def test_pr_is_nan_on_a_real_ludb_atrial_fibrillation_record():
     assert np.isfinite(af["qrs_ms"]) and np.isfinite(af["qt_ms"]) and np.isfinite(af["hr_bpm"])
     sinus = intervals.measure_intervals(sinus_record.signal_mv, sinus_record.fs_hz, sinus_record.lead_names)
     assert sinus["p_waves"] and 100 < sinus["pr_ms"] < 300
+
+
+def test_both_definitions_are_returned_side_by_side():
+    signal = gaussian_ecg()
+    measured = intervals.measure_intervals(signal, FS_HZ, LEADS)
+    median = intervals.measure_intervals(signal, FS_HZ, LEADS, definition="median")
+    for name in ("pr_ms", "qrs_ms", "qt_ms"):
+        assert measured[f"{name}_global"] == pytest.approx(measured[name])
+        assert measured[f"{name}_median"] == pytest.approx(median[name])
