@@ -1,14 +1,19 @@
-"""Interval measurement (ecglib.intervals) against LUDB's cardiologist delineation, per method.
+"""Interval measurement (ecglib.intervals) against LUDB's cardiologist delineation, per method and definition.
 
-Reference per record: for every lead, PR/QRS/QT/HR from the annotation file (median over
-beats, ecglib.intervals.intervals_from_waves); the record's reference is the median over the
-12 leads (ecglib.intervals.combine_leads) -- the same combination the measurement uses, so
-both sides are "consensus over leads". A lead-II-only reference is also reported.
+Two definitions of how 12 leads make one record's PR, QRS and QT are scored, each against
+the cardiologists' annotations combined the same way (ecglib.data.ludb.interval_targets):
 
-For each neurokit2 method the script prints, per interval: records with a reference,
-failure rate (reference present, measurement NaN), MAE, median absolute error and bias
-(measured - reference), over all records and over records without cardiac pacing. It then
-measures 50 DeepFake GAN ECGs per method and prints the distribution of each interval.
+* ``global`` -- per beat across leads, earliest onset to latest offset (MUSE/12SL; the
+  reference uses the literal earliest/latest, the measurement its robust quantile
+  ecglib.intervals.GLOBAL_QRS_QUANTILE); median over beats;
+* ``median`` -- each lead's median over beats, then the median over the 12 leads.
+
+A lead-II-only reference is also reported. For each neurokit2 method and definition the
+script prints, per interval: records with a reference, failure rate (reference present,
+measurement NaN), measurements without a reference (e.g. a PR in atrial fibrillation), MAE,
+median absolute error and bias (measured - reference), over all records and over records
+without cardiac pacing; then the P-wave check's confusion table (PR reported or not vs
+P waves annotated or not); then 50 DeepFake GAN ECGs per method.
 
     ECGLIB_DATA=/work/shared/data .venv/bin/python benchmarks/intervals_ludb.py [--jobs 2] [--n-gan 50]
 
@@ -32,36 +37,41 @@ from ecglib.runner import write_json_atomic
 
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "outputs" / "benchmarks"
 NAMES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
+DEFINITIONS = intervals.DEFINITIONS
 
 
 def _one_record(record_id: str) -> list[dict]:
     record = ludb.load_record(record_id)
-    per_lead = {
-        lead: intervals.intervals_from_waves(ludb.load_delineation(record_id, lead), ludb.FS_HZ)
-        for lead in ludb.LEAD_NAMES
+    references = {
+        definition: ludb.interval_targets(record_id, definition=definition) for definition in DEFINITIONS
     }
-    consensus = intervals.combine_leads(per_lead)
+    lead_ii = intervals.intervals_from_waves(ludb.load_delineation(record_id, "II"), ludb.FS_HZ)
     paced = bool(record.meta.get("cardiac_pacing", ""))
     rows = []
     for method in intervals.METHODS:
         start = time.perf_counter()
+        # one measurement gives both definitions (pr_ms_global, pr_ms_median, ...)
         measured = intervals.measure_intervals(
             record.signal_mv, record.fs_hz, record.lead_names, method=method
         )
         seconds = time.perf_counter() - start
-        row = {
-            "record_id": record_id,
-            "method": method,
-            "paced": paced,
-            "rhythm": record.meta.get("rhythm", ""),
-            "seconds": seconds,
-            "reason": measured["reason"],
-        }
-        for name in NAMES:
-            row[f"ref_{name}"] = consensus[name]
-            row[f"ref_lead_ii_{name}"] = per_lead["II"][name]
-            row[f"measured_{name}"] = measured[name]
-        rows.append(row)
+        for definition in DEFINITIONS:
+            row = {
+                "record_id": record_id,
+                "method": method,
+                "definition": definition,
+                "paced": paced,
+                "rhythm": record.meta.get("rhythm", ""),
+                "seconds": seconds,
+                "atrial_correlation": measured["atrial_correlation"],
+                "pr_iqr_ms": measured["pr_iqr_ms"],
+                "reason": measured["reason"],
+            }
+            for name in NAMES:
+                row[f"ref_{name}"] = references[definition][name]
+                row[f"ref_lead_ii_{name}"] = lead_ii[name]
+                row[f"measured_{name}"] = measured[name if name == "hr_bpm" else f"{name}_{definition}"]
+            rows.append(row)
     return rows
 
 
@@ -81,7 +91,7 @@ def _one_gan(args: tuple[np.ndarray, str]) -> dict:
 
 def score(table: pd.DataFrame, reference: str = "ref") -> pd.DataFrame:
     rows = []
-    for method, group in table.groupby("method", sort=False):
+    for (method, definition), group in table.groupby(["method", "definition"], sort=False):
         for name in NAMES:
             has_reference = group[f"{reference}_{name}"].notna()
             measured = group.loc[has_reference, f"measured_{name}"]
@@ -89,6 +99,7 @@ def score(table: pd.DataFrame, reference: str = "ref") -> pd.DataFrame:
             rows.append(
                 {
                     "method": method,
+                    "definition": definition,
                     "interval": name,
                     "n_reference": int(has_reference.sum()),
                     "failure_rate": float(measured.isna().mean()) if has_reference.any() else np.nan,
@@ -131,6 +142,25 @@ def main() -> None:
         results[label] = scored.to_dict(orient="records")
         print(f"== {label} ({subset['record_id'].nunique()} records); errors in bpm (hr) or ms ==")
         print(scored.round(3).to_string(index=False), "\n")
+    mae = (
+        score(table, "ref")
+        .pivot_table(index=["method", "definition"], columns="interval", values="mae", sort=False)
+        .reindex(columns=list(NAMES))
+    )
+    print("== MAE against the cardiologists, each definition against its own reference (bpm or ms) ==")
+    print(mae.round(1).to_string(), "\n")
+    results["mae_table"] = {f"{m}/{d}": row.to_dict() for (m, d), row in mae.iterrows()}
+
+    # the P-wave check: PR reported or not, against P waves annotated or not
+    checks = table[table["definition"] == "global"].assign(
+        p_annotated=lambda t: t["ref_pr_ms"].notna(), pr_reported=lambda t: t["measured_pr_ms"].notna()
+    )
+    confusion = checks.groupby(["method", "p_annotated", "pr_reported"]).size().unstack(fill_value=0)
+    print("== P-wave check: records by P waves annotated (rows) and PR reported (columns) ==")
+    print(confusion.to_string(), "\n")
+    results["p_wave_confusion"] = {
+        f"{m}/annotated={a}": row.to_dict() for (m, a), row in confusion.iterrows()
+    }
     seconds = table.groupby("method")["seconds"].median()
     print("median seconds per record (12 leads):", seconds.round(3).to_dict(), "\n")
     results["seconds_per_record_median"] = seconds.to_dict()

@@ -1,4 +1,5 @@
-"""Command line: ``ecglib list``, ``ecglib run STUDY|all --profile P``, ``ecglib data status|download``."""
+"""Command line: ``ecglib list``, ``ecglib run STUDY|all --profile P``, ``ecglib data status|download``,
+``ecglib predict-intervals MODEL RECORD...``."""
 
 from __future__ import annotations
 
@@ -122,6 +123,22 @@ class CliError(Exception):
     """A user error found by the command line itself; printed as one line."""
 
 
+def _cmd_predict_intervals(args: argparse.Namespace) -> int:
+    from ecglib.data import DataFormatError
+    from ecglib.predict import load_interval_model, predict_intervals
+
+    try:
+        model, card = load_interval_model(args.model)
+        table = predict_intervals((model, card), args.records, start_s=args.start_s)
+    except DataFormatError as err:
+        print(f"predict-intervals: {err}", file=sys.stderr)
+        return 1
+    print(f"model: {args.model} (trained on: {card['trained_on']})")
+    units = dict(zip(card["target_names"], card["target_units"]))
+    print(table.rename(columns=lambda name: f"{name} [{units[name]}]").round(1).to_string())
+    return 0
+
+
 def _add_list(sub) -> None:
     p_list = sub.add_parser("list", help="studies and their profiles")
     p_list.set_defaults(func=_cmd_list)
@@ -170,8 +187,18 @@ def _add_data(sub) -> None:
     p_dl.set_defaults(func=_cmd_data_download)
 
 
+def _add_predict_intervals(sub) -> None:
+    p_predict = sub.add_parser(
+        "predict-intervals", help="HR, PR, QRS, QT of WFDB records from a saved interval model"
+    )
+    p_predict.add_argument("model", help="model file saved by ecglib.predict.save_interval_model")
+    p_predict.add_argument("records", nargs="+", help="WFDB record paths (without extension, or .hea)")
+    p_predict.add_argument("--start-s", type=float, default=0.0, help="window start in each record (s)")
+    p_predict.set_defaults(func=_cmd_predict_intervals)
+
+
 #: one function per subcommand: it adds its parser (with ``func`` set) to the subparsers. Add a line here.
-SUBCOMMANDS = [_add_list, _add_run, _add_publish, _add_data]
+SUBCOMMANDS = [_add_list, _add_run, _add_publish, _add_data, _add_predict_intervals]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -204,3 +204,114 @@ def test_simulator_ground_truth_is_recovered_on_sinus_rhythms():
     assert median_abs_error["pr_ms"] < 25.0
     assert median_abs_error["qrs_ms"] < 30.0
     assert median_abs_error["qt_ms"] < 60.0
+
+
+# --------------------------------------------------------------------------- definitions and the P-wave check
+
+
+def test_global_intervals_span_the_leads_per_beat():
+    """Two leads, two beats; lead B's QRS starts earlier and its T ends later (samples at 500 Hz)."""
+
+    def lead(qrs_onset, qrs_offset, t_offset, p_onset=100):
+        rows = []
+        for shift in (0, 500):
+            rows += [
+                {"wave": "P", "onset": p_onset + shift, "peak": 120 + shift, "offset": 150 + shift},
+                {
+                    "wave": "QRS",
+                    "onset": qrs_onset + shift,
+                    "peak": 200 + shift,
+                    "offset": qrs_offset + shift,
+                },
+                {"wave": "T", "onset": 330 + shift, "peak": 380 + shift, "offset": t_offset + shift},
+            ]
+        return pd.DataFrame(rows)
+
+    waves = {"A": lead(180, 230, 430), "B": lead(175, 240, 440, p_onset=95)}
+    values = intervals.global_intervals(waves, 500.0)
+    assert values["qrs_ms"] == pytest.approx((240 - 175) * 2.0)  # earliest onset to latest offset
+    assert values["qt_ms"] == pytest.approx((440 - 175) * 2.0)
+    assert values["pr_ms"] == pytest.approx((175 - 95) * 2.0)
+    assert values["hr_bpm"] == pytest.approx(60.0) and values["n_beats"] == 2
+    # the median definition is narrower: median over leads of per-lead values
+    per_lead = {name: intervals.intervals_from_waves(table, 500.0) for name, table in waves.items()}
+    assert intervals.combine_leads(per_lead)["qrs_ms"] == pytest.approx((50 + 65) / 2 * 2.0)
+    # without any P wave, PR is NaN
+    no_p = {name: table[table["wave"] != "P"] for name, table in waves.items()}
+    assert np.isnan(intervals.global_intervals(no_p, 500.0)["pr_ms"])
+
+
+def test_group_beats_merges_overlapping_complexes_across_leads():
+    # lead 2 marks the first beat's "peak" 60 samples after lead 1's; its bounds overlap: one beat
+    onsets = np.array([180.0, 185.0, 680.0, np.nan, 1180.0])
+    peaks = np.array([200.0, 260.0, 700.0, 705.0, 1200.0])
+    offsets = np.array([230.0, 280.0, 730.0, np.nan, 1230.0])
+    assert list(intervals.group_beats(onsets, peaks, offsets, 500.0)) == [0, 0, 1, 1, 2]
+
+
+def test_definition_median_vs_global_on_gaussian_ecg():
+    signal = gaussian_ecg()
+    global_values = intervals.measure_intervals(signal, FS_HZ, LEADS)
+    median_values = intervals.measure_intervals(signal, FS_HZ, LEADS, definition="median")
+    assert global_values["definition"] == "global" and median_values["definition"] == "median"
+    assert median_values["qrs_ms"] <= global_values["qrs_ms"] + 1e-9
+    assert median_values["qt_ms"] == pytest.approx(427.5, abs=25)
+    with pytest.raises(ValueError, match="definition"):
+        intervals.measure_intervals(signal, FS_HZ, LEADS, definition="muse")
+
+
+def test_sinus_rhythm_keeps_pr_and_caller_can_drop_it():
+    measured = intervals.measure_intervals(gaussian_ecg(noise_mv=0.01), FS_HZ, LEADS)
+    assert measured["p_waves"] and np.isfinite(measured["pr_ms"])
+    assert measured["atrial_correlation"] > 0.95
+    told = intervals.measure_intervals(gaussian_ecg(), FS_HZ, LEADS, has_p_waves=False)
+    assert np.isnan(told["pr_ms"]) and "has_p_waves=False" in told["reason"]
+    assert np.isfinite(told["qrs_ms"]) and np.isfinite(told["qt_ms"])
+
+
+def test_pr_is_nan_on_simulated_atrial_fibrillation():
+    """Simulated AF (irregular RR, f waves, no P) gives no PR; the simulated sinus ECGs do."""
+    from ecglib.data import simulated
+
+    sim = simulated.simulate("sim-chapman", 60, seed=5, class_balance="uniform", snr_db=25)
+    examples = sim.labelled
+    names = np.asarray(examples.target_names)[examples.targets]
+    afib = np.flatnonzero(names == "AFIB")[:4]
+    sinus = np.flatnonzero(np.isin(names, ["SR", "SB"]))[:4]
+    assert len(afib) >= 2 and len(sinus) >= 2
+    assert sim.intervals.loc[afib, "pr_ms"].isna().all()  # the simulator's own ground truth
+    measured = intervals.measure_batch(
+        examples.signals_mv[np.r_[afib, sinus]], examples.fs_hz, examples.lead_names
+    )
+    on_af, on_sinus = measured.iloc[: len(afib)], measured.iloc[len(afib) :]
+    assert on_af["pr_ms"].isna().all(), on_af[["pr_ms", "atrial_correlation", "pr_iqr_ms"]]
+    assert on_af["reason"].str.contains("no consistent P waves").all()
+    assert on_af["qrs_ms"].notna().all()
+    assert on_sinus["pr_ms"].notna().all(), on_sinus[["pr_ms", "atrial_correlation", "pr_iqr_ms"]]
+
+
+@pytest.mark.real_data
+def test_pr_is_nan_on_a_real_ludb_atrial_fibrillation_record():
+    """LUDB record 51: atrial fibrillation, no P wave marked by the cardiologists; record 1: sinus."""
+    from ecglib.data import DataMissingError, ludb
+
+    try:
+        af_record, sinus_record = ludb.load_record("51"), ludb.load_record("1")
+    except DataMissingError as error:
+        pytest.skip(f"LUDB not found ({error}); set $ECGLIB_DATA")
+    assert af_record.meta["rhythm"] == "Atrial fibrillation"
+    assert not (ludb.load_delineation("51", "II")["wave"] == "P").any()
+    af = intervals.measure_intervals(af_record.signal_mv, af_record.fs_hz, af_record.lead_names)
+    assert np.isnan(af["pr_ms"]) and "no consistent P waves" in af["reason"]
+    assert np.isfinite(af["qrs_ms"]) and np.isfinite(af["qt_ms"]) and np.isfinite(af["hr_bpm"])
+    sinus = intervals.measure_intervals(sinus_record.signal_mv, sinus_record.fs_hz, sinus_record.lead_names)
+    assert sinus["p_waves"] and 100 < sinus["pr_ms"] < 300
+
+
+def test_both_definitions_are_returned_side_by_side():
+    signal = gaussian_ecg()
+    measured = intervals.measure_intervals(signal, FS_HZ, LEADS)
+    median = intervals.measure_intervals(signal, FS_HZ, LEADS, definition="median")
+    for name in ("pr_ms", "qrs_ms", "qt_ms"):
+        assert measured[f"{name}_global"] == pytest.approx(measured[name])
+        assert measured[f"{name}_median"] == pytest.approx(median[name])

@@ -239,3 +239,62 @@ def test_lead_signals_reads_lead_ii_in_records_order(fake_root):
     assert patient_ids.tolist() == ["1", "2"]
     with pytest.raises(KeyError, match="LUDB 1 has no lead 'MLII'"):
         ludb.lead_signals("MLII", fake_root)
+
+
+# --------------------------------------------------------------------------- interval targets
+
+
+def test_interval_targets_on_a_tiny_ludb(fake_root):
+    """Record 1: three beats 500 samples apart; V1's QRS is wider and its T ends later, aVR's P starts earlier."""
+    data = fake_root / "ludb" / "data"
+    samples, symbols = _beat_annotations()
+    shifted = {180: 175, 230: 240, 430: 440}  # V1: QRS onset 175, offset 240, T offset 440 (first beat)
+    v1 = [shifted.get(sample % 500, sample % 500) + 500 * (sample // 500) for sample in samples]
+    _write_annotations(data, 1, "v1", v1, symbols)
+    avr = [95 + 500 * (sample // 500) if sample % 500 == 100 else sample for sample in samples]
+    _write_annotations(data, 1, "avr", avr, symbols)
+
+    targets = ludb.interval_targets("1", fake_root)
+    # global: earliest QRS onset 175 (V1) to latest offset 240 (V1) = 65 samples at 500 Hz
+    assert targets["qrs_ms"] == pytest.approx(130.0)
+    assert targets["qt_ms"] == pytest.approx((440 - 175) * 2.0)  # latest T offset - earliest QRS onset
+    assert targets["pr_ms"] == pytest.approx((175 - 95) * 2.0)  # earliest QRS onset - earliest P onset
+    assert targets["hr_bpm"] == pytest.approx(60.0)  # RR 500 samples = 1000 ms
+    assert targets["n_beats"] == 3 and targets["reason"] == ""
+    # median over leads: ten leads of 12 say QRS 50 samples
+    median = ludb.interval_targets("1", fake_root, definition="median")
+    assert median["qrs_ms"] == pytest.approx(100.0) and median["pr_ms"] == pytest.approx(160.0)
+
+    # record 2 annotated without P waves (as LUDB does for atrial fibrillation): PR is NaN, with why
+    keep = [index for index, symbol in enumerate(symbols) if not (index % 9 < 3)]  # drop each '( p )'
+    for extension in ludb.FILE_LEAD_NAMES:
+        _write_annotations(data, 2, extension, [samples[i] for i in keep], [symbols[i] for i in keep])
+    no_p = ludb.interval_targets("2", fake_root)
+    assert np.isnan(no_p["pr_ms"]) and "no P wave annotated" in no_p["reason"]
+    assert no_p["qrs_ms"] == pytest.approx(100.0)
+    table = ludb.interval_targets_table(root=fake_root)
+    assert list(table.index) == ["1", "2"] and table.loc["1", "qrs_ms"] == pytest.approx(130.0)
+    with pytest.raises(ValueError, match="definition"):
+        ludb.interval_targets("1", fake_root, definition="mean")
+
+
+@pytest.mark.real_data
+def test_interval_targets_of_record_1_computed_by_hand(real_root):
+    """LUDB record 1 (sinus bradycardia), global definition, values worked out from its 12 annotation files.
+
+    Per beat, the earliest QRS onset / latest QRS offset over the 12 leads (samples at 500 Hz):
+    (633, 690), (1314, 1374), (1977, 2029), (2617, 2673), (3286, 3347), (3944, 4002): QRS 57, 60,
+    52, 56, 61, 58 samples, median 57.5 = 115 ms. Latest T offsets of beats 0-4 (beat 5 has no T):
+    899, 1580, 2250, 2891, 3551: QT 266, 266, 273, 274, 265 samples, median 266 = 532 ms. Earliest
+    P onsets of beats 1-5 (beat 0 has none): 1240, 1906, 2538, 3217, 3875: PR 74, 71, 79, 69, 69,
+    median 71 = 142 ms. QRS peaks (median over leads): 661.5, 1341, 1999, 2642, 3313, 3968: RR
+    679.5, 658, 643, 671, 655 samples, median 658 = 1316 ms, HR 60000 / 1316 = 45.59 bpm.
+    """
+    targets = ludb.interval_targets("1", real_root)
+    assert targets["qrs_ms"] == pytest.approx(115.0)
+    assert targets["qt_ms"] == pytest.approx(532.0)
+    assert targets["pr_ms"] == pytest.approx(142.0)
+    assert targets["hr_bpm"] == pytest.approx(60000.0 / 1316.0)
+    assert targets["n_beats"] == 6
+    # an atrial fibrillation record: the cardiologists marked no P wave
+    assert np.isnan(ludb.interval_targets("51", real_root)["pr_ms"])

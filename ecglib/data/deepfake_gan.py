@@ -200,7 +200,7 @@ def generate(
         for first in batch_starts:
             indices = range(start + first, start + min(first + batch_size, n))
             output = model(example_noise(seed, indices).to(device))  # (batch, 8, 5000), tanh
-            output_mv = output * (OUTPUT_SCALE_UV / 1000.0)
+            output_mv = output_to_mv(output)
             signals_mv[first : first + len(indices)] = output_mv.transpose(1, 2).float().cpu().numpy()
     return leads_8_to_12(signals_mv) if n_leads == 12 else signals_mv
 
@@ -359,3 +359,26 @@ def load_labelled(
         source="deepfake-gan",
         exclusions=exclusions,
     )
+
+
+# --------------------------------------------------------------------------- units
+
+
+def output_to_mv(output):
+    """The generator's output as millivolts: times ``OUTPUT_SCALE_UV`` (6000) is microvolts, / 1000 is mV.
+
+    deepfake-ecg's own ``generate()`` writes ``output * 6000`` as integer microvolts (so
+    does the DeepFake dataset's ``.asc`` files, read by :mod:`ecglib.data.deepfake`); the
+    study code divided every input by 6000, which is right for GAN microvolts and wrong
+    for PTB-XL millivolts. Everything in ecglib is millivolts, and this is the one place
+    the GAN's scale is applied (:func:`generate` uses it).
+
+    Parameters
+    ----------
+    output : torch.Tensor or ndarray, any shape: the generator's tanh output, in [-1, 1]
+
+    Returns
+    -------
+    the same type and shape, millivolts (in [-6, 6])
+    """
+    return output * (OUTPUT_SCALE_UV / 1000.0)

@@ -615,3 +615,87 @@ def load_labelled(
         source="ludb",
         exclusions={},
     )
+
+
+# --------------------------------------------------------------------------- interval targets
+
+#: columns of :func:`interval_targets_table`
+TARGET_NAMES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
+
+
+def interval_targets(
+    record_id: str | int, root: str | os.PathLike | None = None, *, definition: str = "global"
+) -> dict:
+    """HR (bpm), PR, QRS and QT (ms) of one record from its cardiologists' delineation of all 12 leads.
+
+    Definition (``definition="global"``, the default; as MUSE and 12SL measure, so comparable
+    with PTB-XL+ and the DeepFake dataset's targets): each lead's waves are paired into beats
+    (:func:`ecglib.intervals.beat_fiducials`: a beat's P wave starts after the previous QRS
+    peak and before its QRS onset, its T wave peaks before the next QRS peak); QRS complexes
+    of different leads that overlap in time are one beat. Per beat: QRS onset =
+    earliest onset over the leads, QRS offset = latest offset, P onset = earliest P onset,
+    T offset = latest T offset; PR = QRS onset - P onset, QRS = QRS offset - QRS onset,
+    QT = T offset - QRS onset. Each interval is the median over beats; HR = 60000 / the
+    median RR (ms) between consecutive beats' QRS peaks (each the median over leads).
+    PR is NaN when no P wave is annotated (LUDB's atrial fibrillation, flutter and paced
+    records). See :func:`ecglib.intervals.global_intervals` (``quantile=0``).
+
+    ``definition="median"``: each lead's median over beats, then the median over the 12 leads
+    (:func:`ecglib.intervals.combine_leads`); HR from lead II's beats.
+
+    Parameters
+    ----------
+    record_id : ``"1"``, ``1`` or ``"data/1"``
+    root : data root; default ``$ECGLIB_DATA``
+    definition : ``"global"`` or ``"median"``
+
+    Returns
+    -------
+    dict with ``hr_bpm``, ``pr_ms``, ``qrs_ms``, ``qt_ms`` (float, NaN where not annotated),
+    ``n_beats`` and ``reason`` (``""``, or why an interval is NaN)
+
+    Raises
+    ------
+    DataFormatError
+        naming the annotation file that is missing or malformed.
+    """
+    from ecglib import intervals
+
+    if definition not in intervals.DEFINITIONS:
+        raise ValueError(f"definition must be one of {intervals.DEFINITIONS}, got {definition!r}")
+    waves_by_lead = load_all_delineations(record_id, root)
+    if definition == "global":
+        values = intervals.global_intervals(waves_by_lead, FS_HZ, quantile=0.0)
+    else:
+        per_lead = {
+            lead: intervals.intervals_from_waves(waves, FS_HZ) for lead, waves in waves_by_lead.items()
+        }
+        values = intervals.combine_leads(per_lead)
+        values = {**{name: values[name] for name in TARGET_NAMES}, "n_beats": per_lead["II"]["n_beats"]}
+        values["hr_bpm"] = per_lead["II"]["hr_bpm"]
+    has_p = any((waves["wave"] == "P").any() for waves in waves_by_lead.values())
+    reasons = []
+    for name in TARGET_NAMES:
+        if np.isnan(values[name]):
+            why = "no P wave annotated in any lead" if name == "pr_ms" and not has_p else "not annotated"
+            reasons.append(f"{name}: {why} (record {_record_number(record_id)})")
+    return {
+        **{name: values[name] for name in TARGET_NAMES},
+        "n_beats": values["n_beats"],
+        "reason": "; ".join(reasons),
+    }
+
+
+def interval_targets_table(
+    record_ids: list[str] | None = None, root: str | os.PathLike | None = None, *, definition: str = "global"
+) -> pd.DataFrame:
+    """:func:`interval_targets` for several records (default: all of RECORDS), indexed by record id.
+
+    Returns
+    -------
+    DataFrame with index ``record_id`` and columns ``hr_bpm``, ``pr_ms``, ``qrs_ms``, ``qt_ms``,
+    ``n_beats``, ``reason``
+    """
+    record_ids = list_records(root) if record_ids is None else [_record_number(r) for r in record_ids]
+    rows = {record_id: interval_targets(record_id, root, definition=definition) for record_id in record_ids}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("record_id")

@@ -14,7 +14,17 @@ from functools import partial
 import torch
 from torch import nn
 
-from ecglib.models import beat_cnn, cae, cnn2d, resnet1d, rnn, ssl_multitask
+from ecglib.models import (
+    beat_cnn,
+    cae,
+    cnn2d,
+    fc_regressor,
+    interval_resnet,
+    resnet1d,
+    rnn,
+    ssl_multitask,
+    vit1d,
+)
 
 #: family name -> constructor taking keyword arguments (``n_leads``, ``n_classes``, ...).
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
@@ -32,6 +42,10 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "lstm": rnn.LSTM,  # Nguyen & Do 2025 recurrent models (head="mean_pool" | "flatten_as_in_paper")
     "bilstm": rnn.BiLSTM,
     "gru": rnn.GRU,
+    # DeepFake study regressors (HR, PR, QRS, QT); n_outputs=..., per_target=True for one model per target
+    "interval_resnet": interval_resnet.interval_resnet,
+    "vit1d": vit1d.vit1d,
+    "fc_regressor": fc_regressor.fc_regressor,
 }
 
 
