@@ -175,15 +175,28 @@ def load_beats(
     raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
 
 
-def data_files(data_source: str, task: str, *, data_root=None) -> list[Path]:
-    """The files a task read (for ``run.record_data`` checksums; the CSVs only: the record folders are many)."""
+def data_files(data_source: str, *, data_root=None) -> list[Path]:
+    """The files a run read, for ``run.record_data`` checksums (the CSVs only: record folders are many)."""
     if data_source != "kaggle-heartbeat":
         return []
     from ecglib.data import kaggle_heartbeat
 
-    names = ("mitbih_train", "mitbih_test") if task == "mitbih" else ("ptbdb_normal", "ptbdb_abnormal")
     path = kaggle_heartbeat.folder(data_root)
-    return [path / kaggle_heartbeat.FILES[name] for name in names]
+    return [path / name for name in kaggle_heartbeat.FILES.values()]
+
+
+def data_facts(beats: Mapping[str, LabelledSet], *, data_source: str) -> dict[str, dict[str, Any]]:
+    """Registered source -> {task: its facts} (beats, records, class counts, exclusions), for ``run.record_data``."""
+    out: dict[str, dict[str, Any]] = {}
+    for task, task_beats in beats.items():
+        out.setdefault(task_beats.source, {})[task] = {
+            "task": task_title(task, data_source),
+            "n_beats": len(task_beats.targets),
+            "n_records": len(set(np.asarray(task_beats.patient_ids).tolist())),
+            "class_counts": class_counts(task_beats),
+            "exclusions": dict(task_beats.exclusions),
+        }
+    return out
 
 
 def class_counts(beats: LabelledSet) -> dict[str, int]:
@@ -569,6 +582,11 @@ class Experiment:
 ENSEMBLE = "ensemble"  # the trunk name of the ensemble's rows
 
 
+def model_label(arm: str, trunk: str) -> str:
+    """``"LSTM from scratch"``, ``"ensemble of the SSL models"``: one model's name in tables and figures."""
+    return ARM_TITLES[arm] if trunk == ENSEMBLE else f"{trunk.upper()} {ARM_TITLES[arm]}"
+
+
 def run_experiment(
     beats: LabelledSet,
     split: Split,
@@ -781,6 +799,7 @@ def plot_confusions(matrices: Mapping[str, pd.DataFrame], *, title: str):
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(name, fontsize=9)
+        ax.grid(False)
         for i in range(len(classes)):
             for j in range(len(classes)):
                 ax.text(
@@ -793,7 +812,7 @@ def plot_confusions(matrices: Mapping[str, pd.DataFrame], *, title: str):
                     color="white" if share[i, j] > 0.6 else "black",
                 )
     fig.suptitle(title + " (colour: share of the true class)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
@@ -851,7 +870,7 @@ def table_vs_report(
     rows = []
     for arm in arms:
         for trunk in [*TRUNKS, ENSEMBLE]:
-            row: dict[str, Any] = {"model": f"{trunk} ({ARM_TITLES[arm]})"}
+            row: dict[str, Any] = {"model": model_label(arm, trunk)}
             found = False
             for task, split in splits.items():
                 ours = results[
@@ -1051,10 +1070,9 @@ def figure1(beat: np.ndarray, *, seed: int, params: transforms.TransformParams, 
         ax.set_title(name, fontsize=10)
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("amplitude (min-max units)")
-    fig.suptitle(f"One beat in the 8 versions (Fig. 1); unpadded length {length} samples, padding shaded")
-    fig.tight_layout()
+    fig.supylabel("amplitude (min-max units)")
+    fig.suptitle(f"One beat in the 8 versions (Fig. 1); unpadded length {length} samples, its padding shaded")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
