@@ -72,7 +72,7 @@ DATA_SOURCES = ("sim-beats", "mitbih", "kaggle-heartbeat")
 #: the dataset each task reads, per data source (every table says which)
 TASK_DATASETS = {
     "sim-beats": {"mitbih": "simulated MIT-BIH-like beats", "mi": "simulated PTB-like beats"},
-    "mitbih": {"mitbih": "MIT-BIH (48 records, Kachuee segmenter)", "mi": "LUDB lead II (not PTB)"},
+    "mitbih": {"mitbih": "MIT-BIH records (Kachuee segmenter)", "mi": "LUDB lead II (not PTB)"},
     "kaggle-heartbeat": {"mitbih": "MIT-BIH (Kaggle CSVs)", "mi": "PTB (Kaggle CSVs)"},
 }
 KAGGLE_DOWNLOAD = "ecglib data download kaggle-heartbeat"
