@@ -818,23 +818,26 @@ def plot_confusions(matrices: Mapping[str, pd.DataFrame], *, title: str):
 
 def training_curves(experiment: Experiment, *, value: str = "val_loss") -> pd.DataFrame:
     """Long curves (``epoch, value, series, panel``) of one experiment for :func:`ecglib.figures.epoch_curves`:
-    one panel per trunk, one series per arm (``ssl_longer`` and the ensemble continue after ``epochs``)."""
+    one panel per trunk, one series per arm (``ssl_longer`` and the ensemble, drawn in every panel,
+    continue after ``epochs``)."""
     frames = []
     for (arm, trunk), result in experiment.fits.items():
         history = result.history
         if value not in history:
             continue
         offset = experiment.epochs_trained[(arm, trunk)] - len(history)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "epoch": history["epoch"].to_numpy() + offset,
-                    "value": history[value].to_numpy(),
-                    "series": ARM_TITLES[arm],
-                    "panel": trunk,
-                }
+        panels = [t for t in TRUNKS if ("scratch", t) in experiment.fits] if trunk == ENSEMBLE else [trunk]
+        for panel in panels:  # the ensemble is drawn in every trunk's panel
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "epoch": history["epoch"].to_numpy() + offset,
+                        "value": history[value].to_numpy(),
+                        "series": ARM_TITLES[arm],
+                        "panel": panel,
+                    }
+                )
             )
-        )
     return pd.concat(frames, ignore_index=True)
 
 
