@@ -407,3 +407,14 @@ def test_smoke_run_outputs(smoke_run):
     confusion = pd.read_csv(run_dir / "tables" / "confusion_mitbih_beat_random_scratch_cnn.csv", index_col=0)
     assert confusion.index.name == "true class" and list(confusion.columns)[0] == "predicted N"
     assert (run_dir / "figures" / "fig1_transformations.png").exists()
+
+
+def test_training_curves_put_the_ensemble_in_every_panel_after_the_single_models(tiny_protocol):
+    experiment = _experiment(tiny_protocol)
+    curves = sr.training_curves(experiment, value="val_loss")
+    assert set(curves["panel"]) == {"mlp", "cnn"}
+    for _panel, group in curves.groupby("panel"):
+        series = group.groupby("series")["epoch"].agg(["min", "max"])
+        assert series.loc[sr.ARM_TITLES["scratch"]].tolist() == [1, 2]
+        assert series.loc[sr.ARM_TITLES["ensemble"]].tolist() == [3, 3]
+        assert series.loc[sr.ARM_TITLES["ssl_longer"]].tolist() == [3, 3]
