@@ -418,3 +418,39 @@ def test_training_curves_put_the_ensemble_in_every_panel_after_the_single_models
         assert series.loc[sr.ARM_TITLES["scratch"]].tolist() == [1, 2]
         assert series.loc[sr.ARM_TITLES["ensemble"]].tolist() == [3, 3]
         assert series.loc[sr.ARM_TITLES["ssl_longer"]].tolist() == [3, 3]
+
+
+def _write_kaggle_csvs(root, *, seed=0):
+    """Tiny stand-ins for the four Kaggle CSVs (187 samples + label per row)."""
+    from ecglib.data import dataset_folder, kaggle_heartbeat
+
+    rng = np.random.default_rng(seed)
+    folder = dataset_folder(kaggle_heartbeat.NAME, root)
+    folder.mkdir(parents=True)
+    for name, labels in (
+        ("mitbih_train", np.arange(40) % 5),
+        ("mitbih_test", np.arange(15) % 5),
+        ("ptbdb_normal", np.zeros(20)),
+        ("ptbdb_abnormal", np.ones(20)),
+    ):
+        beats = np.zeros((len(labels), 187))
+        beats[:, :90] = rng.random((len(labels), 90))
+        pd.DataFrame(np.column_stack([beats, labels])).to_csv(
+            folder / kaggle_heartbeat.FILES[name], header=False, index=False
+        )
+
+
+def test_paper_data_path_reads_the_csvs_and_keeps_their_test_file(tmp_path):
+    _write_kaggle_csvs(tmp_path)
+    sr.check_data_present("kaggle-heartbeat", data_root=tmp_path)  # does not raise
+    mit = sr.load_beats("kaggle-heartbeat", "mitbih", seed=0, data_root=tmp_path)
+    mi = sr.load_beats("kaggle-heartbeat", "mi", seed=0, data_root=tmp_path)
+    assert mit.signals_mv.shape == (55, 187, 1) and mi.signals_mv.shape == (40, 187, 1)
+    split = sr.make_split(mit, "official_csv", test_fraction=0.2, val_fraction=0.2, seed=0)
+    assert np.array_equal(split.test, np.arange(40, 55))  # the mitbih_test.csv rows, all of them
+    assert len(split.train) + len(split.val) == 40
+    mi_split = sr.make_split(mi, "beat_random", test_fraction=0.1, val_fraction=0.1, seed=0)
+    assert len(mi_split.test) == 4 and set(mi.targets[mi_split.test]) == {0, 1}
+    assert len(sr.data_files("kaggle-heartbeat", data_root=tmp_path)) == 4
+    with pytest.raises(ValueError, match="not MIT-BIH records"):
+        sr.make_split(mit, "inter_patient", test_fraction=0.2, val_fraction=0.2, seed=0)
