@@ -40,6 +40,7 @@ seed = 0
 data_source = "sim-beats"  # sim-beats | mitbih (+ LUDB) | kaggle-heartbeat (paper)
 device = "auto"
 n_threads = 1
+use_cache = True
 sim_n_beats = 240
 sim_class_balance = "uniform"
 mitbih_records = None
@@ -139,10 +140,15 @@ display(split_sizes)
 # The unlabelled beats (training beats of every MIT-BIH split, subsampled to `ssl_max_beats`)
 # in their 8 versions; one trunk with 8 binary heads per network, BCE, Adam, batch 64. One fifth
 # of the beats (all their versions) is held out: it picks the epoch and judges the heads.
+# With `use_cache` every fit here and below keeps its checkpoints in the ecglib cache: an
+# interrupted run resumes where it stopped.
 
 # %%
+checkpoints = sr.checkpoint_root_from_params(cfg, data_root=run.data_root)
 with run.stage("self_supervision"):
-    ssl_set, ssl = sr.ssl_from_params(cfg, beats["mitbih"], splits, device=run.device)
+    ssl_set, ssl = sr.ssl_from_params(
+        cfg, beats["mitbih"], splits, device=run.device, checkpoint_root=checkpoints
+    )
 print(f"self-supervised set: {ssl_set.n_beats:,} beats x 8 versions; exclusions {ssl_set.exclusions}")
 
 # %% [markdown]
@@ -172,7 +178,9 @@ display(ssl_verdict)
 
 # %%
 with run.stage("supervised"):
-    experiments = sr.experiments_from_params(cfg, beats, splits, ssl, device=run.device)
+    experiments = sr.experiments_from_params(
+        cfg, beats, splits, ssl, device=run.device, checkpoint_root=checkpoints
+    )
 with run.stage("evaluation"):
     results = sr.results_table(experiments, beats, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
 ecglib.report.save_table(

@@ -454,3 +454,28 @@ def test_paper_data_path_reads_the_csvs_and_keeps_their_test_file(tmp_path):
     assert len(sr.data_files("kaggle-heartbeat", data_root=tmp_path)) == 4
     with pytest.raises(ValueError, match="not MIT-BIH records"):
         sr.make_split(mit, "inter_patient", test_fraction=0.2, val_fraction=0.2, seed=0)
+
+
+def test_checkpointed_fits_are_read_back_identically(tiny_protocol, tmp_path):
+    first = _experiment(tiny_protocol, checkpoint_root=tmp_path, ensemble_comparison="unequal_as_in_report")
+    assert (tmp_path / "mitbih-beat_random-ssl-cnn" / "last.pt").exists()
+    again = _experiment(tiny_protocol, checkpoint_root=tmp_path, ensemble_comparison="unequal_as_in_report")
+    for key, logits in first.logits.items():
+        np.testing.assert_array_equal(again.logits[key], logits)
+        assert again.fits[key].best_epoch == first.fits[key].best_epoch
+
+
+def test_checkpoint_key_follows_fit_parameters_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
+    smoke = ecglib.params.load(STUDY, "smoke")
+    root = sr.checkpoint_root_from_params(smoke, data_root=tmp_path)
+    assert root.parent == tmp_path / "surrey_fits"
+    same = ecglib.params.load(STUDY, "smoke", {"n_bootstrap": 7, "figure1_beat": 3})
+    assert sr.checkpoint_root_from_params(same, data_root=tmp_path) == root
+    other = ecglib.params.load(STUDY, "smoke", {"epochs": 3})
+    assert sr.checkpoint_root_from_params(other, data_root=tmp_path) != root
+    assert sr.checkpoint_root_from_params(
+        other, data_root=tmp_path / "elsewhere"
+    ) != sr.checkpoint_root_from_params(other, data_root=tmp_path)
+    off = ecglib.params.load(STUDY, "smoke", {"use_cache": False})
+    assert sr.checkpoint_root_from_params(off, data_root=tmp_path) is None

@@ -426,11 +426,13 @@ def pretrain_ssl(
     device,
     bottleneck: bool = False,
     head_margin: float = 0.02,
+    checkpoint_root: Path | None = None,
 ) -> SslResult:
     """Train one trunk with its 8 binary heads (BCE) on the training versions; judge it on the held-out ones.
 
     The held-out versions also select the epoch (lowest loss). The head table is
     :func:`ecglib.models.ssl_multitask.head_accuracy_table` on the held-out versions.
+    ``checkpoint_root``: keep the fit's checkpoints in ``<root>/ssl-<trunk>`` and resume from them.
     """
     model = make_model(
         f"surrey_{trunk}",
@@ -450,6 +452,8 @@ def pretrain_ssl(
         device=device,
         progress=False,
         label=f"ssl {trunk}",
+        checkpoint_dir=None if checkpoint_root is None else Path(checkpoint_root) / f"ssl-{trunk}",
+        resume=checkpoint_root is not None,
     )
     logits = predict(result.model, data.held_out[0], batch_size=1024, device=device)
     heads, learnt = head_accuracy_table(logits, data.held_out[1], data.head_names, margin=head_margin)
@@ -518,6 +522,7 @@ def train_classifier(
     test_indices: np.ndarray | None = None,
     model_selection: str = "validation",
     label: str = "fit",
+    checkpoint_dir: Path | None = None,
 ):
     """Train a classifier (Adam; cross-entropy for mitbih, BCE for mi) and keep its selected epoch.
 
@@ -531,6 +536,7 @@ def train_classifier(
     model_selection : ``validation`` (lowest validation loss; default) or
         ``best_test_epoch_as_in_paper`` (highest test accuracy: the authors' Keras runs report
         the best epoch on the test set; leaks, labelled)
+    checkpoint_dir : keep the fit's checkpoints there and resume from them (None: no checkpoints)
 
     Returns
     -------
@@ -564,6 +570,8 @@ def train_classifier(
         select_on_test=on_test,
         progress=False,
         label=label,
+        checkpoint_dir=checkpoint_dir,
+        resume=checkpoint_dir is not None,
     )
 
 
@@ -604,6 +612,7 @@ def run_experiment(
     model_selection: str = "validation",
     test_rebalance_per_class: int | None = None,
     test_curves: bool = True,
+    checkpoint_root: Path | None = None,
 ) -> Experiment:
     """Every arm of one task and split (see the module docstring).
 
@@ -611,7 +620,9 @@ def run_experiment(
     ``ensemble_epochs`` more; with ``ensemble_comparison="equal_budget"`` each ``ssl`` model also
     trains alone for ``ensemble_epochs`` more (``ssl_longer``), the ensemble's comparison.
     ``test_rebalance_per_class`` (None = natural test distribution, the default) rebalances the
-    test beats as the authors did (:func:`rebalance_indices`).
+    test beats as the authors did (:func:`rebalance_indices`). ``checkpoint_root``: every fit keeps
+    its checkpoints in ``<root>/<task>-<split>-<arm>-<trunk>`` and resumes from them (an interrupted
+    run continues; a finished fit is read back).
     """
     if ensemble_comparison not in ENSEMBLE_COMPARISONS:
         raise ValueError(
@@ -640,6 +651,10 @@ def run_experiment(
         out.epochs_trained[(arm, trunk)] = epochs_total
 
     key = (task, split.name)
+
+    def checkpoints(arm: str, trunk: str) -> Path | None:
+        return None if checkpoint_root is None else Path(checkpoint_root) / "-".join((*key, arm, trunk))
+
     for trunk in trunks:
         model = make_model(
             f"surrey_{trunk}", seed=derive_seed(seed, "scratch_init", *key, trunk), n_classes=n_classes
@@ -651,6 +666,7 @@ def run_experiment(
             epochs=epochs,
             seed=derive_seed(seed, "scratch", *key, trunk),
             label=f"scratch {trunk} {task}/{split.name}",
+            checkpoint_dir=checkpoints("scratch", trunk),
             **common,
         )
         record("scratch", trunk, result, epochs)
@@ -666,6 +682,7 @@ def run_experiment(
             epochs=epochs,
             seed=derive_seed(seed, "ssl", *key, trunk),
             label=f"ssl {trunk} {task}/{split.name}",
+            checkpoint_dir=checkpoints("ssl", trunk),
             **common,
         )
         record("ssl", trunk, result, epochs)
@@ -679,6 +696,7 @@ def run_experiment(
                 epochs=ensemble_epochs,
                 seed=derive_seed(seed, "ssl_longer", *key, trunk),
                 label=f"ssl_longer {trunk} {task}/{split.name}",
+                checkpoint_dir=checkpoints("ssl_longer", trunk),
                 **common,
             )
             record("ssl_longer", trunk, result, epochs + ensemble_epochs)
@@ -690,6 +708,7 @@ def run_experiment(
         epochs=ensemble_epochs,
         seed=derive_seed(seed, "ensemble", *key),
         label=f"ensemble {task}/{split.name}",
+        checkpoint_dir=checkpoints("ensemble", ENSEMBLE),
         **common,
     )
     record("ensemble", ENSEMBLE, result, epochs + ensemble_epochs)
@@ -1132,7 +1151,50 @@ def headline_splits_from_params(cfg) -> dict[str, str]:
     return {"mitbih": cfg.headline_split, "mi": cfg.mi_split}
 
 
-def ssl_from_params(cfg, mitbih: LabelledSet, splits: Mapping[tuple[str, str], Split], *, device):
+#: sources whose text decides what a checkpoint holds (part of the checkpoint key)
+_CHECKPOINT_SOURCES = (
+    "studies/surrey.py",
+    "models/ssl_multitask.py",
+    "transforms.py",
+    "train.py",
+    "segment.py",
+)
+#: parameters that do not change any fit (left out of the checkpoint key)
+_PRESENTATION_KEYS = ("profile", "device", "n_threads", "use_cache", "n_bootstrap", "figure1_beat")
+
+
+def checkpoint_root_from_params(cfg, *, data_root) -> Path | None:
+    """Where this profile's fits keep their checkpoints (None when ``use_cache`` is false).
+
+    ``<ecglib cache>/surrey_fits/<key>``; the key hashes every parameter that changes a fit, the
+    data root and the text of the code that trains (so a code change never reads an old fit).
+    """
+    import hashlib
+    import json
+
+    import ecglib
+    from ecglib.data import cache_dir
+
+    if not cfg.use_cache:
+        return None
+    package = Path(ecglib.__file__).parent
+    digest = hashlib.sha256()
+    values = {k: v for k, v in cfg.as_dict().items() if k not in _PRESENTATION_KEYS}
+    digest.update(json.dumps(values, sort_keys=True, default=str).encode())
+    digest.update(str(Path(data_root).resolve() if data_root is not None else "").encode())
+    for name in _CHECKPOINT_SOURCES:
+        digest.update((package / name).read_bytes())
+    return cache_dir() / "surrey_fits" / digest.hexdigest()[:20]
+
+
+def ssl_from_params(
+    cfg,
+    mitbih: LabelledSet,
+    splits: Mapping[tuple[str, str], Split],
+    *,
+    device,
+    checkpoint_root: Path | None = None,
+):
     """Build the self-supervised set from MIT-BIH training beats and pre-train every trunk.
 
     Returns
@@ -1158,6 +1220,7 @@ def ssl_from_params(cfg, mitbih: LabelledSet, splits: Mapping[tuple[str, str], S
             device=device,
             bottleneck=cfg.ssl_bottleneck,
             head_margin=cfg.ssl_head_margin,
+            checkpoint_root=checkpoint_root,
         )
         for trunk in cfg.trunks
     }
@@ -1165,7 +1228,13 @@ def ssl_from_params(cfg, mitbih: LabelledSet, splits: Mapping[tuple[str, str], S
 
 
 def experiments_from_params(
-    cfg, beats: Mapping[str, LabelledSet], splits: Mapping[tuple[str, str], Split], ssl, *, device
+    cfg,
+    beats: Mapping[str, LabelledSet],
+    splits: Mapping[tuple[str, str], Split],
+    ssl,
+    *,
+    device,
+    checkpoint_root: Path | None = None,
 ) -> list[Experiment]:
     """Every task x split (:func:`run_experiment`) as the profile asks."""
     return [
@@ -1185,6 +1254,7 @@ def experiments_from_params(
             model_selection=cfg.model_selection,
             test_rebalance_per_class=cfg.test_rebalance_per_class,
             test_curves=cfg.test_curves,
+            checkpoint_root=checkpoint_root,
         )
         for (task, _), split in splits.items()
     ]
