@@ -1,0 +1,1260 @@
+"""Surrey COM3025: self-supervised transformation recognition transferred to arrhythmia and MI beats.
+
+Glue for ``notebooks/surrey.ipynb`` (report: ``../shared/studies/surrey.txt``). What is specific
+to the report lives here: its data sources and splits, its protocol steps (self-supervised
+pre-training of three trunks on the 8-version set, transfer, ensemble, baselines from scratch),
+its evaluation options, its tables and its claims as data. The transformations are
+:mod:`ecglib.transforms`, the networks :mod:`ecglib.models.ssl_multitask`, the training loop
+:func:`ecglib.train.fit`.
+
+Arms (names used in every table)
+--------------------------------
+``scratch``      a trunk + head trained from random weights for ``epochs`` (report's Table 1)
+``ssl``          the self-supervised trunk transferred, trained ``epochs`` (Table 2)
+``ensemble``     the three ``ssl`` models averaged (probabilities) and trained ``ensemble_epochs`` more
+``ssl_longer``   each ``ssl`` model trained alone ``ensemble_epochs`` more: the ensemble's equal-budget
+                 comparison (the report compares its 40-epoch ensemble with 20-epoch single models;
+                 ``ensemble_comparison="unequal_as_in_report"`` does the same, labelled)
+
+Tasks: ``mitbih`` (5 AAMI classes, cross-entropy) and ``mi`` (MI vs not, one logit, BCE; PTB in
+the report and the ``paper`` profile, LUDB in ``local``, simulated in ``smoke``; every table
+names the dataset through :func:`task_title`).
+
+Only the ``*_from_params`` adaptors read a profile; every other function takes explicit keywords.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix
+from sklearn.model_selection import train_test_split
+
+from ecglib import claims, metrics, stats, transforms
+from ecglib.data import LabelledSet
+from ecglib.errors import DataMissingError
+from ecglib.models import make_model
+from ecglib.models.ssl_multitask import (
+    TRUNKS,
+    BeatNet,
+    ProbabilityAverage,
+    head_accuracy_table,
+    transfer_trunk,
+)
+from ecglib.seeds import derive_seed
+from ecglib.train import fit, predict
+
+TASKS: tuple[str, ...] = ("mitbih", "mi")
+ARMS: tuple[str, ...] = ("scratch", "ssl", "ssl_longer", "ensemble")
+ARM_TITLES = {
+    "scratch": "from scratch",
+    "ssl": "with SSL (transferred)",
+    "ssl_longer": "with SSL, trained as long as the ensemble",
+    "ensemble": "ensemble of the SSL models",
+}
+SPLITS: tuple[str, ...] = ("beat_random", "inter_patient", "official_csv", "record")
+SPLIT_TITLES = {
+    "beat_random": "beat-level random split (patients on both sides)",
+    "inter_patient": "inter-patient DS1/DS2 (de Chazal 2004; paced records excluded)",
+    "official_csv": "the Kaggle CSVs' own train/test files",
+    "record": "split by record",
+}
+MODEL_SELECTIONS = ("validation", "best_test_epoch_as_in_paper")
+ENSEMBLE_COMPARISONS = ("equal_budget", "unequal_as_in_report")
+DATA_SOURCES = ("sim-beats", "mitbih", "kaggle-heartbeat")
+#: the dataset each task reads, per data source (every table says which)
+TASK_DATASETS = {
+    "sim-beats": {"mitbih": "simulated MIT-BIH-like beats", "mi": "simulated PTB-like beats"},
+    "mitbih": {"mitbih": "MIT-BIH records (Kachuee segmenter)", "mi": "LUDB lead II (not PTB)"},
+    "kaggle-heartbeat": {"mitbih": "MIT-BIH (Kaggle CSVs)", "mi": "PTB (Kaggle CSVs)"},
+}
+KAGGLE_DOWNLOAD = "ecglib data download kaggle-heartbeat"
+
+
+def task_title(task: str, data_source: str) -> str:
+    """``"MI vs not, LUDB lead II (not PTB)"``: the task and the dataset it ran on."""
+    name = {"mitbih": "arrhythmia (5 AAMI classes)", "mi": "MI vs not"}[task]
+    return f"{name}, {TASK_DATASETS[data_source][task]}"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def check_data_present(data_source: str, *, data_root=None) -> None:
+    """Stop at once, naming the download command, when the source's files are absent.
+
+    Raises
+    ------
+    DataMissingError
+        ``kaggle-heartbeat`` without its four CSVs, ``mitbih`` without MIT-BIH or LUDB.
+    """
+    from ecglib.data import kaggle_heartbeat, ludb, mitbih
+
+    if data_source == "kaggle-heartbeat":
+        path = kaggle_heartbeat.folder(data_root)  # raises DataMissingError when the folder is absent
+        if not all((path / name).exists() for name in kaggle_heartbeat.FILES.values()):
+            raise DataMissingError(kaggle_heartbeat.NAME, path)
+    elif data_source == "mitbih":
+        mitbih.list_records(data_root)
+        ludb.list_records(data_root)
+
+
+def load_beats(
+    data_source: str,
+    task: str,
+    *,
+    seed: int,
+    data_root=None,
+    sim_n_beats: int = 400,
+    sim_class_balance: str = "prior",
+    mitbih_records: Sequence[str] | None = None,
+    ludb_records: Sequence[str] | None = None,
+    ludb_exclude_paced: bool = True,
+) -> LabelledSet:
+    """One task's beats (Kachuee format, ``signals_mv`` (n, 187, 1) in [0, 1], 125 Hz).
+
+    Parameters
+    ----------
+    data_source : one of :data:`DATA_SOURCES`
+    task : "mitbih" or "mi"
+    seed : seeds the simulation
+    sim_n_beats, sim_class_balance : ``sim-beats`` only
+    mitbih_records, ludb_records : ``mitbih`` only; None = every record
+    ludb_exclude_paced : leave out LUDB's paced records
+
+    Returns
+    -------
+    LabelledSet; for ``kaggle-heartbeat`` MIT-BIH the ``patient_ids`` start with the file name
+    (``mitbih_train:``/``mitbih_test:``), which the ``official_csv`` split reads.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if data_source == "sim-beats":
+        from ecglib.data import simulated
+
+        return simulated.load_labelled(
+            "sim-beats",
+            sim_n_beats,
+            seed=derive_seed(seed, "sim-beats", task),
+            beat_set="mitbih" if task == "mitbih" else "ptb",
+            class_balance=sim_class_balance,
+        )
+    if data_source == "mitbih":
+        from ecglib.data import beat_sets
+
+        if task == "mitbih":
+            return beat_sets.mitbih_beats(mitbih_records, root=data_root)
+        return beat_sets.ludb_mi_beats(ludb_records, root=data_root, exclude_paced=ludb_exclude_paced)
+    if data_source == "kaggle-heartbeat":
+        from ecglib.data import kaggle_heartbeat
+
+        if task == "mi":
+            return kaggle_heartbeat.load_labelled(data_root, subset="ptbdb", split="all")
+        parts = [
+            kaggle_heartbeat.load_labelled(data_root, subset="mitbih", split=s) for s in ("train", "test")
+        ]
+        return LabelledSet(
+            signals_mv=np.concatenate([p.signals_mv for p in parts]),
+            targets=np.concatenate([p.targets for p in parts]),
+            patient_ids=np.concatenate([p.patient_ids for p in parts]),
+            fs_hz=parts[0].fs_hz,
+            lead_names=parts[0].lead_names,
+            target_names=parts[0].target_names,
+            task="single_label",
+            source=parts[0].source,
+            exclusions=parts[0].exclusions,
+            units=parts[0].units,
+        )
+    raise ValueError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
+
+
+def data_files(data_source: str, *, data_root=None) -> list[Path]:
+    """The files a run read, for ``run.record_data`` checksums (the CSVs only: record folders are many)."""
+    if data_source != "kaggle-heartbeat":
+        return []
+    from ecglib.data import kaggle_heartbeat
+
+    path = kaggle_heartbeat.folder(data_root)
+    return [path / name for name in kaggle_heartbeat.FILES.values()]
+
+
+def data_facts(beats: Mapping[str, LabelledSet], *, data_source: str) -> dict[str, dict[str, Any]]:
+    """Registered source -> {task: its facts} (beats, records, class counts, exclusions), for ``run.record_data``."""
+    out: dict[str, dict[str, Any]] = {}
+    for task, task_beats in beats.items():
+        out.setdefault(task_beats.source, {})[task] = {
+            "task": task_title(task, data_source),
+            "n_beats": len(task_beats.targets),
+            "n_records": len(set(np.asarray(task_beats.patient_ids).tolist())),
+            "class_counts": class_counts(task_beats),
+            "exclusions": dict(task_beats.exclusions),
+        }
+    return out
+
+
+def class_counts(beats: LabelledSet) -> dict[str, int]:
+    """Beats per class name."""
+    counts = np.bincount(beats.targets, minlength=len(beats.target_names))
+    return {name: int(n) for name, n in zip(beats.target_names, counts)}
+
+
+# --------------------------------------------------------------------------- splits
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into one task's beats: ``train``, ``val`` (model selection) and ``test``; all int64, disjoint."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _random_split(indices: np.ndarray, labels: np.ndarray, fraction: float, seed: int):
+    """Stratified random split of ``indices`` (stratified only when every class has >= 2 members)."""
+    counts = np.unique(labels, return_counts=True)[1]
+    stratify = labels if counts.min() >= 2 else None
+    keep, held = train_test_split(indices, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(keep).astype(np.int64), np.sort(held).astype(np.int64)
+
+
+def _group_split(indices: np.ndarray, groups: np.ndarray, labels: np.ndarray, fraction: float, seed: int):
+    """Split ``indices`` by group (record), stratified by the group's label (each group has one label)."""
+    group_names, first = np.unique(groups, return_index=True)
+    group_labels = labels[first]
+    if any(len(np.unique(labels[groups == g])) > 1 for g in group_names):
+        raise ValueError("a record split stratifies records by their label: every record must have one label")
+    if len(group_names) < 2:
+        raise ValueError(f"a record split needs at least 2 records, got {len(group_names)}")
+    counts = np.unique(group_labels, return_counts=True)[1]
+    stratify = group_labels if counts.min() >= 2 else None
+    keep, held = train_test_split(group_names, test_size=fraction, random_state=seed, stratify=stratify)
+    return (
+        np.sort(indices[np.isin(groups, keep)]).astype(np.int64),
+        np.sort(indices[np.isin(groups, held)]).astype(np.int64),
+    )
+
+
+def make_split(
+    beats: LabelledSet, kind: str, *, test_fraction: float, val_fraction: float, seed: int
+) -> Split:
+    """One split of a task's beats.
+
+    Parameters
+    ----------
+    beats : the task's beats
+    kind : ``beat_random`` (stratified, beats of one patient on both sides: what the Kaggle CSVs
+        imply), ``inter_patient`` (de Chazal's DS1 train / DS2 test by MIT-BIH record, paced
+        records in neither; validation = DS1 records held out), ``official_csv`` (the Kaggle
+        ``mitbih_test`` rows are the test set) or ``record`` (records split, stratified by their
+        label; validation records held out of the training records)
+    test_fraction, val_fraction : shares of the beats (records for ``record``); ``test_fraction``
+        is unused by ``inter_patient`` and ``official_csv``
+    seed : split seed
+
+    Returns
+    -------
+    Split
+    """
+    from ecglib.data import mitbih
+
+    every = np.arange(len(beats.targets), dtype=np.int64)
+    labels, groups = beats.targets, np.asarray(beats.patient_ids).astype(str)
+    split_seed = derive_seed(seed, "split", kind) % (2**32)
+    val_seed = derive_seed(seed, "val", kind) % (2**32)
+    if kind == "beat_random":
+        rest, test = _random_split(every, labels, test_fraction, split_seed)
+        train, val = _random_split(rest, labels[rest], val_fraction, val_seed)
+    elif kind == "inter_patient":
+        rest, test = mitbih.inter_patient_split(groups)
+        train, val = _group_split(rest, groups[rest], np.zeros(len(rest), np.int64), val_fraction, val_seed)
+    elif kind == "official_csv":
+        is_test = np.char.startswith(groups, "mitbih_test:")
+        if not is_test.any():
+            raise ValueError("official_csv needs the Kaggle CSV beats (patient ids 'mitbih_test:...')")
+        test = every[is_test]
+        train, val = _random_split(every[~is_test], labels[~is_test], val_fraction, val_seed)
+    elif kind == "record":
+        rest, test = _group_split(every, groups, labels, test_fraction, split_seed)
+        train, val = _group_split(rest, groups[rest], labels[rest], val_fraction, val_seed)
+    else:
+        raise ValueError(f"split must be one of {SPLITS}, got {kind!r}")
+    return Split(kind, train, val, test)
+
+
+def split_table(splits: Mapping[tuple[str, str], Split], beats: Mapping[str, LabelledSet]) -> pd.DataFrame:
+    """Beats per (task, split, part) and class, and records on both sides of train/test."""
+    rows = []
+    for (task, name), split in splits.items():
+        data = beats[task]
+        groups = np.asarray(data.patient_ids).astype(str)
+        shared = len(set(groups[split.train]) & set(groups[split.test]))
+        for part in ("train", "val", "test"):
+            index = getattr(split, part)
+            counts = np.bincount(data.targets[index], minlength=len(data.target_names))
+            rows.append(
+                {
+                    "task": task,
+                    "split": name,
+                    "part": part,
+                    "beats": len(index),
+                    "records": len(set(groups[index])),
+                    "records_in_train_and_test": shared,
+                    **{f"n_{c}": int(n) for c, n in zip(data.target_names, counts)},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def rebalance_indices(indices: np.ndarray, labels: np.ndarray, *, per_class: int, seed: int) -> np.ndarray:
+    """The authors' test rebalancing: ``per_class`` beats of each class drawn with replacement.
+
+    A labelled option, never the default: a rare class's few beats repeat many times.
+
+    Parameters
+    ----------
+    indices : ndarray of shape (n,), the test beats
+    labels : ndarray of shape (n,), their classes
+    per_class : beats drawn per class (the authors: 2,000)
+    seed : draw seed
+
+    Returns
+    -------
+    ndarray of shape (n_classes_present * per_class,), int64, indices into the beats (repeats)
+    """
+    rng = np.random.default_rng(derive_seed(seed, "rebalance"))
+    drawn = [rng.choice(indices[labels == c], size=per_class, replace=True) for c in np.unique(labels)]
+    return np.concatenate(drawn).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- self-supervision
+
+
+def ssl_beat_indices(
+    n_beats: int, splits: Sequence[Split], *, max_beats: int | None, seed: int
+) -> np.ndarray:
+    """Beats for the self-supervised set: training beats of *every* MIT-BIH split, subsampled.
+
+    No test or validation beat of any split is seen, even unlabelled. ``max_beats`` (None: all)
+    keeps the LSTM within a CPU budget.
+    """
+    keep = np.ones(n_beats, dtype=bool)
+    for split in splits:
+        keep &= np.isin(np.arange(n_beats), split.train)
+    chosen = np.flatnonzero(keep)
+    if max_beats is not None and len(chosen) > max_beats:
+        rng = np.random.default_rng(derive_seed(seed, "ssl_subsample"))
+        chosen = np.sort(rng.choice(chosen, size=max_beats, replace=False))
+    return chosen.astype(np.int64)
+
+
+@dataclass
+class SslData:
+    """The self-supervised set split by source beat into training and held-out versions."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    held_out: tuple[np.ndarray, np.ndarray]
+    head_names: tuple[str, ...]
+    n_beats: int
+    exclusions: dict[str, int]
+
+
+def ssl_data(
+    signals: np.ndarray,
+    *,
+    seed: int,
+    params: transforms.TransformParams,
+    held_out_fraction: float,
+    original_head: bool = True,
+) -> SslData:
+    """Every beat in the 8 versions (:func:`ecglib.transforms.self_supervised_set`), split by beat.
+
+    Parameters
+    ----------
+    signals : ndarray of shape (n_beats, 187, 1), the unlabelled beats
+    seed : transformation and split seed
+    params : the transformations' parameters
+    held_out_fraction : share of the beats whose 8 versions are held out (report: 1/5, "4:1")
+    original_head : 8 heads including the original's (report) or 7 (Sarkar & Etemad)
+    """
+    full = transforms.self_supervised_set(
+        signals, seed=derive_seed(seed, "ssl_set"), params=params, original_head=original_head
+    )
+    beats = np.unique(full.beat_index)
+    rng = np.random.default_rng(derive_seed(seed, "ssl_held_out"))
+    n_held = max(1, int(round(held_out_fraction * len(beats))))
+    held = np.isin(full.beat_index, rng.choice(beats, size=n_held, replace=False))
+    return SslData(
+        train=(full.signals[~held], full.targets[~held]),
+        held_out=(full.signals[held], full.targets[held]),
+        head_names=full.head_names,
+        n_beats=len(beats),
+        exclusions=full.exclusions,
+    )
+
+
+@dataclass
+class SslResult:
+    """One trunk's self-supervised pre-training: the model, its history, the head table and the verdict."""
+
+    trunk: str
+    model: BeatNet
+    history: pd.DataFrame
+    heads: pd.DataFrame
+    learnt: bool
+
+
+def pretrain_ssl(
+    data: SslData,
+    trunk: str,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device,
+    bottleneck: bool = False,
+    head_margin: float = 0.02,
+    checkpoint_root: Path | None = None,
+) -> SslResult:
+    """Train one trunk with its 8 binary heads (BCE) on the training versions; judge it on the held-out ones.
+
+    The held-out versions also select the epoch (lowest loss). The head table is
+    :func:`ecglib.models.ssl_multitask.head_accuracy_table` on the held-out versions.
+    ``checkpoint_root``: keep the fit's checkpoints in ``<root>/ssl-<trunk>`` and resume from them.
+    """
+    model = make_model(
+        f"surrey_{trunk}",
+        seed=derive_seed(seed, "ssl_init", trunk),
+        n_classes=len(data.head_names),
+        bottleneck=bottleneck,
+    )
+    result = fit(
+        model,
+        data.train,
+        data.held_out,
+        task="multi_label",
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=derive_seed(seed, "ssl_fit", trunk),
+        device=device,
+        progress=False,
+        label=f"ssl {trunk}",
+        checkpoint_dir=None if checkpoint_root is None else Path(checkpoint_root) / f"ssl-{trunk}",
+        resume=checkpoint_root is not None,
+    )
+    logits = predict(result.model, data.held_out[0], batch_size=1024, device=device)
+    heads, learnt = head_accuracy_table(logits, data.held_out[1], data.head_names, margin=head_margin)
+    return SslResult(trunk, result.model, result.history, heads, learnt)
+
+
+def head_table(ssl: Mapping[str, SslResult]) -> pd.DataFrame:
+    """All trunks' head tables in one: ``trunk, head, accuracy, majority_rate, margin_over_majority, learnt``."""
+    return pd.concat([r.heads.assign(trunk=t) for t, r in ssl.items()], ignore_index=True)[
+        ["trunk", "head", "accuracy", "majority_rate", "margin_over_majority", "learnt"]
+    ]
+
+
+def ssl_summary(ssl: Mapping[str, SslResult]) -> pd.DataFrame:
+    """Per trunk: heads learnt out of all, and whether self-supervision learnt anything (the gate)."""
+    return pd.DataFrame(
+        [
+            {
+                "trunk": t,
+                "heads_learnt": int(r.heads["learnt"].sum()),
+                "heads": len(r.heads),
+                "ssl_learnt": r.learnt,
+                "rule": r.heads.attrs.get("rule", ""),
+            }
+            for t, r in ssl.items()
+        ]
+    )
+
+
+# --------------------------------------------------------------------------- supervised training
+
+
+def _fit_targets(targets: np.ndarray, task: str) -> np.ndarray:
+    return targets.astype(np.float32)[:, None] if task == "mi" else targets
+
+
+def predicted_classes(logits: np.ndarray, task: str) -> np.ndarray:
+    """Class ids from logits: argmax (mitbih) or logit > 0 (mi, one logit)."""
+    return (logits[:, 0] > 0).astype(np.int64) if task == "mi" else logits.argmax(axis=1)
+
+
+def _epoch_metrics(task: str):
+    def compute(targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+        truth = targets[:, 0].astype(np.int64) if task == "mi" else np.asarray(targets, dtype=np.int64)
+        guess = predicted_classes(outputs, task)
+        return {
+            "accuracy": float(np.mean(truth == guess)),
+            "balanced_accuracy": metrics.balanced_accuracy(truth, guess),
+            "f1_macro": metrics.f1_macro(truth, guess),
+        }
+
+    return compute
+
+
+def train_classifier(
+    model,
+    beats: LabelledSet,
+    split: Split,
+    *,
+    task: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device,
+    test_indices: np.ndarray | None = None,
+    model_selection: str = "validation",
+    label: str = "fit",
+    checkpoint_dir: Path | None = None,
+):
+    """Train a classifier (Adam; cross-entropy for mitbih, BCE for mi) and keep its selected epoch.
+
+    Parameters
+    ----------
+    model : a :class:`BeatNet` (or an ensemble of them), trained in place
+    beats, split : the task's beats and the split
+    task : "mitbih" or "mi"
+    test_indices : test beats evaluated each epoch (curves, and the labelled best-test-epoch
+        option); default ``split.test``; None-like empty array: no test curves
+    model_selection : ``validation`` (lowest validation loss; default) or
+        ``best_test_epoch_as_in_paper`` (highest test accuracy: the authors' Keras runs report
+        the best epoch on the test set; leaks, labelled)
+    checkpoint_dir : keep the fit's checkpoints there and resume from them (None: no checkpoints)
+
+    Returns
+    -------
+    ecglib.train.FitResult
+    """
+    if model_selection not in MODEL_SELECTIONS:
+        raise ValueError(f"model_selection must be one of {MODEL_SELECTIONS}, got {model_selection!r}")
+    test_indices = split.test if test_indices is None else test_indices
+    signals, targets = beats.signals_mv, _fit_targets(beats.targets, task)
+
+    def part(index):
+        return (signals[index], targets[index])
+
+    on_test = model_selection == "best_test_epoch_as_in_paper"
+    if on_test and len(test_indices) == 0:
+        raise ValueError("best_test_epoch_as_in_paper needs test curves")
+    return fit(
+        model,
+        part(split.train),
+        part(split.val),
+        part(test_indices) if len(test_indices) else None,
+        task="single_label" if task == "mitbih" else "multi_label",
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        metrics_fn=_epoch_metrics(task),
+        monitor="test_accuracy" if on_test else "val_loss",
+        monitor_mode="max" if on_test else "min",
+        select_on_test=on_test,
+        progress=False,
+        label=label,
+        checkpoint_dir=checkpoint_dir,
+        resume=checkpoint_dir is not None,
+    )
+
+
+@dataclass
+class Experiment:
+    """One task x split: every arm's fit, test logits and the test beats they were computed on."""
+
+    task: str
+    split: str
+    test_indices: np.ndarray
+    fits: dict[tuple[str, str], Any] = field(default_factory=dict)
+    logits: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    epochs_trained: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+ENSEMBLE = "ensemble"  # the trunk name of the ensemble's rows
+
+
+def model_label(arm: str, trunk: str) -> str:
+    """``"LSTM from scratch"``, ``"ensemble of the SSL models"``: one model's name in tables and figures."""
+    return ARM_TITLES[arm] if trunk == ENSEMBLE else f"{trunk.upper()} {ARM_TITLES[arm]}"
+
+
+def run_experiment(
+    beats: LabelledSet,
+    split: Split,
+    ssl: Mapping[str, SslResult],
+    *,
+    task: str,
+    trunks: Sequence[str],
+    epochs: int,
+    ensemble_epochs: int,
+    ensemble_comparison: str,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device,
+    model_selection: str = "validation",
+    test_rebalance_per_class: int | None = None,
+    test_curves: bool = True,
+    checkpoint_root: Path | None = None,
+) -> Experiment:
+    """Every arm of one task and split (see the module docstring).
+
+    ``scratch`` and ``ssl`` train ``epochs`` each; the ensemble of the ``ssl`` models trains
+    ``ensemble_epochs`` more; with ``ensemble_comparison="equal_budget"`` each ``ssl`` model also
+    trains alone for ``ensemble_epochs`` more (``ssl_longer``), the ensemble's comparison.
+    ``test_rebalance_per_class`` (None = natural test distribution, the default) rebalances the
+    test beats as the authors did (:func:`rebalance_indices`). ``checkpoint_root``: every fit keeps
+    its checkpoints in ``<root>/<task>-<split>-<arm>-<trunk>`` and resumes from them (an interrupted
+    run continues; a finished fit is read back).
+    """
+    if ensemble_comparison not in ENSEMBLE_COMPARISONS:
+        raise ValueError(
+            f"ensemble_comparison must be one of {ENSEMBLE_COMPARISONS}, got {ensemble_comparison!r}"
+        )
+    n_classes = 1 if task == "mi" else len(beats.target_names)
+    test = split.test
+    if test_rebalance_per_class is not None:
+        test = rebalance_indices(test, beats.targets[test], per_class=test_rebalance_per_class, seed=seed)
+    curves_on = test if test_curves else np.zeros(0, np.int64)
+    out = Experiment(task, split.name, test)
+    common = dict(
+        task=task,
+        lr=lr,
+        batch_size=batch_size,
+        device=device,
+        test_indices=curves_on,
+        model_selection=model_selection,
+    )
+
+    def record(arm, trunk, result, epochs_total):
+        out.fits[(arm, trunk)] = result
+        out.logits[(arm, trunk)] = predict(
+            result.model, beats.signals_mv[test], batch_size=1024, device=device
+        )
+        out.epochs_trained[(arm, trunk)] = epochs_total
+
+    key = (task, split.name)
+
+    def checkpoints(arm: str, trunk: str) -> Path | None:
+        return None if checkpoint_root is None else Path(checkpoint_root) / "-".join((*key, arm, trunk))
+
+    for trunk in trunks:
+        model = make_model(
+            f"surrey_{trunk}", seed=derive_seed(seed, "scratch_init", *key, trunk), n_classes=n_classes
+        )
+        result = train_classifier(
+            model,
+            beats,
+            split,
+            epochs=epochs,
+            seed=derive_seed(seed, "scratch", *key, trunk),
+            label=f"scratch {trunk} {task}/{split.name}",
+            checkpoint_dir=checkpoints("scratch", trunk),
+            **common,
+        )
+        record("scratch", trunk, result, epochs)
+    singles = {}
+    for trunk in trunks:
+        model, _ = transfer_trunk(
+            ssl[trunk].model, n_classes, seed=derive_seed(seed, "ssl_head", *key, trunk)
+        )
+        result = train_classifier(
+            model,
+            beats,
+            split,
+            epochs=epochs,
+            seed=derive_seed(seed, "ssl", *key, trunk),
+            label=f"ssl {trunk} {task}/{split.name}",
+            checkpoint_dir=checkpoints("ssl", trunk),
+            **common,
+        )
+        record("ssl", trunk, result, epochs)
+        singles[trunk] = result.model
+    if ensemble_comparison == "equal_budget":
+        for trunk in trunks:
+            result = train_classifier(
+                copy.deepcopy(singles[trunk]),
+                beats,
+                split,
+                epochs=ensemble_epochs,
+                seed=derive_seed(seed, "ssl_longer", *key, trunk),
+                label=f"ssl_longer {trunk} {task}/{split.name}",
+                checkpoint_dir=checkpoints("ssl_longer", trunk),
+                **common,
+            )
+            record("ssl_longer", trunk, result, epochs + ensemble_epochs)
+    ensemble = ProbabilityAverage([copy.deepcopy(singles[t]) for t in trunks])
+    result = train_classifier(
+        ensemble,
+        beats,
+        split,
+        epochs=ensemble_epochs,
+        seed=derive_seed(seed, "ensemble", *key),
+        label=f"ensemble {task}/{split.name}",
+        checkpoint_dir=checkpoints("ensemble", ENSEMBLE),
+        **common,
+    )
+    record("ensemble", ENSEMBLE, result, epochs + ensemble_epochs)
+    return out
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_predictions(
+    targets: np.ndarray, predicted: np.ndarray, *, n_bootstrap: int, seed: int
+) -> dict[str, float]:
+    """Accuracy (the report's metric), balanced accuracy and macro-F1, each with a 95 % bootstrap CI.
+
+    Parameters
+    ----------
+    targets, predicted : ndarray of shape (n_test,), class ids
+    n_bootstrap : bootstrap rounds (beats resampled with replacement; 0: no CI)
+    seed : bootstrap seed
+    """
+    out: dict[str, float] = {}
+    statistics = {
+        "accuracy": lambda t, p: float(np.mean(t == p)),
+        "balanced_accuracy": metrics.balanced_accuracy,
+        "f1_macro": metrics.f1_macro,
+    }
+    for name, statistic in statistics.items():
+        out[name] = float(statistic(targets, predicted))
+        if n_bootstrap:
+            ci = stats.bootstrap_ci(
+                (targets, predicted),
+                statistic,
+                n_rounds=n_bootstrap,
+                seed=derive_seed(seed, "bootstrap", name),
+            )
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = ci.lower, ci.upper
+    return out
+
+
+def results_table(
+    experiments: Sequence[Experiment], beats: Mapping[str, LabelledSet], *, n_bootstrap: int, seed: int
+) -> pd.DataFrame:
+    """One row per task x split x arm x trunk: test metrics with CIs, epochs trained, selected epoch,
+    and the best test-epoch accuracy (labelled: the authors' reporting, leaks)."""
+    rows = []
+    for experiment in experiments:
+        targets = beats[experiment.task].targets[experiment.test_indices]
+        for (arm, trunk), logits in experiment.logits.items():
+            history = experiment.fits[(arm, trunk)].history
+            predicted = predicted_classes(logits, experiment.task)
+            row = {
+                "task": experiment.task,
+                "split": experiment.split,
+                "arm": arm,
+                "trunk": trunk,
+                "n_test": len(targets),
+                **evaluate_predictions(
+                    targets,
+                    predicted,
+                    n_bootstrap=n_bootstrap,
+                    seed=derive_seed(seed, experiment.task, experiment.split, arm, trunk),
+                ),
+                "epochs_trained": experiment.epochs_trained[(arm, trunk)],
+                "selected_epoch": experiment.fits[(arm, trunk)].best_epoch,
+                "accuracy_best_test_epoch_leaky": (
+                    float(history["test_accuracy"].max()) if "test_accuracy" in history else np.nan
+                ),
+            }
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def confusion(targets: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]) -> pd.DataFrame:
+    """Confusion counts: rows are the **true** classes, columns the **predicted** ones (labelled so).
+
+    Returns
+    -------
+    DataFrame of shape (n_classes, n_classes), index ``true <name>``, columns ``predicted <name>``.
+    """
+    counts = confusion_matrix(targets, predicted, labels=np.arange(len(class_names)))
+    return pd.DataFrame(
+        counts,
+        index=pd.Index([f"true {c}" for c in class_names], name="true class"),
+        columns=pd.Index([f"predicted {c}" for c in class_names], name="predicted class"),
+    )
+
+
+def experiment_confusions(experiment: Experiment, beats: LabelledSet) -> dict[tuple[str, str], pd.DataFrame]:
+    """Confusion matrix of every arm x trunk of one experiment."""
+    targets = beats.targets[experiment.test_indices]
+    return {
+        key: confusion(targets, predicted_classes(logits, experiment.task), beats.target_names)
+        for key, logits in experiment.logits.items()
+    }
+
+
+def plot_confusions(matrices: Mapping[str, pd.DataFrame], *, title: str):
+    """Row-normalised confusion matrices side by side (true class on the y axis, predicted on the x axis)."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.2), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        counts = matrix.to_numpy()
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
+        classes = [c.removeprefix("true ") for c in matrix.index]
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(name, fontsize=9)
+        ax.grid(False)
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(
+                    j,
+                    i,
+                    f"{counts[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if share[i, j] > 0.6 else "black",
+                )
+    fig.suptitle(title + " (colour: share of the true class)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def training_curves(experiment: Experiment, *, value: str = "val_loss") -> pd.DataFrame:
+    """Long curves (``epoch, value, series, panel``) of one experiment for :func:`ecglib.figures.epoch_curves`:
+    one panel per trunk, one series per arm (``ssl_longer`` and the ensemble, drawn in every panel,
+    continue after ``epochs``)."""
+    frames = []
+    for (arm, trunk), result in experiment.fits.items():
+        history = result.history
+        if value not in history:
+            continue
+        offset = experiment.epochs_trained[(arm, trunk)] - len(history)
+        panels = [t for t in TRUNKS if ("scratch", t) in experiment.fits] if trunk == ENSEMBLE else [trunk]
+        for panel in panels:  # the ensemble is drawn in every trunk's panel
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "epoch": history["epoch"].to_numpy() + offset,
+                        "value": history[value].to_numpy(),
+                        "series": ARM_TITLES[arm],
+                        "panel": panel,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- tables beside the report
+
+
+def _cell(row: pd.Series, name: str) -> str:
+    low, high = row.get(f"{name}_ci_low", np.nan), row.get(f"{name}_ci_high", np.nan)
+    text = f"{100 * row[name]:.2f}"
+    return text + (f" [{100 * low:.1f}, {100 * high:.1f}]" if np.isfinite(low) else "")
+
+
+def table_vs_report(
+    results: pd.DataFrame,
+    reported: Mapping[str, Any],
+    *,
+    arms: Sequence[str],
+    splits: Mapping[str, str],
+    data_source: str,
+) -> pd.DataFrame:
+    """The report's Table 1 or 2 beside ours: one row per arm x trunk, per task the report's accuracy and
+    our accuracy / balanced accuracy / macro-F1 (%, 95 % bootstrap CI) on the given split, and Kachuee
+    et al.'s reported accuracy as a last row.
+
+    Parameters
+    ----------
+    results : :func:`results_table`
+    reported : ``ecglib.params.reported("surrey")``
+    arms : arms shown (Table 1: ``["scratch"]``; Table 2: ``["ssl", "ensemble"]``)
+    splits : task -> split shown
+    data_source : names the datasets in the column titles
+    """
+    rows = []
+    for arm in arms:
+        for trunk in [*TRUNKS, ENSEMBLE]:
+            row: dict[str, Any] = {"model": model_label(arm, trunk)}
+            found = False
+            for task, split in splits.items():
+                ours = results[
+                    (results["task"] == task)
+                    & (results["split"] == split)
+                    & (results["arm"] == arm)
+                    & (results["trunk"] == trunk)
+                ]
+                paper = reported["accuracy"][task].get(arm, {})
+                paper = paper if not isinstance(paper, Mapping) else paper.get(trunk)
+                where = f"{TASK_DATASETS[data_source][task]}, {split}"
+                row[f"report {'MIT-BIH' if task == 'mitbih' else 'PTB'} accuracy %"] = (
+                    np.nan if paper is None else 100 * float(paper)
+                )
+                if len(ours):
+                    found = True
+                    first = ours.iloc[0]
+                    for name in ("accuracy", "balanced_accuracy", "f1_macro"):
+                        row[f"ours {name} % ({where})"] = _cell(first, name)
+                else:
+                    for name in ("accuracy", "balanced_accuracy", "f1_macro"):
+                        row[f"ours {name} % ({where})"] = ""
+            if found:
+                rows.append(row)
+    kachuee = {"model": "Kachuee et al. 2018 CNN (reported)"}
+    for task in splits:
+        kachuee[f"report {'MIT-BIH' if task == 'mitbih' else 'PTB'} accuracy %"] = (
+            100 * reported["kachuee"][task]
+        )
+    rows.append(kachuee)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _gate(trunk: str) -> claims.Gate:
+    return claims.gate(
+        f"ssl_learnt.{trunk}",
+        f"Self-supervision did not learn for the {trunk.upper()} ({{ssl_heads_learnt[{trunk}]}} heads above their "
+        "majority rate), so its transferred trunk is no pre-training",
+    )
+
+
+ALL_SSL_GATE = claims.gate(
+    "ssl_learnt_all",
+    "Self-supervision did not learn for every trunk (heads learnt: {ssl_heads_learnt}), so the ensemble "
+    "of transferred models is not the report's",
+)
+
+#: the report's claims (results: :func:`claim_results`); accuracy on the headline split's natural test set
+CLAIMS = (
+    claims.greater(
+        "SSL pre-training raises the LSTM's MIT-BIH accuracy (report: +4.91 points)",
+        "the LSTM making the largest gain in terms of accuracy with a percentage accuracy gain of 4.91%",
+        a="accuracy.mitbih.ssl.lstm",
+        b="accuracy.mitbih.scratch.lstm",
+        test=None,
+        paper_a="accuracy.mitbih.ssl.lstm",
+        paper_b="accuracy.mitbih.scratch.lstm",
+        digits=4,
+        requires=[_gate("lstm")],
+    ),
+    claims.greater(
+        "SSL pre-training lowers the MLP's MIT-BIH accuracy (report: -3.2 points)",
+        "in the case of the MLP, the pre-training has had a detrimental effect causing to lose an accuracy of 3.2%",
+        a="accuracy.mitbih.scratch.mlp",
+        b="accuracy.mitbih.ssl.mlp",
+        test=None,
+        paper_a="accuracy.mitbih.scratch.mlp",
+        paper_b="accuracy.mitbih.ssl.mlp",
+        digits=4,
+        requires=[_gate("mlp")],
+    ),
+    claims.greater(
+        "SSL pre-training raises the CNN's MIT-BIH accuracy a little (report: +0.41 points)",
+        "For MIT, shown in Table 2, the CNN and the LSTM perform very well (92.28% -> 92.69%)",
+        a="accuracy.mitbih.ssl.cnn",
+        b="accuracy.mitbih.scratch.cnn",
+        test=None,
+        paper_a="accuracy.mitbih.ssl.cnn",
+        paper_b="accuracy.mitbih.scratch.cnn",
+        digits=4,
+        requires=[_gate("cnn")],
+    ),
+    claims.greater(
+        "SSL pre-training raises the LSTM's and CNN's MI accuracy (LSTM shown; report: 83.85 -> 97.04 %)",
+        "For PTB, both the CNN and the LSTM make positive gains",
+        a="accuracy.mi.ssl.lstm",
+        b="accuracy.mi.scratch.lstm",
+        test=None,
+        paper_a="accuracy.mi.ssl.lstm",
+        paper_b="accuracy.mi.scratch.lstm",
+        digits=4,
+        requires=[_gate("lstm")],
+    ),
+    claims.greater(
+        "The ensemble beats every single model on MIT-BIH",
+        "The final ensemble scores the highest accuracy of 93.01%",
+        a="accuracy.mitbih.ensemble",
+        b="accuracy.mitbih.best_single",
+        test=None,
+        paper_a="accuracy.mitbih.ensemble",
+        paper_b="accuracy.mitbih.best_single",
+        digits=4,
+        requires=[ALL_SSL_GATE],
+    ),
+    claims.greater(
+        "The ensemble beats every single model on the MI task",
+        "The final ensemble for PTB scores an impressive highest test accuracy of 98.49%",
+        a="accuracy.mi.ensemble",
+        b="accuracy.mi.best_single",
+        test=None,
+        paper_a="accuracy.mi.ensemble",
+        paper_b="accuracy.mi.best_single",
+        digits=4,
+        requires=[ALL_SSL_GATE],
+    ),
+)
+
+
+def claim_results(
+    results: pd.DataFrame,
+    ssl: Mapping[str, SslResult],
+    *,
+    headline_splits: Mapping[str, str],
+    ensemble_comparison: str,
+) -> dict[str, Any]:
+    """The numbers :data:`CLAIMS` are tested on.
+
+    ``accuracy.<task>.<arm>.<trunk>`` and ``accuracy.<task>.ensemble`` on each task's headline
+    split; ``accuracy.<task>.best_single``: the best single model the ensemble is compared with
+    (``ssl_longer`` with an equal budget, ``ssl`` as in the report); ``ssl_learnt.<trunk>`` and
+    ``ssl_learnt_all`` gate the claims.
+    """
+    accuracy: dict[str, Any] = {}
+    single_arm = "ssl_longer" if ensemble_comparison == "equal_budget" else "ssl"
+    for task, split in headline_splits.items():
+        rows = results[(results["task"] == task) & (results["split"] == split)]
+        by_arm: dict[str, Any] = {
+            arm: {r.trunk: float(r.accuracy) for r in rows[rows["arm"] == arm].itertuples()}
+            for arm in ("scratch", "ssl", "ssl_longer")
+        }
+        ensemble = rows[rows["arm"] == "ensemble"]["accuracy"]
+        by_arm["ensemble"] = float(ensemble.iloc[0]) if len(ensemble) else None
+        singles = list(by_arm[single_arm].values())
+        by_arm["best_single"] = max(singles) if singles else None
+        accuracy[task] = by_arm
+    for task in TASKS:
+        accuracy.setdefault(
+            task, {"scratch": {}, "ssl": {}, "ssl_longer": {}, "ensemble": None, "best_single": None}
+        )
+        for arm in ("scratch", "ssl"):
+            for trunk in TRUNKS:
+                accuracy[task][arm].setdefault(trunk, None)
+    learnt = {t: bool(r.learnt) for t, r in ssl.items()}
+    return {
+        "accuracy": accuracy,
+        "ssl_learnt": {t: learnt.get(t) for t in TRUNKS},
+        "ssl_learnt_all": all(learnt.get(t, False) for t in TRUNKS),
+        "ssl_heads_learnt": {t: f"{int(r.heads['learnt'].sum())} of {len(r.heads)}" for t, r in ssl.items()},
+    }
+
+
+def headline_metrics(results: pd.DataFrame, ssl: Mapping[str, SslResult]) -> dict[str, float]:
+    """Flat metrics for ``metrics.json``: every test metric per task, split, arm and trunk; SSL heads learnt."""
+    out: dict[str, float] = {}
+    for row in results.itertuples():
+        stem = f"{row.task}_{row.split}_{row.arm}_{row.trunk}"
+        for name in ("accuracy", "balanced_accuracy", "f1_macro"):
+            out[f"{name}_{stem}"] = float(getattr(row, name))
+    for trunk, result in ssl.items():
+        out[f"ssl_heads_learnt_{trunk}"] = float(result.heads["learnt"].sum())
+        out[f"ssl_mean_head_margin_{trunk}"] = float(result.heads["margin_over_majority"].mean())
+    return out
+
+
+# --------------------------------------------------------------------------- Figure 1
+
+
+def figure1(beat: np.ndarray, *, seed: int, params: transforms.TransformParams, fs_hz: float = 125.0):
+    """The report's Figure 1: one beat under each of the 8 versions (the padding drawn grey).
+
+    Parameters
+    ----------
+    beat : ndarray of shape (187,) or (187, 1), one zero-padded Kachuee beat
+    seed, params : as for :func:`ecglib.transforms.transform_all`
+    """
+    beat = np.asarray(beat, dtype=np.float32).reshape(1, -1)
+    versions = transforms.transform_all(beat, seed=seed, params=params)
+    length = int(transforms.unpadded_lengths(beat)[0])
+    time_s = np.arange(beat.shape[1]) / fs_hz
+    fig, axes = plt.subplots(2, 4, figsize=(12, 5), sharex=True, sharey=True)
+    for ax, name in zip(axes.ravel(), transforms.TRANSFORMATIONS):
+        ax.plot(time_s, versions[name][0], color="C0", lw=1.2)
+        ax.axvspan(length / fs_hz, time_s[-1], color="0.9", zorder=0)
+        ax.set_title(name, fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)")
+    fig.supylabel("amplitude (min-max units)")
+    fig.suptitle(f"One beat in the 8 versions (Fig. 1); unpadded length {length} samples, its padding shaded")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+# --------------------------------------------------------------------------- adaptors (read a profile)
+
+
+def transform_params_from_params(cfg) -> transforms.TransformParams:
+    """The transformations' parameters of a profile."""
+    return transforms.TransformParams(
+        snr_db=cfg.noise_snr_db,
+        noise_std=cfg.noise_std,
+        stretch_factor=cfg.stretch_factor,
+        squeeze_factor=cfg.squeeze_factor,
+        scale_factor=cfg.scale_factor,
+        segment_samples=cfg.shuffle_segment_samples,
+    )
+
+
+def beats_from_params(cfg, task: str, *, data_root=None) -> LabelledSet:
+    """One task's beats as the profile asks (:func:`load_beats`)."""
+    return load_beats(
+        cfg.data_source,
+        task,
+        seed=cfg.seed,
+        data_root=data_root,
+        sim_n_beats=cfg.sim_n_beats,
+        sim_class_balance=cfg.sim_class_balance,
+        mitbih_records=cfg.mitbih_records,
+        ludb_records=cfg.ludb_records,
+        ludb_exclude_paced=True,
+    )
+
+
+def splits_from_params(cfg, beats: Mapping[str, LabelledSet]) -> dict[tuple[str, str], Split]:
+    """(task, split name) -> :class:`Split` for the profile's ``mitbih_splits`` and ``mi_split``."""
+    out = {}
+    for task, kinds, test_fraction in (
+        ("mitbih", cfg.mitbih_splits, cfg.test_fraction),
+        ("mi", [cfg.mi_split], cfg.mi_test_fraction),
+    ):
+        for kind in kinds:
+            out[(task, kind)] = make_split(
+                beats[task], kind, test_fraction=test_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed
+            )
+    if cfg.headline_split not in cfg.mitbih_splits:
+        raise ValueError(
+            f"headline_split {cfg.headline_split!r} is not one of mitbih_splits {cfg.mitbih_splits}"
+        )
+    return out
+
+
+def headline_splits_from_params(cfg) -> dict[str, str]:
+    """task -> the split the claims and Tables 1-2 use."""
+    return {"mitbih": cfg.headline_split, "mi": cfg.mi_split}
+
+
+#: sources whose text decides what a checkpoint holds (part of the checkpoint key)
+_CHECKPOINT_SOURCES = (
+    "studies/surrey.py",
+    "models/ssl_multitask.py",
+    "transforms.py",
+    "train.py",
+    "segment.py",
+)
+#: parameters that do not change any fit (left out of the checkpoint key)
+_PRESENTATION_KEYS = ("profile", "device", "n_threads", "use_cache", "n_bootstrap", "figure1_beat")
+
+
+def checkpoint_root_from_params(cfg, *, data_root) -> Path | None:
+    """Where this profile's fits keep their checkpoints (None when ``use_cache`` is false).
+
+    ``<ecglib cache>/surrey_fits/<key>``; the key hashes every parameter that changes a fit, the
+    data root and the text of the code that trains (so a code change never reads an old fit).
+    """
+    import hashlib
+    import json
+
+    import ecglib
+    from ecglib.data import cache_dir
+
+    if not cfg.use_cache:
+        return None
+    package = Path(ecglib.__file__).parent
+    digest = hashlib.sha256()
+    values = {k: v for k, v in cfg.as_dict().items() if k not in _PRESENTATION_KEYS}
+    digest.update(json.dumps(values, sort_keys=True, default=str).encode())
+    digest.update(str(Path(data_root).resolve() if data_root is not None else "").encode())
+    for name in _CHECKPOINT_SOURCES:
+        digest.update((package / name).read_bytes())
+    return cache_dir() / "surrey_fits" / digest.hexdigest()[:20]
+
+
+def ssl_from_params(
+    cfg,
+    mitbih: LabelledSet,
+    splits: Mapping[tuple[str, str], Split],
+    *,
+    device,
+    checkpoint_root: Path | None = None,
+):
+    """Build the self-supervised set from MIT-BIH training beats and pre-train every trunk.
+
+    Returns
+    -------
+    (SslData, dict trunk -> SslResult)
+    """
+    mit_splits = [s for (task, _), s in splits.items() if task == "mitbih"]
+    chosen = ssl_beat_indices(len(mitbih.targets), mit_splits, max_beats=cfg.ssl_max_beats, seed=cfg.seed)
+    data = ssl_data(
+        mitbih.signals_mv[chosen],
+        seed=cfg.seed,
+        params=transform_params_from_params(cfg),
+        held_out_fraction=cfg.ssl_held_out_fraction,
+    )
+    results = {
+        trunk: pretrain_ssl(
+            data,
+            trunk,
+            epochs=cfg.ssl_epochs,
+            lr=cfg.lr,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            device=device,
+            bottleneck=cfg.ssl_bottleneck,
+            head_margin=cfg.ssl_head_margin,
+            checkpoint_root=checkpoint_root,
+        )
+        for trunk in cfg.trunks
+    }
+    return data, results
+
+
+def experiments_from_params(
+    cfg,
+    beats: Mapping[str, LabelledSet],
+    splits: Mapping[tuple[str, str], Split],
+    ssl,
+    *,
+    device,
+    checkpoint_root: Path | None = None,
+) -> list[Experiment]:
+    """Every task x split (:func:`run_experiment`) as the profile asks."""
+    return [
+        run_experiment(
+            beats[task],
+            split,
+            ssl,
+            task=task,
+            trunks=cfg.trunks,
+            epochs=cfg.epochs,
+            ensemble_epochs=cfg.ensemble_epochs,
+            ensemble_comparison=cfg.ensemble_comparison,
+            lr=cfg.lr,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            device=device,
+            model_selection=cfg.model_selection,
+            test_rebalance_per_class=cfg.test_rebalance_per_class,
+            test_curves=cfg.test_curves,
+            checkpoint_root=checkpoint_root,
+        )
+        for (task, _), split in splits.items()
+    ]
