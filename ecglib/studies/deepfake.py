@@ -66,20 +66,20 @@ class Experiment:
 
     number: int
     model: str
-    dataset: str  # "pretrain" (GAN / DeepFake) or "finetune" (real ECGs)
+    dataset: str  # "pretrain" (GAN / DeepFake; the paper's DeepFake-small) or "finetune" (the paper's PTB-XL)
     init: str  # "scratch" or "transfer" (from the same model's pre-training experiment)
     title: str
 
 
 #: the paper's section 4 list, in its order
 EXPERIMENTS: tuple[Experiment, ...] = (
-    Experiment(1, "fc", "pretrain", "scratch", "Baseline FC on DeepFake-small"),
-    Experiment(2, "resnet", "pretrain", "scratch", "ResNet on DeepFake-small"),
-    Experiment(3, "resnet", "finetune", "scratch", "ResNet on real ECGs from scratch"),
-    Experiment(4, "resnet", "finetune", "transfer", "ResNet on real ECGs after transfer"),
-    Experiment(5, "vit", "pretrain", "scratch", "ViT on DeepFake-small"),
-    Experiment(6, "vit", "finetune", "scratch", "ViT on real ECGs from scratch"),
-    Experiment(7, "vit", "finetune", "transfer", "ViT on real ECGs after transfer"),
+    Experiment(1, "fc", "pretrain", "scratch", "Baseline FC on the pre-training ECGs"),
+    Experiment(2, "resnet", "pretrain", "scratch", "ResNet on the pre-training ECGs"),
+    Experiment(3, "resnet", "finetune", "scratch", "ResNet on the fine-tuning ECGs from scratch"),
+    Experiment(4, "resnet", "finetune", "transfer", "ResNet on the fine-tuning ECGs after transfer"),
+    Experiment(5, "vit", "pretrain", "scratch", "ViT on the pre-training ECGs"),
+    Experiment(6, "vit", "finetune", "scratch", "ViT on the fine-tuning ECGs from scratch"),
+    Experiment(7, "vit", "finetune", "transfer", "ViT on the fine-tuning ECGs after transfer"),
 )
 
 #: table -> (column title, experiment number, key of the paper's column in reported.yaml)
@@ -87,21 +87,21 @@ PAPER_TABLES: dict[str, tuple[tuple[str, int, str], ...]] = {
     "table1": (("FC, DeepFake-small", 1, "fc_deepfake"),),
     "table2": (
         ("ResNet, DeepFake-small", 2, "resnet_deepfake"),
-        ("ResNet, real from scratch", 3, "resnet_ptbxl"),
+        ("ResNet, fine-tuning set, scratch", 3, "resnet_ptbxl"),
     ),
     "table3": (
-        ("ResNet, real before transfer", 3, "resnet_ptbxl"),
-        ("ResNet, real after transfer", 4, "resnet_transfer"),
+        ("ResNet, fine-tuning set, before transfer", 3, "resnet_ptbxl"),
+        ("ResNet, fine-tuning set, after transfer", 4, "resnet_transfer"),
     ),
-    "table4": (("ViT, DeepFake-small", 5, "vit_deepfake"), ("ViT, real from scratch", 6, "vit_ptbxl")),
+    "table4": (("ViT, DeepFake-small", 5, "vit_deepfake"), ("ViT, fine-tuning set, scratch", 6, "vit_ptbxl")),
     "table5": (
         ("FC, DeepFake", 1, "fc_deepfake"),
         ("ResNet, DeepFake", 2, "resnet_deepfake"),
         ("ViT, DeepFake", 5, "vit_deepfake"),
-        ("ResNet, real", 3, "resnet_ptbxl"),
-        ("ViT, real", 6, "vit_ptbxl"),
-        ("ResNet, real, transfer", 4, "resnet_transfer"),
-        ("ViT, real, transfer", 7, "vit_transfer"),
+        ("ResNet, fine-tuning set", 3, "resnet_ptbxl"),
+        ("ViT, fine-tuning set", 6, "vit_ptbxl"),
+        ("ResNet, fine-tuning set, transfer", 4, "resnet_transfer"),
+        ("ViT, fine-tuning set, transfer", 7, "vit_transfer"),
     ),
 }
 
