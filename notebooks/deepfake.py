@@ -284,7 +284,8 @@ display(headline)
 # %% [markdown]
 # ## Figures
 # Predicted against true values and Bland-Altman plots per target for the fine-tuned ResNet
-# (experiment 4) and ViT (experiment 7), what clinicians read for agreement; the transfer gain.
+# (experiment 4) and ViT (experiment 7), what clinicians read for agreement; the validation
+# loss per epoch; the transfer gain.
 
 # %%
 for number in (4, 7):
@@ -302,6 +303,16 @@ for number in (4, 7):
     ecglib.report.save_figure(run, fig, f"scatter_exp{number}")
     fig = figures.bland_altman(panels, units=units, title=title)
     ecglib.report.save_figure(run, fig, f"bland_altman_exp{number}")
+
+# %%
+for dataset, name in (("pretrain", "curves_pretraining"), ("finetune", "curves_finetuning")):
+    fig = figures.epoch_curves(
+        df.learning_curves(results, dataset=dataset),
+        ylabel=f"validation {cfg.loss.upper()} (standardised)",
+        title=f"Validation loss per epoch, {dataset} experiments (folds: mean +/- SD)",
+        mark_best="min",
+    )
+    ecglib.report.save_figure(run, fig, name)
 
 # %%
 fig = figures.grouped_bars(

@@ -858,6 +858,27 @@ def headline(errors: pd.DataFrame, floor: pd.DataFrame | None = None) -> pd.Data
     return table.reindex(TARGETS)
 
 
+def learning_curves(results: ExperimentResults, *, dataset: str) -> pd.DataFrame:
+    """Validation loss per epoch (standardised targets) of every network of ``dataset``'s experiments.
+
+    One panel per target, one series per experiment; the folds of a fine-tuning experiment are
+    its runs (drawn as mean +/- SD by :func:`ecglib.figures.epoch_curves`).
+    """
+    from ecglib.figures import long_curves
+
+    frames = []
+    for (number, _fold), histories in results.histories.items():
+        spec = experiment(number)
+        if spec.dataset != dataset:
+            continue
+        per_target = len(histories) == len(TARGETS)
+        for part, history in enumerate(histories):
+            panel = TARGET_TITLES[TARGETS[part]] if per_target else "all targets"
+            label = f"{number}: {MODEL_TITLES[spec.model]}{', transfer' if spec.init == 'transfer' else ''}"
+            frames.append(long_curves(history, {"val_loss": label}, panel=panel))
+    return pd.concat(frames, ignore_index=True)
+
+
 # --------------------------------------------------------------------------- final model
 
 
