@@ -283,3 +283,118 @@ def signal_vs_reconstruction(
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig
+
+
+def limits_of_agreement(reference, measured, *, z: float = 1.96) -> tuple[float, float, float]:
+    """Bland-Altman bias and limits of agreement of ``measured - reference``.
+
+    Parameters
+    ----------
+    reference, measured : array-like of shape (n,); pairs with a NaN are dropped
+    z : width of the limits in SDs of the differences (1.96: 95 % for normal differences)
+
+    Returns
+    -------
+    (bias, lower, upper) : mean difference and ``bias -/+ z * SD`` (SD with ddof=1); NaN when
+    fewer than two pairs remain
+    """
+    reference, measured = np.asarray(reference, dtype=np.float64), np.asarray(measured, dtype=np.float64)
+    if reference.shape != measured.shape or reference.ndim != 1:
+        raise ValueError(
+            f"reference and measured must be (n,) of one shape, got {reference.shape}, {measured.shape}"
+        )
+    both = np.isfinite(reference) & np.isfinite(measured)
+    diff = measured[both] - reference[both]
+    if len(diff) < 2:
+        return float("nan"), float("nan"), float("nan")
+    bias, sd = float(diff.mean()), float(diff.std(ddof=1))
+    return bias, bias - z * sd, bias + z * sd
+
+
+def _panel_pairs(panels: Mapping[str, tuple]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    out = []
+    for name, (reference, measured) in panels.items():
+        reference, measured = np.asarray(reference, dtype=np.float64), np.asarray(measured, dtype=np.float64)
+        if reference.shape != measured.shape:
+            raise ValueError(
+                f"panel {name!r}: reference {reference.shape} and measured {measured.shape} differ"
+            )
+        both = np.isfinite(reference) & np.isfinite(measured)
+        out.append((name, reference[both], measured[both]))
+    if not out:
+        raise ValueError("need at least one panel")
+    return out
+
+
+def bland_altman(
+    panels: Mapping[str, tuple],
+    *,
+    units: Mapping[str, str] | None = None,
+    reference_label: str = "true",
+    measured_label: str = "predicted",
+    title: str | None = None,
+) -> Figure:
+    """Bland-Altman plots, one panel per quantity: difference vs mean, with bias and 95 % limits.
+
+    Parameters
+    ----------
+    panels : title -> (reference, measured), each array-like of shape (n,) in the quantity's units
+        (NaN pairs dropped)
+    units : title -> unit shown on the axes
+    reference_label, measured_label : names of the two methods (y axis: measured - reference)
+    """
+    import matplotlib.pyplot as plt
+
+    pairs = _panel_pairs(panels)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(3.6 * len(pairs), 3.4), squeeze=False)
+    for ax, (name, reference, measured) in zip(axes[0], pairs):
+        unit = f" ({units[name]})" if units and name in units else ""
+        ax.scatter((reference + measured) / 2, measured - reference, s=10, alpha=0.7)
+        bias, lower, upper = limits_of_agreement(reference, measured)
+        if np.isfinite(bias):
+            ax.axhline(bias, color="black", lw=1, label=f"bias {bias:.3g}")
+            for limit in (lower, upper):
+                ax.axhline(limit, color="grey", ls="--", lw=1)
+            ax.plot([], [], color="grey", ls="--", lw=1, label=f"95% limits {lower:.3g}, {upper:.3g}")
+            ax.legend(fontsize=7)
+        ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+        ax.set(
+            title=name,
+            xlabel=f"mean of {reference_label} and {measured_label}{unit}",
+            ylabel=f"{measured_label} - {reference_label}{unit}",
+        )
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def predicted_vs_true(
+    panels: Mapping[str, tuple],
+    *,
+    units: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Predicted against true values, one panel per quantity, with the identity line.
+
+    Parameters
+    ----------
+    panels : title -> (true, predicted), each array-like of shape (n,) (NaN pairs dropped)
+    units : title -> unit shown on the axes
+    """
+    import matplotlib.pyplot as plt
+
+    pairs = _panel_pairs(panels)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(3.4 * len(pairs), 3.4), squeeze=False)
+    for ax, (name, true, predicted) in zip(axes[0], pairs):
+        unit = f" ({units[name]})" if units and name in units else ""
+        ax.scatter(true, predicted, s=10, alpha=0.7)
+        if true.size:
+            low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+            ax.plot([low, high], [low, high], color="grey", ls="--", lw=1, label="y = x")
+            ax.legend(fontsize=7)
+        ax.set(title=name, xlabel=f"true{unit}", ylabel=f"predicted{unit}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -99,3 +99,42 @@ def test_scatter_labels_identity_and_reconstruction_panels():
     assert fig.axes[0].get_lines()[0].get_xdata()[-1] == pytest.approx(99 / 50.0)
     with pytest.raises(ValueError, match="k, n_samples"):
         figures.signal_vs_reconstruction(signals, signals[:1], fs_hz=50.0, ylabel="z")
+
+
+def test_limits_of_agreement_bias_and_limits():
+    reference = np.array([100.0, 110.0, 120.0, 130.0, np.nan])
+    measured = np.array([102.0, 108.0, 124.0, 130.0, 500.0])  # differences 2, -2, 4, 0; the NaN pair dropped
+    bias, lower, upper = figures.limits_of_agreement(reference, measured)
+    sd = np.std([2.0, -2.0, 4.0, 0.0], ddof=1)
+    assert bias == pytest.approx(1.0)
+    assert (lower, upper) == pytest.approx((1.0 - 1.96 * sd, 1.0 + 1.96 * sd))
+    assert all(np.isnan(figures.limits_of_agreement([1.0], [2.0])))
+    with pytest.raises(ValueError, match="shape"):
+        figures.limits_of_agreement([1.0, 2.0], [1.0])
+
+
+def test_bland_altman_draws_differences_against_means_with_the_limits():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(400, 30, 50)
+    measured = reference + rng.normal(5, 3, 50)
+    fig = figures.bland_altman(
+        {"QT": (reference, measured), "QRS": (reference / 4, reference / 4)}, units={"QT": "ms"}
+    )
+    qt, qrs = fig.axes
+    points = qt.collections[0].get_offsets()
+    assert np.allclose(points[:, 0], (reference + measured) / 2)
+    assert np.allclose(points[:, 1], measured - reference)
+    bias, lower, upper = figures.limits_of_agreement(reference, measured)
+    levels = sorted(line.get_ydata()[0] for line in qt.lines if len(line.get_ydata()))
+    for level in (lower, 0.0, bias, upper):
+        assert any(np.isclose(level, other) for other in levels)
+    assert "(ms)" in qt.get_ylabel() and qrs.get_title() == "QRS"
+
+
+def test_predicted_vs_true_has_one_panel_per_quantity_and_the_identity_line():
+    fig = figures.predicted_vs_true(
+        {"HR": ([60.0, 70.0, np.nan], [61.0, 69.0, 80.0]), "PR": ([150.0], [140.0])}
+    )
+    assert [ax.get_title() for ax in fig.axes] == ["HR", "PR"]
+    assert len(fig.axes[0].collections[0].get_offsets()) == 2  # the NaN pair dropped
+    assert any(line.get_label() == "y = x" for line in fig.axes[0].lines)
