@@ -66,7 +66,7 @@ pretrain_epochs = 3  # paper: 100
 lr = 0.01
 batch_size = 32  # paper: 256
 selection = "validation"  # validation | test_set_as_in_paper
-n_seeds = 1  # issue: >= 3
+n_seeds = 1  # issue: 3 or more
 bootstrap_rounds = 50
 small_max_train = 1000
 convergence_fraction = 0.95

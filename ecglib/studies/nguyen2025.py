@@ -269,6 +269,10 @@ def make_splits(
         ]
     if rule != "patient_kfold":
         raise ValueError(f"split rule must be 'holdout' or 'patient_kfold', got {rule!r}")
+    if n_folds < 3:
+        raise ValueError(
+            f"patient_kfold needs n_folds >= 3 (a test, a validation and a training fold), got {n_folds}"
+        )
     folds = patient_kfold(ids, targets, n_folds=n_folds, seed=seed)
     out = []
     for k in range(n_folds):
