@@ -106,15 +106,8 @@ with run.stage("data"):
     )
     prepared = nd.datasets_from_params(cfg, names, data_root=run.data_root)
     splits = nd.splits_from_params(cfg, prepared, data_root=run.data_root)
-for name, item in prepared.items():
-    run.record_data(
-        nd.registry_name(name),
-        set=name,
-        n_records=len(item.examples),
-        counts=item.counts,
-        labels=list(item.examples.target_names),
-        unscored=item.unscored,
-    )
+for source, sets in nd.data_facts(prepared).items():  # LUDB's two label sets are one source
+    run.record_data(source, sets=sets)
 sizes = nd.table1(prepared, splits, reported["table1"])
 ecglib.report.save_table(run, sizes, "table1_datasets", caption="Table 1: our sets beside the paper's")
 display(sizes)

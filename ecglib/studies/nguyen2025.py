@@ -217,6 +217,20 @@ def datasets_from_params(
     }
 
 
+def data_facts(prepared: Mapping[str, Prepared]) -> dict[str, dict[str, dict]]:
+    """For ``run.record_data``: registered source -> dataset name -> records, counts, labels, unscored labels."""
+    facts: dict[str, dict[str, dict]] = {}
+    for name, item in prepared.items():
+        facts.setdefault(registry_name(name), {})[name] = {
+            "n_records": len(item.examples),
+            "counts": item.counts,
+            "labels": list(item.examples.target_names),
+            "unscored": item.unscored,
+            "split": f"{item.split_unit}-wise",
+        }
+    return facts
+
+
 def table1(
     prepared: Mapping[str, Prepared], splits: Mapping[str, Sequence[Split]], reported_table1
 ) -> pd.DataFrame:
