@@ -74,6 +74,7 @@ sweep_upstream = "sim-ptbxl"  # paper: georgia
 sweep_downstream = "sim-chapman"  # paper: ptbxl
 sweep_models = ["resnet1d18"]
 sweep_sizes = [15, 30]  # paper: 500 ... 9,000
+sweep_epochs = 3  # paper: 100
 output_dir = None
 
 # %%

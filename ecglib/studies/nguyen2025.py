@@ -183,7 +183,7 @@ def load_dataset(
         patient_ids=np.asarray(raw.patient_ids).astype(str)[kept],
         fs_hz=float(fs_hz),
         lead_names=tuple(raw.lead_names),
-        target_names=tuple(np.asarray(raw.target_names)[scored]),
+        target_names=tuple(str(name) for name in np.asarray(raw.target_names)[scored]),
         task="multi_label",
         source=raw.source,
         exclusions={**raw.exclusions, "shorter_than_duration": counts["n_dropped_short"]},
@@ -548,7 +548,8 @@ def plan_units(
 
     A downstream unit names its pre-training by that unit's key (the key determines the weights);
     the pair upstream == downstream is skipped (as in the paper's figures). ``sweep``: ``upstream``,
-    ``downstream``, ``models``, ``sizes`` (training subsets of the first split of ``downstream``).
+    ``downstream``, ``models``, ``sizes`` (training subsets of the first split of ``downstream``) and
+    optionally ``epochs`` (default: ``epochs``).
 
     Returns
     -------
@@ -603,6 +604,7 @@ def plan_units(
 
     def downstream_unit(job: Job, split: Split) -> None:
         item = prepared[job.downstream]
+        n_epochs = int(sweep.get("epochs", epochs)) if job.experiment == "size_sweep" else int(epochs)
         parts = {
             **common,
             "role": job.arm,
@@ -612,7 +614,7 @@ def plan_units(
             "val": split.val,
             "test": split.test,
             "seed": job.seed,
-            "epochs": int(epochs),
+            "epochs": n_epochs,
         }
         needs: tuple[str, ...] = ()
         n_init = None
@@ -631,7 +633,7 @@ def plan_units(
             split,
             arch=job.arch,
             seed=job.seed,
-            epochs=epochs,
+            epochs=n_epochs,
             lr=lr,
             batch_size=batch_size,
             selection=selection,
@@ -713,6 +715,7 @@ def plan_from_params(
             "downstream": cfg["sweep_downstream"],
             "models": cfg["sweep_models"],
             "sizes": cfg["sweep_sizes"],
+            "epochs": cfg["sweep_epochs"],
         }
     return plan_units(
         prepared,
