@@ -398,3 +398,38 @@ def predicted_vs_true(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def confusion_matrices(matrices: Mapping[str, pd.DataFrame], *, title: str) -> Figure:
+    """Row-normalised confusion matrices side by side (true class on the y axis, predicted on the x axis).
+
+    ``matrices``: panel title -> counts from :func:`ecglib.metrics.confusion_table` (true rows).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.2), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        counts = matrix.to_numpy()
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
+        classes = [c.removeprefix("true ") for c in matrix.index]
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(name, fontsize=9)
+        ax.grid(False)
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(
+                    j,
+                    i,
+                    f"{counts[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if share[i, j] > 0.6 else "black",
+                )
+    fig.suptitle(title + " (colour: share of the true class)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig

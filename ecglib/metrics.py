@@ -406,3 +406,20 @@ def task_metrics(
     if task == "reconstruction":
         return {}
     raise ValueError(f"task must be one of {tuple(METRICS_BY_TASK)}, got {task!r}")
+
+
+def confusion_table(targets: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]):
+    """Confusion counts: rows are the **true** classes, columns the **predicted** ones (labelled so).
+
+    Returns
+    -------
+    DataFrame of shape (n_classes, n_classes), index ``true <name>``, columns ``predicted <name>``.
+    """
+    import pandas as pd
+
+    counts = skm.confusion_matrix(targets, predicted, labels=np.arange(len(class_names)))
+    return pd.DataFrame(
+        counts,
+        index=pd.Index([f"true {c}" for c in class_names], name="true class"),
+        columns=pd.Index([f"predicted {c}" for c in class_names], name="predicted class"),
+    )

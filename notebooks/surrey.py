@@ -241,7 +241,7 @@ for experiment in experiments:
     shown = {
         f"{trunk} {arm}": matrices[(arm, trunk)] for arm, trunk in matrices if arm in ("scratch", "ensemble")
     }
-    fig = sr.plot_confusions(
+    fig = figures.confusion_matrices(
         shown, title=f"{sr.task_title(experiment.task, cfg.data_source)}, {experiment.split}"
     )
     ecglib.report.save_figure(run, fig, f"confusion_{experiment.task}_{experiment.split}")

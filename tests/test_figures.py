@@ -138,3 +138,15 @@ def test_predicted_vs_true_has_one_panel_per_quantity_and_the_identity_line():
     assert [ax.get_title() for ax in fig.axes] == ["HR", "PR"]
     assert len(fig.axes[0].collections[0].get_offsets()) == 2  # the NaN pair dropped
     assert any(line.get_label() == "y = x" for line in fig.axes[0].lines)
+
+
+def test_confusion_matrices_put_true_classes_on_rows():
+    from ecglib import metrics
+
+    table = metrics.confusion_table(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), ("N", "S", "V"))
+    assert table.loc["true N", "predicted S"] == 1 and table.loc["true V", "predicted S"] == 1
+    assert table.to_numpy().sum(axis=1).tolist() == [2, 1, 1]  # rows count the true classes
+    fig = figures.confusion_matrices({"CNN": table}, title="MIT-BIH")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "true class" and ax.get_xlabel() == "predicted class"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["N", "S", "V"]

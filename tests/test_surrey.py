@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import ecglib.params
-from ecglib import claims
+from ecglib import claims, metrics
 from ecglib.data import LabelledSet
 from ecglib.errors import DataMissingError
 from ecglib.models.ssl_multitask import head_accuracy_table
@@ -166,7 +166,7 @@ def test_rebalancing_draws_per_class_with_replacement_from_the_test_beats():
 
 
 def test_confusion_matrix_rows_are_true_columns_predicted():
-    matrix = sr.confusion(np.array([0, 0, 1]), np.array([1, 1, 1]), ("N", "S"))
+    matrix = metrics.confusion_table(np.array([0, 0, 1]), np.array([1, 1, 1]), ("N", "S"))
     assert matrix.index.name == "true class" and matrix.columns.name == "predicted class"
     assert matrix.loc["true N", "predicted S"] == 2
     assert matrix.loc["true S", "predicted N"] == 0

@@ -34,7 +34,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
 from ecglib import claims, metrics, stats, transforms
@@ -781,58 +780,13 @@ def results_table(
     return pd.DataFrame(rows)
 
 
-def confusion(targets: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]) -> pd.DataFrame:
-    """Confusion counts: rows are the **true** classes, columns the **predicted** ones (labelled so).
-
-    Returns
-    -------
-    DataFrame of shape (n_classes, n_classes), index ``true <name>``, columns ``predicted <name>``.
-    """
-    counts = confusion_matrix(targets, predicted, labels=np.arange(len(class_names)))
-    return pd.DataFrame(
-        counts,
-        index=pd.Index([f"true {c}" for c in class_names], name="true class"),
-        columns=pd.Index([f"predicted {c}" for c in class_names], name="predicted class"),
-    )
-
-
 def experiment_confusions(experiment: Experiment, beats: LabelledSet) -> dict[tuple[str, str], pd.DataFrame]:
     """Confusion matrix of every arm x trunk of one experiment."""
     targets = beats.targets[experiment.test_indices]
     return {
-        key: confusion(targets, predicted_classes(logits, experiment.task), beats.target_names)
+        key: metrics.confusion_table(targets, predicted_classes(logits, experiment.task), beats.target_names)
         for key, logits in experiment.logits.items()
     }
-
-
-def plot_confusions(matrices: Mapping[str, pd.DataFrame], *, title: str):
-    """Row-normalised confusion matrices side by side (true class on the y axis, predicted on the x axis)."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.2), squeeze=False)
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
-        counts = matrix.to_numpy()
-        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-        ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
-        classes = [c.removeprefix("true ") for c in matrix.index]
-        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
-        ax.set_yticks(range(len(classes)), classes, fontsize=7)
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title(name, fontsize=9)
-        ax.grid(False)
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                ax.text(
-                    j,
-                    i,
-                    f"{counts[i, j]}",
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color="white" if share[i, j] > 0.6 else "black",
-                )
-    fig.suptitle(title + " (colour: share of the true class)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
 
 
 def training_curves(experiment: Experiment, *, value: str = "val_loss") -> pd.DataFrame:
