@@ -120,14 +120,18 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
 
 
 def git_commit(repo: Path | None = None) -> dict[str, Any]:
-    """The current commit and whether the work tree has uncommitted changes."""
+    """The current commit and whether the work tree differs from it.
+
+    Dirty means a modified tracked file or an untracked file that git does not ignore (a new module
+    that is not committed yet changes what ran just as much as an edit does).
+    """
     repo = repo or _params.repo_root()
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=normal"],
             cwd=repo,
             capture_output=True,
             text=True,

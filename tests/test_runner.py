@@ -85,3 +85,20 @@ def test_cli_lists_studies(capsys):
     out = capsys.readouterr().out
     for study in ("jang2021", "nguyen2025", "vavekanand", "surrey", "deepfake"):
         assert study in out
+
+
+def test_git_commit_counts_an_untracked_file_as_dirty_but_not_an_ignored_one(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / ".gitignore").write_text("outputs/\n")
+    git("add", ".gitignore")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "run.json").write_text("{}")
+    assert runner.git_commit(tmp_path)["dirty"] is False  # ignored outputs do not count
+    (tmp_path / "new_module.py").write_text("x = 1\n")
+    assert runner.git_commit(tmp_path)["dirty"] is True
