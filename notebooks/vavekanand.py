@@ -36,7 +36,7 @@ data_source = "sim-mitbih-windows"  # sim-mitbih-windows | mitbih (paper)
 device = "auto"
 n_threads = 1
 use_cache = True
-patients = None  # None = the 29 records of the paper
+patients = None  # None: the paper's 29 records
 sim_n_patients = 4  # paper: 29 patients
 sim_windows_per_patient = 120
 sim_min_windows_per_class = 6

@@ -68,6 +68,19 @@ def test_parameters_cell_equals_the_smoke_profile(study):
     assert not differing, f"{study}: notebook value vs smoke.yaml value: {differing}"
 
 
+@pytest.mark.parametrize("study", STUDIES)
+def test_papermill_sees_every_parameter(study):
+    """papermill parses each line itself (``--help-notebook``, its "unknown parameter" warning); a comment
+    it cannot parse (e.g. ``x = None  # None = ...``) hides that parameter from it."""
+    import papermill
+
+    notebook = runner.notebook_path(study)
+    seen = set(papermill.inspect_notebook(str(notebook)))
+    assert seen == set(parameters_cell(notebook)), (
+        f"{study}: papermill cannot parse {sorted(set(parameters_cell(notebook)) - seen)}"
+    )
+
+
 def test_parameters_cell_parser_catches_a_difference(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("seed = 1\nlr = [0.1, 0.01]", metadata={"tags": ["parameters"]})]
