@@ -335,3 +335,34 @@ def test_smoke_run_metrics(smoke_run):
         "fig5_resnet1d18_epochs",
     ):
         assert (run_dir / "figures" / f"{figure}.png").is_file()
+
+
+def _throughput_benchmark():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nguyen2025_throughput.py"
+    spec = importlib.util.spec_from_file_location("nguyen2025_throughput", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paper_grid_has_the_units_the_protocol_implies():
+    """3 upstream x 6 models pre-trainings; per seed and model, scratch on each of 5 downstream sets
+    plus a fine-tune from every other upstream set (2 for the 3 upstream sets, 3 for PTB and
+    CODE-test); the size sweep: 10 sizes x 3 ResNets x 2 arms; 3 seeds; one hold-out split."""
+    import yaml
+
+    bench = _throughput_benchmark()
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "params/nguyen2025/paper.yaml").read_text())
+    units_, jobs = bench.planned_grid(cfg)
+    per_seed_model = 3 * (1 + 2) + 2 * (1 + 3)
+    assert len(units_) == 3 * 6 + per_seed_model * 6 * 3 + 10 * 3 * 2 * 3 == 504
+    # the cost model: epochs x (train / train rate + (val + test) / inference rate), summed
+    rates = {
+        arch: {"train_examples_per_s": 100.0, "inference_examples_per_s": 1000.0} for arch in cfg["models"]
+    }
+    cost = bench.grid_cost(units_[:1], rates)
+    parts = units_[0].key_parts
+    expected = parts["epochs"] * (len(parts["train"]) / 100 + (len(parts["val"]) + len(parts["test"])) / 1000)
+    assert parts["role"] == "pretrain" and cost["seconds"] == pytest.approx(expected)
