@@ -230,7 +230,7 @@ def test_early_stopping_waits_for_min_epochs_and_cosine_schedule_sets_the_rate()
     # no stop before epoch 5; best 0.6 at epoch 6, then two epochs without improvement
     assert waited.best_epoch == 6 and waited.history["epoch"].tolist() == list(range(1, 9))
     rates = waited.history["lr"].to_numpy()
-    assert rates[0] == COMMON["lr"] and np.all(np.diff(rates) < 0) and rates[-1] > 1e-4
+    assert rates[0] == pytest.approx(COMMON["lr"]) and np.all(np.diff(rates) < 0) and rates[-1] > 1e-4
     expected = [
         train.scheduled_lr(e, epochs=8, lr=COMMON["lr"], schedule="cosine", lr_min=1e-4) for e in range(1, 9)
     ]
