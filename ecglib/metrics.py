@@ -37,6 +37,7 @@ __all__ = [
     "roc_auc",
     "mae_per_target",
     "learning_curve_index",
+    "learning_curve_never_drops",
     "task_metrics",
     "METRICS_BY_TASK",
 ]
@@ -346,6 +347,22 @@ def learning_curve_index(curve, *, epsilon: float = float(np.finfo(np.float64).e
     mean_positive = float(positive.mean()) if positive.size else 0.0
     mean_negative = float(negative.mean()) if negative.size else 0.0
     return mean_positive / (mean_negative + epsilon) * float(values.max())
+
+
+def learning_curve_never_drops(curve) -> bool:
+    """Whether ``curve`` has no epoch-to-epoch drop, so :func:`learning_curve_index` divides by ε alone.
+
+    Such a curve's LCI is ``mean pos / ε * best`` (about 1e13-1e15 for F1 gains of 0.01-0.1 with
+    the default ε; 0 for a flat curve): an artefact of ε, not a measure of stability. Flag these
+    trials and summarise LCIs with medians and rank tests beside the mean ± SD.
+
+    >>> learning_curve_never_drops([0.2, 0.5, 0.5, 0.6]), learning_curve_never_drops([0.2, 0.5, 0.4])
+    (True, False)
+    """
+    values = _as_finite_array(curve, "curve").astype(np.float64)
+    if values.ndim != 1 or len(values) < 2:
+        raise ValueError(f"curve must be 1-D with at least 2 epochs, got shape {values.shape}")
+    return bool(np.all(np.diff(values) >= 0))
 
 
 # --------------------------------------------------------------------------- per task

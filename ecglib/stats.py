@@ -346,7 +346,10 @@ TWO_SAMPLE_TESTS = {
     "welch": "Welch's t-test",
     "paired_t": "paired t-test",
     "wilcoxon": "Wilcoxon signed-rank test",
+    "mann_whitney": "Mann-Whitney U test",
 }
+#: the unpaired ones (the others need equal-length paired samples)
+UNPAIRED_TESTS = ("welch", "mann_whitney")
 
 
 @dataclass(frozen=True)
@@ -368,7 +371,7 @@ class Comparison:
     @property
     def n_text(self) -> str:
         """Sample sizes for a table: ``"10 pairs"`` for paired tests, else ``"10 vs 10"``."""
-        return f"{self.n_a} pairs" if self.test in ("paired_t", "wilcoxon") else f"{self.n_a} vs {self.n_b}"
+        return f"{self.n_a} vs {self.n_b}" if self.test in UNPAIRED_TESTS else f"{self.n_a} pairs"
 
 
 def compare_samples(a, b, *, test: str = "welch") -> Comparison:
@@ -382,7 +385,9 @@ def compare_samples(a, b, *, test: str = "welch") -> Comparison:
     Parameters
     ----------
     a, b : array-like of shape (n_a,), (n_b,); paired tests need ``n_a == n_b``
-    test : {"welch", "paired_t", "wilcoxon"}, default="welch"
+    test : {"welch", "mann_whitney", "paired_t", "wilcoxon"}, default="welch"
+        ``mann_whitney``: two-sided rank test (``scipy.stats.mannwhitneyu``), robust to a few huge
+        values; NaN with fewer than two values on a side or when every value is tied.
 
     Returns
     -------
@@ -402,6 +407,9 @@ def compare_samples(a, b, *, test: str = "welch") -> Comparison:
                 p = float("nan") if sample_a[0] == sample_b[0] else 0.0
             else:
                 p = welch_ttest(sample_a, sample_b).p
+    elif test == "mann_whitney":
+        if sample_a.size >= 2 and sample_b.size >= 2 and np.ptp(np.concatenate([sample_a, sample_b])) > 0:
+            p = float(scipy.stats.mannwhitneyu(sample_a, sample_b, alternative="two-sided").pvalue)
     else:
         if sample_a.shape != sample_b.shape:
             raise ValueError(

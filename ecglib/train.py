@@ -54,6 +54,8 @@ __all__ = [
 
 TASKS = ("single_label", "multi_label", "regression", "reconstruction")
 OPTIMIZERS = ("adam", "adamw", "nadam", "sgd")
+#: learning-rate schedules of :func:`fit` (see :func:`scheduled_lr`)
+LR_SCHEDULES = ("constant", "cosine")
 CHECKPOINT_VERSION = 1
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
@@ -300,6 +302,22 @@ def _make_optimizer(optimizer, parameters, lr: float, weight_decay: float) -> to
     )
 
 
+def scheduled_lr(
+    epoch: int, *, epochs: int, lr: float, schedule: str = "constant", lr_min: float = 0.0
+) -> float:
+    """The learning rate of 1-based ``epoch`` under ``schedule``.
+
+    ``"constant"``: ``lr`` throughout. ``"cosine"``: cosine annealing per epoch from ``lr``
+    (epoch 1) towards ``lr_min``, ``lr_min + (lr - lr_min) * (1 + cos(pi * (epoch - 1) / epochs)) / 2``;
+    a function of the epoch alone, so a resumed run follows the same schedule.
+    """
+    if schedule == "constant":
+        return float(lr)
+    if schedule == "cosine":
+        return float(lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * (epoch - 1) / epochs)))
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+
+
 def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
 
@@ -543,9 +561,11 @@ class _Selection:
         monitor: str,
         monitor_mode: str,
         early_stopping_patience: int | None,
+        early_stopping_min_epochs: int = 0,
     ) -> bool:
         """Append ``row``; keep the weights if ``monitor`` improved; stop early after
-        ``early_stopping_patience`` epochs without improvement. Returns whether it improved."""
+        ``early_stopping_patience`` epochs without improvement, never before epoch
+        ``early_stopping_min_epochs``. Returns whether it improved."""
         self.history.append(row)
         improved = _is_improvement(row[monitor], self.best_score, monitor_mode)
         if improved:
@@ -557,7 +577,11 @@ class _Selection:
             self.epochs_without_improvement = 0
         else:
             self.epochs_without_improvement += 1
-        if early_stopping_patience is not None and self.epochs_without_improvement >= early_stopping_patience:
+        if (
+            early_stopping_patience is not None
+            and self.epochs_without_improvement >= early_stopping_patience
+            and row["epoch"] >= early_stopping_min_epochs
+        ):
             self.stopped_early = True
         return improved
 
@@ -709,6 +733,9 @@ def fit(
     monitor: str = "val_loss",
     monitor_mode: str = "min",
     early_stopping_patience: int | None = None,
+    early_stopping_min_epochs: int = 0,
+    lr_schedule: str = "constant",
+    lr_min: float = 0.0,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
     weighted_sampling: bool = False,
@@ -751,6 +778,13 @@ def fit(
     monitor_mode : {"min", "max"}
     early_stopping_patience : int, optional
         Stop after this many epochs without improvement of ``monitor``.
+    early_stopping_min_epochs : int, default=0
+        Never stop early before this epoch (a loss that sits on a plateau for a while before it
+        falls, e.g. an autoencoder predicting the mean, is not stopped on that plateau).
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        Per-epoch learning rate (:func:`scheduled_lr`); with ``"cosine"`` the history gets an
+        ``lr`` column.
+    lr_min : float, default=0.0, the cosine schedule's final learning rate
     checkpoint_dir : path, optional
         Writes ``last.pt`` (full state, each epoch) and ``best.pt`` (best weights).
     resume : bool, default=False
@@ -791,6 +825,13 @@ def fit(
     ValueError
         Bad arguments, data or a checkpoint from different settings (messages say which).
     """
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+    if not (isinstance(lr_min, (int, float)) and 0 <= lr_min <= lr):
+        raise ValueError(f"lr_min must be a number in [0, lr={lr}], got {lr_min!r}")
+    min_epochs = early_stopping_min_epochs
+    if isinstance(min_epochs, bool) or not isinstance(min_epochs, (int, np.integer)) or min_epochs < 0:
+        raise ValueError(f"early_stopping_min_epochs must be a non-negative int, got {min_epochs!r}")
     _check_fit_arguments(
         task=task,
         epochs=epochs,
@@ -859,6 +900,8 @@ def fit(
         "monitor": monitor,
         "monitor_mode": monitor_mode,
     }
+    if lr_schedule != "constant":  # only then: checkpoints of constant-rate runs stay resumable
+        settings.update(lr_schedule=lr_schedule, lr_min=float(lr_min), epochs=int(epochs))
     checkpoint_path = None
     if checkpoint_dir is not None:
         Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
@@ -897,6 +940,10 @@ def fit(
                 if selection.stopped_early:
                     break
                 started = time.perf_counter()
+                epoch_lr = scheduled_lr(epoch, epochs=epochs, lr=lr, schedule=lr_schedule, lr_min=lr_min)
+                if lr_schedule != "constant":  # a constant rate leaves the optimiser's own lr alone
+                    for group in trainer.optimiser.param_groups:
+                        group["lr"] = epoch_lr
                 train_loss = _train_epoch(
                     trainer,
                     train_set,
@@ -914,6 +961,8 @@ def fit(
                         f"(lr {lr}); lower the learning rate"
                     )
                 row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
+                if lr_schedule != "constant":
+                    row["lr"] = epoch_lr
                 row.update(evaluate("val", val_set))
                 row.update(evaluate("test", test_set))
                 if monitor not in row:
@@ -925,6 +974,7 @@ def fit(
                     monitor=monitor,
                     monitor_mode=monitor_mode,
                     early_stopping_patience=early_stopping_patience,
+                    early_stopping_min_epochs=int(min_epochs),
                 )
                 if improved and checkpoint_dir is not None:
                     _atomic_torch_save(selection.best_state, Path(checkpoint_dir) / BEST_CHECKPOINT)

@@ -95,12 +95,23 @@ def test_profiles_share_the_schema_keys_and_validate():
         assert cfg.profile == profile
     paper = params.load(STUDY, "paper")
     # the paper's protocol where it is public
-    assert (paper.fs_hz, paper.window_samples, paper.cae_kernel_size, paper.cae_latent_dim) == (
+    scale = study.time_scale(paper.as_dict())
+    assert (
+        paper.fs_hz,
+        paper.window_samples,
+        scale["kernel_samples"],
+        scale["halvings"],
+        paper.cae_latent_dim,
+    ) == (
         250.0,
         2048,
         19,
+        7,
         60,
     )
+    assert (
+        study.cae_kwargs(paper.as_dict())["downsample"] == cae.DEFAULT_DOWNSAMPLE
+    )  # the authors' blocks 2-8
     assert (paper.epochs, paper.lr, paper.optimizer, paper.n_trials) == (150, 0.005, "adam", 10)
     assert paper.train_fractions == [1.0, 0.5, 0.25] and paper.test_fraction == 0.2
     assert paper.data_source == "chapman"
@@ -114,8 +125,12 @@ def test_reported_means_match_their_trials():
     assert reported["reconstruction_error"]["total"] / 2048 == pytest.approx(
         reported["reconstruction_error"]["per_point"], abs=1e-3
     )
+    # Table 2: sample SDs except 100% image_transfer; Table 3: population SDs
+    assert reported["sd_ddof"] == {"table2_best_f1": 1, "table3_lci": 0}
+    exceptions = {("table2_best_f1", 100, "image_transfer")}
     n_checked = 0
     for table in ("table2_best_f1", "table3_lci"):
+        ddof = reported["sd_ddof"][table]
         for size, arms in reported[table].items():
             assert size in (100, 50, 25)
             for arm, entry in arms.items():
@@ -123,7 +138,10 @@ def test_reported_means_match_their_trials():
                     continue
                 assert len(entry["trials"]) == 10
                 assert np.mean(entry["trials"]) == pytest.approx(entry["mean"], abs=1e-3), (table, size, arm)
-                assert np.std(entry["trials"]) == pytest.approx(entry["sd"], abs=1.5e-3), (table, size, arm)
+                stated = 1 - ddof if (table, size, arm) in exceptions else ddof
+                assert round(np.std(entry["trials"], ddof=stated), 3) == entry["sd"], (table, size, arm)
+                if table == "table3_lci":  # every Table 3 SD tells the conventions apart
+                    assert round(np.std(entry["trials"], ddof=1), 3) != entry["sd"], (size, arm)
                 n_checked += 1
     assert n_checked == 15
 
@@ -181,6 +199,31 @@ def test_transfer_and_random_arms_differ_only_in_the_encoder():
     assert not torch.equal(transfer.encoder.stem[0].weight, random.encoder.stem[0].weight)
     with pytest.raises(ValueError, match="encoder"):
         study.build_model("transfer", n_classes=3, seed=5, cae_options=TINY_CAE, head_hidden_units=[4])
+
+
+def test_kernel_and_halvings_scale_with_the_sampling_rate():
+    base = params.load(STUDY, "paper").as_dict()
+    expected = {125.0: (9, 6), 250.0: (19, 7), 500.0: (39, 8)}
+    for fs_hz, (kernel, halvings) in expected.items():
+        window = int(2048 * fs_hz / 250.0)  # 8.192 s at every rate
+        cfg = {**base, "fs_hz": fs_hz, "window_samples": window}
+        scale = study.time_scale(cfg)
+        assert (scale["kernel_samples"], scale["halvings"]) == (kernel, halvings), fs_hz
+        assert scale["bottleneck_cells"] == 16 and scale["bottleneck_ms"] == pytest.approx(512.0)
+        assert scale["kernel_ms"] == pytest.approx(76.0, abs=4.0) and scale["kernel_samples"] % 2 == 1
+        assert sum(scale["downsample"]) == halvings
+        encoder = cae.make_autoencoder(seed=0, **{**study.cae_kwargs(cfg), "base_filters": 1}).encoder
+        assert encoder.encoded_samples == 16, fs_hz  # the same 16 cells of 512 ms at every rate
+    # fewer halvings drop the earliest of the authors' blocks 2-8; a longer cell keeps the time scale
+    assert study.downsample_plan(6) == (False, False, True, True, True, True, True, True, False)
+    assert study.downsample_plan(7) == cae.DEFAULT_DOWNSAMPLE
+    assert study.n_halvings(256.0, 125.0) == 5 and study.kernel_samples(76.0, 125.0) == 9
+    local = params.load(STUDY, "local").as_dict()
+    assert study.time_scale(local)["kernel_samples"] == 9
+    with pytest.raises(ValueError, match="window_samples=1000 must divide by 2\\*\\*6"):
+        study.cae_kwargs({**base, "fs_hz": 125.0, "window_samples": 1000})
+    with pytest.raises(ValueError, match="cae_bottleneck_ms"):
+        study.n_halvings(0.5, 125.0)
 
 
 def _tiny_problem(n=48, n_samples=256, seed=0):
@@ -289,6 +332,7 @@ def _fake_trials(image_gap=0.1):
                         f1=value,
                         f1_best_test_epoch=value,
                         lci_test=1.5 if arm == "transfer" else 1.0 + 0.01 * trial,
+                        lci_test_never_drops=False,
                         f1_selected=value,
                     )
                 )
@@ -297,7 +341,7 @@ def _fake_trials(image_gap=0.1):
 
 import pandas as pd  # noqa: E402
 
-from ecglib import claims  # noqa: E402
+from ecglib import claims, stats  # noqa: E402
 
 
 def test_results_table_structure():
@@ -307,6 +351,7 @@ def test_results_table_structure():
     )
     assert list(table.index) == [f"trial {i}" for i in range(1, 6)] + [
         "mean ± SD (ddof=1)",
+        "n (trials)",
         "p (transfer vs random, Welch's t-test)",
         "p (transfer vs image_transfer, Welch's t-test)",
     ]
@@ -314,6 +359,40 @@ def test_results_table_structure():
     assert len(table.columns) == 9
     assert table.loc["mean ± SD (ddof=1)", "25% random"].startswith("0.55")
     assert table.loc["p (transfer vs random, Welch's t-test)", "25% transfer"] == "<0.001"
+    assert set(table.loc["n (trials)"]) == {"5"}
+
+
+def test_sd_convention_switch():
+    trials = _fake_trials()
+    reported = params.reported(STUDY)
+    assert study.table_ddof("as_paper", reported, "table2_best_f1") == 1
+    assert study.table_ddof("as_paper", reported, "table3_lci") == 0
+    assert study.table_ddof("sample", reported, "table3_lci") == 1
+    assert study.table_ddof("population", reported, "table2_best_f1") == 0
+    with pytest.raises(ValueError, match="sd_convention"):
+        study.table_ddof("bessel", reported, "table3_lci")
+    values = trials[(trials["arm"] == "random") & (trials["train_fraction"] == 0.25)]["f1"].to_numpy()
+    for ddof in (0, 1):
+        table = study.results_table(trials, "f1", arms=["random"], pairs=(), ddof=ddof)
+        mean, sd = table.loc[f"mean ± SD (ddof={ddof})", "25% random"].split(" ± ")
+        assert float(sd) == pytest.approx(np.std(values, ddof=ddof), abs=5e-4)
+        comparison = study.versus_paper(
+            trials,
+            "lci_test",
+            reported,
+            "table3_lci",
+            arms=["random", "transfer"],
+            pairs=study.LCI_COMPARISONS,
+            quantity="LCI",
+            ddof=ddof,
+        )
+        # ours named with our convention, the paper's with its own, its SD and p beside ours
+        assert f"ours (mean ± SD, ddof={ddof})" in comparison.columns
+        assert "paper (mean ± SD, ddof=0)" in comparison.columns
+        row = comparison[(comparison["condition"] == "100%") & (comparison["arm"] == "random")].iloc[0]
+        assert row["paper (mean ± SD, ddof=0)"] == "1.370 ± 0.178" and row["paper p"] == "0.45"
+        assert row["n"] == 5
+    assert np.std(values, ddof=0) != pytest.approx(np.std(values, ddof=1), abs=5e-5)
 
 
 def test_versus_paper_states_both_sd_conventions():
@@ -327,13 +406,19 @@ def test_versus_paper_states_both_sd_conventions():
         pairs=study.F1_COMPARISONS,
         quantity="F1",
     )
-    assert "ours (mean ± SD, ddof=1)" in table.columns and "paper (mean ± SD, ddof=0)" in table.columns
+    # Table 2's SDs are sample SDs
+    assert "ours (mean ± SD, ddof=1)" in table.columns and "paper (mean ± SD, ddof=1)" in table.columns
     row = table[(table["condition"] == "25%") & (table["arm"] == "random")].iloc[0]
     assert row["paper mean"] == 0.543 and row["paper p"] == "<0.05"
 
 
 def _verdicts(trials, **kwargs):
-    options = dict(image_arm_is_imagenet=True, recon_error_per_point=0.3, normalisation="zscore") | kwargs
+    options = (
+        dict(
+            image_arm_is_imagenet=True, recon_error_per_point=0.3, pca_error_per_point=0.7, pca_components=60
+        )
+        | kwargs
+    )
     table = claims.evaluate(
         study.CLAIMS,
         study.claim_results(trials, **options),
@@ -362,19 +447,105 @@ def test_claims_untested_when_the_autoencoder_learnt_nothing():
     tested = failed[failed["verdict"] != "not testable here"]
     assert len(tested) == 4 and set(tested["verdict"]) == {"undecided"}
     assert all(
-        note.startswith("The autoencoder did not learn") and "0.999" in note for note in tested["note"]
+        note.startswith("The autoencoder did not beat a 60-component PCA")
+        and "0.999" in note
+        and "0.700" in note
+        for note in tested["note"]
     )
-    assert study.autoencoder_learned(0.95, "minmax") is None
+    assert study.autoencoder_learned(0.95, None) is None and study.autoencoder_learned(0.6, 0.7)
+    _, untold = _verdicts(trials, pca_error_per_point=None)
+    assert set(untold["verdict"]) == {"held", "not testable here"}  # unknown baseline: the gate cannot shut
     # an arm that did not run leaves its claim undecided
     _, without_image = _verdicts(trials[trials["arm"] != "image_transfer"], image_arm_is_imagenet=None)
     assert without_image[without_image["claim"].str.contains("2-D image")].iloc[0]["verdict"] == "undecided"
 
 
+class _Zeros(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros_like(x)
+
+
+def test_gate_shuts_on_an_autoencoder_that_outputs_zeros():
+    # z-scored "ECGs" with structure a 60-component PCA can capture: a few shared waveforms plus noise
+    rng = np.random.default_rng(0)
+    time_s = np.arange(256) / 64.0
+    basis = np.stack(
+        [np.sin(2 * np.pi * f * time_s + p) for f, p in ((1, 0), (1.3, 1), (2.1, 2), (3.7, 0.5))]
+    )
+    signals = rng.normal(size=(160, 4)) @ basis + 0.1 * rng.normal(size=(160, 256))
+    signals = ((signals - signals.mean(1, keepdims=True)) / signals.std(1, keepdims=True))[:, :, None]
+    train, test = signals[:120].astype(np.float32), signals[120:].astype(np.float32)
+    zeros_per_point = cae.reconstruction_errors(_Zeros(), test).mean() / 256
+    pca_errors, used = study.pca_reconstruction_errors(train, test, n_components=60)
+    pca_per_point = pca_errors.mean() / 256
+    assert zeros_per_point == pytest.approx(1.0, abs=1e-5) and used == 60 and pca_per_point < 0.1
+    assert study.autoencoder_learned(zeros_per_point, pca_per_point) is False
+    _, table = _verdicts(
+        _fake_trials(), recon_error_per_point=zeros_per_point, pca_error_per_point=pca_per_point
+    )
+    gated = table[table["verdict"] != "not testable here"]
+    assert set(gated["verdict"]) == {"undecided"} and all("1.000 vs PCA" in note for note in gated["note"])
+    # PCA components are capped by the training examples
+    assert study.pca_reconstruction_errors(train[:10], test, n_components=60)[1] == 10
+
+
+def test_lci_flags_curves_that_never_drop_and_reports_robust_summaries():
+    from ecglib.metrics import learning_curve_index, learning_curve_never_drops
+
+    never_improving = [0.4, 0.4, 0.4, 0.4]
+    falling = [0.5, 0.45, 0.4, 0.3]
+    rising = [0.2, 0.3, 0.3, 0.5]  # never drops: divides by machine epsilon alone
+    assert learning_curve_index(never_improving) == 0.0 and learning_curve_never_drops(never_improving)
+    assert learning_curve_index(falling) == 0.0 and not learning_curve_never_drops(falling)
+    assert learning_curve_index(rising) > 1e13 and learning_curve_never_drops(rising)
+    # one such trial among ten: the mean and Welch's p are swamped; the median and the rank test are not
+    rows = []
+    for trial in range(1, 11):
+        for arm, lci in (("transfer", 1.5 + 0.01 * trial), ("random", 1.0 + 0.01 * trial)):
+            huge = arm == "random" and trial == 1
+            rows.append(
+                dict(
+                    arm=arm,
+                    train_fraction=0.5,
+                    trial=trial,
+                    lci_test=learning_curve_index(rising) if huge else lci,
+                    lci_test_never_drops=huge,
+                )
+            )
+    trials = pd.DataFrame(rows)
+    summary = study.lci_summary(trials, arms=["random", "transfer"], ddof=0).set_index("arm")
+    assert (
+        summary.loc["random", "curves that never drop"] == 1
+        and summary.loc["transfer", "curves that never drop"] == 0
+    )
+    assert summary.loc["random", "median"] == pytest.approx(1.065) and summary.loc["random", "n"] == 10
+    # the p columns sit on arm B of the pair (random), with the n behind them
+    assert summary.loc["random", "n vs transfer"] == "10 vs 10"
+    assert summary.loc["transfer", "p vs transfer (Mann-Whitney U test)"] == ""
+    metrics = study.headline_metrics(trials.assign(f1=0.8, f1_best_test_epoch=0.8))
+    assert metrics["lci_never_drops_random_50"] == 1.0 and metrics["lci_median_random_50"] == pytest.approx(
+        1.065
+    )
+    welch_p, rank_p = (
+        metrics["p_lci_transfer_vs_random_50"],
+        metrics["p_lci_mannwhitney_transfer_vs_random_50"],
+    )
+    assert rank_p < 0.01 and welch_p > 0.3
+    assert summary.loc["random", "p vs transfer (Mann-Whitney U test)"] == stats.format_p(rank_p)
+    assert summary.loc["random", "p vs transfer (Welch's t-test)"] == stats.format_p(welch_p)
+    assert "not comparable" in study.lci_epochs_note(12) and "not comparable" not in study.lci_epochs_note(
+        150
+    )
+
+
 def test_headline_metrics_names():
-    metrics = study.headline_metrics(_fake_trials(), recon_total=600.0, recon_per_point=600 / 2048)
+    metrics = study.headline_metrics(
+        _fake_trials(), recon_total=600.0, recon_per_point=600 / 2048, pca_per_point=0.7
+    )
     for arm in ("transfer", "random", "image_transfer"):
         for size in (100, 50, 25):
             assert f"f1_{arm}_{size}" in metrics and f"lci_{arm}_{size}" in metrics
+            assert metrics[f"n_trials_{arm}_{size}"] == 5.0
     assert "p_f1_transfer_vs_random_25" in metrics and "p_lci_transfer_vs_random_50" in metrics
     assert all(np.isfinite(list(metrics.values())))
 
@@ -420,6 +591,9 @@ EXPECTED_METRICS = {
     "lci_transfer_100",
     "lci_random_100",
     "f1_best_test_epoch_transfer_100",
+    "pca_error_per_point",
+    "lci_median_transfer_100",
+    "n_trials_transfer_100",
 }
 
 
@@ -456,10 +630,15 @@ def test_smoke_run_through_runner(smoke_run):
         "trial 1",
         "trial 2",
         "mean ± SD (ddof=1)",
+        "n (trials)",
         "p (transfer vs random, Welch's t-test)",
         "p (transfer vs image_transfer, Welch's t-test)",
     ]
     assert len(table2.columns) == 6
+    table3 = pd.read_csv(tables / "table3_lci.csv", index_col=0)
+    assert "mean ± SD (ddof=0)" in table3.index  # as_paper: Table 3's population SDs
+    robust = pd.read_csv(tables / "table3_lci_robust.csv")
+    assert {"median", "curves that never drop", "n"} <= set(robust.columns)
     image_columns = [c for c in table2.columns if "Image transfer" in c]
     assert len(image_columns) == 2 and all("ImageNet weights unavailable" in c for c in image_columns)
     # the three arms shared splits and hyperparameters in every trial
@@ -473,4 +652,5 @@ def test_smoke_run_through_runner(smoke_run):
     verdict = pd.read_csv(tables / "verdict.csv")
     assert set(verdict["verdict"]) == {"not tested on synthetic data", "not testable here"}
     comparison = pd.read_csv(tables / "reconstruction_error.csv")
-    assert comparison["paper"].tolist() == [626.583, 0.305]
+    assert comparison["paper"].tolist()[:2] == [626.583, 0.305] and np.isnan(comparison["paper"].iloc[2])
+    assert "pca_error_per_point" in metrics

@@ -210,6 +210,38 @@ def test_best_checkpoint_and_early_stopping(tmp_path):
     assert not all(torch.equal(last["model"][key], result.best_state_dict[key]) for key in last["model"])
 
 
+def test_early_stopping_waits_for_min_epochs_and_cosine_schedule_sets_the_rate():
+    # a plateau (0.1 for three epochs) that patience 2 alone would stop on after epoch 3
+    scores = [0.1, 0.1, 0.1, 0.1, 0.5, 0.6, 0.6, 0.6]
+    options = dict(epochs=8, seed=0, monitor="val_score", monitor_mode="max", early_stopping_patience=2)
+    plain = train.fit(make_model(2), TRAIN, VAL, metrics_fn=scripted_metric(scores), **options, **COMMON)
+    assert plain.stopped_early and plain.history["epoch"].tolist() == [1, 2, 3] and "lr" not in plain.history
+    waited = train.fit(
+        make_model(2),
+        TRAIN,
+        VAL,
+        metrics_fn=scripted_metric(scores),
+        early_stopping_min_epochs=5,
+        lr_schedule="cosine",
+        lr_min=1e-4,
+        **options,
+        **COMMON,
+    )
+    # no stop before epoch 5; best 0.6 at epoch 6, then two epochs without improvement
+    assert waited.best_epoch == 6 and waited.history["epoch"].tolist() == list(range(1, 9))
+    rates = waited.history["lr"].to_numpy()
+    assert rates[0] == pytest.approx(COMMON["lr"]) and np.all(np.diff(rates) < 0) and rates[-1] > 1e-4
+    expected = [
+        train.scheduled_lr(e, epochs=8, lr=COMMON["lr"], schedule="cosine", lr_min=1e-4) for e in range(1, 9)
+    ]
+    np.testing.assert_allclose(rates, expected)
+    assert train.scheduled_lr(5, epochs=8, lr=0.1, schedule="cosine", lr_min=0.0) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train.fit(make_model(2), TRAIN, VAL, epochs=1, seed=0, lr_schedule="step", **COMMON)
+    with pytest.raises(ValueError, match="early_stopping_min_epochs"):
+        train.fit(make_model(2), TRAIN, VAL, epochs=1, seed=0, early_stopping_min_epochs=-1, **COMMON)
+
+
 def test_min_mode_selects_lowest_validation_loss():
     result = train.fit(make_model(2), TRAIN, VAL, epochs=4, seed=0, **{**COMMON, "lr": 0.2})
     losses = result.history["val_loss"].to_numpy()
