@@ -51,6 +51,7 @@ mi_split = "record"
 test_fraction = 0.2
 mi_test_fraction = 0.2
 val_fraction = 0.2
+max_train_beats = None  # report: all training beats
 trunks = ["mlp", "cnn", "lstm"]
 ssl_max_beats = 40  # report: every MIT-BIH beat
 ssl_held_out_fraction = 0.2
@@ -86,6 +87,7 @@ from ecglib import claims, figures
 from ecglib.studies import surrey as sr
 
 cfg = ecglib.params.check("surrey", globals())
+sr.check_params(cfg)
 run = ecglib.runner.start_run(cfg, output_dir=output_dir)
 reported = ecglib.params.reported("surrey")
 ecglib.report.set_style()
@@ -127,7 +129,9 @@ ecglib.report.save_figure(run, fig, "fig1_transformations")
 # MIT-BIH: `beat_random` (stratified by class; one patient's beats on both sides, which is what
 # the CSVs imply) and `inter_patient` (de Chazal et al. 2004: DS1 trains, DS2 tests, paced records
 # in neither; the honest generalisation test and our headline); the MI task by record. The
-# column `records_in_train_and_test` says which splits leak patients.
+# column `records_in_train_and_test` says which splits leak patients. With `max_train_beats`
+# each MIT-BIH training part is subsampled (seeded, class-stratified; a CPU budget, never the
+# report's): `beats_before_cap` gives its size before, validation and test are whole.
 
 # %%
 splits = sr.splits_from_params(cfg, beats)
@@ -140,11 +144,11 @@ display(split_sizes)
 # The unlabelled beats (training beats of every MIT-BIH split, subsampled to `ssl_max_beats`)
 # in their 8 versions; one trunk with 8 binary heads per network, BCE, Adam, batch 64. One fifth
 # of the beats (all their versions) is held out: it picks the epoch and judges the heads.
-# With `use_cache` every fit here and below keeps its checkpoints in the ecglib cache: an
-# interrupted run resumes where it stopped.
+# With `use_cache` every fit here and below keeps its checkpoints in the ecglib cache, keyed by
+# the parameters, the code and the beats' contents: an interrupted run resumes where it stopped.
 
 # %%
-checkpoints = sr.checkpoint_root_from_params(cfg, data_root=run.data_root)
+checkpoints = sr.checkpoint_root_from_params(cfg, data_root=run.data_root, beats=beats)
 with run.stage("self_supervision"):
     ssl_set, ssl = sr.ssl_from_params(
         cfg, beats["mitbih"], splits, device=run.device, checkpoint_root=checkpoints

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -152,6 +153,79 @@ def test_ssl_beats_are_training_beats_of_every_split():
         assert np.isin(chosen, split.train).all()
         assert not np.isin(chosen, np.concatenate([split.val, split.test])).any()
     assert len(sr.ssl_beat_indices(len(beats.targets), splits, max_beats=5, seed=0)) == 5
+
+
+def _imbalanced_mit_records():
+    """60 beats in each of 4 DS1, 3 DS2 and one paced record; class 3 (F) has 2 beats in all, in DS1."""
+    records = ["101", "106", "108", "109", "100", "103", "105", "102"]
+    ids = np.repeat(records, 60)
+    labels = np.tile(np.r_[np.zeros(40), np.ones(10), np.full(10, 2)], len(records)).astype(np.int64)
+    labels[[5, 70]] = 3  # records 101 and 106
+    labels[np.flatnonzero(ids == "108")[:3]] = 4
+    return _beats(ids, labels)
+
+
+@pytest.mark.parametrize("kind", ["inter_patient", "beat_random"])
+def test_training_cap_shrinks_only_the_training_part_and_keeps_every_class(kind):
+    beats = _imbalanced_mit_records()
+    split = sr.make_split(beats, kind, test_fraction=0.2, val_fraction=0.25, seed=0)
+    capped = sr.cap_training(split, beats.targets, max_beats=40, seed=0)
+    assert len(capped.train) == 40 < len(split.train)
+    assert np.isin(capped.train, split.train).all() and len(np.unique(capped.train)) == 40
+    np.testing.assert_array_equal(capped.val, split.val)
+    np.testing.assert_array_equal(capped.test, split.test)
+    np.testing.assert_array_equal(capped.train_pool, split.train)
+    assert set(beats.targets[capped.train]) == set(beats.targets[split.train])  # the rare classes too
+    if kind == "inter_patient":
+        ids = beats.patient_ids
+        assert set(ids[capped.train]) <= {"101", "106", "108", "109"}
+        assert not set(ids[capped.train]) & set(ids[capped.test])
+    again = sr.cap_training(split, beats.targets, max_beats=40, seed=0)
+    np.testing.assert_array_equal(again.train, capped.train)  # seeded
+    assert sr.cap_training(split, beats.targets, max_beats=None, seed=0) is split
+    assert sr.cap_training(split, beats.targets, max_beats=len(split.train), seed=0) is split
+
+
+def test_training_cap_is_in_the_split_table_and_the_ssl_set_draws_from_the_whole_training_part():
+    beats = _imbalanced_mit_records()
+    cfg = ecglib.params.load(
+        STUDY, "local", {"mitbih_splits": ["inter_patient", "beat_random"], "max_train_beats": 40}
+    )
+    mit_splits = {
+        kind: sr.cap_training(
+            sr.make_split(beats, kind, test_fraction=0.2, val_fraction=0.25, seed=0),
+            beats.targets,
+            max_beats=cfg.max_train_beats,
+            seed=0,
+        )
+        for kind in cfg.mitbih_splits
+    }
+    table = sr.split_table({("mitbih", k): s for k, s in mit_splits.items()}, {"mitbih": beats}).set_index(
+        ["split", "part"]
+    )
+    for kind, split in mit_splits.items():
+        assert table.loc[(kind, "train"), "beats"] == 40
+        assert table.loc[(kind, "train"), "beats_before_cap"] == len(split.train_before_cap) > 40
+        assert table.loc[(kind, "test"), "beats_before_cap"] == table.loc[(kind, "test"), "beats"]
+    chosen = sr.ssl_beat_indices(len(beats.targets), list(mit_splits.values()), max_beats=None, seed=0)
+    assert len(chosen) > 40
+    for split in mit_splits.values():
+        assert not np.isin(chosen, np.concatenate([split.val, split.test])).any()
+
+
+def test_best_test_epoch_without_test_curves_stops_before_any_data():
+    cfg = ecglib.params.load(
+        STUDY, "local", {"model_selection": "best_test_epoch_as_in_paper", "test_curves": False}
+    )
+    with pytest.raises(ValueError, match="params/surrey: .*needs test_curves"):
+        sr.check_params(cfg)
+    sr.check_params(ecglib.params.load(STUDY, "local"))  # does not raise
+
+
+def test_local_profile_is_sized_for_one_session():
+    cfg = ecglib.params.load(STUDY, "local")
+    assert cfg.max_train_beats is not None and cfg.test_curves is False
+    assert ecglib.params.load(STUDY, "paper").max_train_beats is None  # the report: every beat
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -467,15 +541,68 @@ def test_checkpointed_fits_are_read_back_identically(tiny_protocol, tmp_path):
 
 def test_checkpoint_key_follows_fit_parameters_only(monkeypatch, tmp_path):
     monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
+    beats = {"mitbih": _mit_records()}
     smoke = ecglib.params.load(STUDY, "smoke")
-    root = sr.checkpoint_root_from_params(smoke, data_root=tmp_path)
+    root = sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats=beats)
     assert root.parent == tmp_path / "surrey_fits"
     same = ecglib.params.load(STUDY, "smoke", {"n_bootstrap": 7, "figure1_beat": 3})
-    assert sr.checkpoint_root_from_params(same, data_root=tmp_path) == root
+    assert sr.checkpoint_root_from_params(same, data_root=tmp_path, beats=beats) == root
     other = ecglib.params.load(STUDY, "smoke", {"epochs": 3})
-    assert sr.checkpoint_root_from_params(other, data_root=tmp_path) != root
+    assert sr.checkpoint_root_from_params(other, data_root=tmp_path, beats=beats) != root
     assert sr.checkpoint_root_from_params(
-        other, data_root=tmp_path / "elsewhere"
-    ) != sr.checkpoint_root_from_params(other, data_root=tmp_path)
+        other, data_root=tmp_path / "elsewhere", beats=beats
+    ) != sr.checkpoint_root_from_params(other, data_root=tmp_path, beats=beats)
     off = ecglib.params.load(STUDY, "smoke", {"use_cache": False})
-    assert sr.checkpoint_root_from_params(off, data_root=tmp_path) is None
+    assert sr.checkpoint_root_from_params(off, data_root=tmp_path, beats=beats) is None
+
+
+def test_checkpoint_key_follows_the_beats_contents(monkeypatch, tmp_path):
+    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
+    smoke = ecglib.params.load(STUDY, "smoke")
+    beats = _mit_records()
+    root = sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats={"mitbih": beats})
+    assert sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats={"mitbih": _mit_records()}) == root
+    changed_signal = beats.signals_mv.copy()
+    changed_signal[3, 10, 0] += 0.01  # one sample of one beat
+    changed_label = beats.targets.copy()
+    changed_label[0] = 4
+    changed_record = beats.patient_ids.copy()
+    changed_record[0] = "119"
+    for changed in (
+        dataclasses.replace(beats, signals_mv=changed_signal),
+        dataclasses.replace(beats, targets=changed_label),
+        dataclasses.replace(beats, patient_ids=changed_record),
+    ):
+        assert sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats={"mitbih": changed}) != root
+
+
+def test_a_changed_input_is_not_served_a_cached_fit(tiny_protocol, tmp_path, monkeypatch):
+    from ecglib.models import make_model
+    from ecglib.train import predict
+
+    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
+    beats, split, _ = tiny_protocol
+    cfg = ecglib.params.load(STUDY, "smoke")
+
+    def train(data, root):
+        result = sr.train_classifier(
+            make_model("surrey_mlp", seed=0, n_classes=5),
+            data,
+            split,
+            task="mitbih",
+            epochs=1,
+            lr=1e-3,
+            batch_size=64,
+            seed=0,
+            device="cpu",
+            checkpoint_dir=None if root is None else root / "fit",
+        )
+        return predict(result.model, data.signals_mv[split.test], batch_size=256, device="cpu")
+
+    old = train(beats, sr.checkpoint_root_from_params(cfg, data_root=tmp_path, beats={"mitbih": beats}))
+    flipped = dataclasses.replace(beats, signals_mv=np.ascontiguousarray(beats.signals_mv[:, ::-1]))
+    root = sr.checkpoint_root_from_params(cfg, data_root=tmp_path, beats={"mitbih": flipped})
+    assert not (root / "fit").exists()
+    served = train(flipped, root)
+    np.testing.assert_array_equal(served, train(flipped, None))  # trained on the changed beats
+    assert not np.array_equal(served, old)

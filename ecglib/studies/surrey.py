@@ -215,6 +215,13 @@ class Split:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    #: the training part before :func:`cap_training` subsampled it (None: not capped)
+    train_before_cap: np.ndarray | None = None
+
+    @property
+    def train_pool(self) -> np.ndarray:
+        """Every training beat of the split, capped or not (the self-supervised set draws from it)."""
+        return self.train if self.train_before_cap is None else self.train_before_cap
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -292,8 +299,63 @@ def make_split(
     return Split(kind, train, val, test)
 
 
+def _stratified_quota(counts: np.ndarray, size: int) -> np.ndarray:
+    """Beats drawn per class: proportional to ``counts`` (largest remainder), every present class >= 1."""
+    present = counts > 0
+    exact = size * counts / counts.sum()
+    quota = np.minimum(np.maximum(np.floor(exact).astype(np.int64), present.astype(np.int64)), counts)
+    while quota.sum() > size:  # the minimum of 1 per class overshot: take from the largest class
+        quota[np.argmax(quota)] -= 1
+    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+    while quota.sum() < size:
+        for c in order:
+            if quota.sum() < size and quota[c] < counts[c]:
+                quota[c] += 1
+    return quota
+
+
+def cap_training(split: Split, labels: np.ndarray, *, max_beats: int | None, seed: int) -> Split:
+    """Subsample a split's training part to ``max_beats`` beats (a CPU budget), class-stratified and seeded.
+
+    Only the training part shrinks: validation and test are untouched, and the drawn beats are
+    training beats, so a patient-wise split stays patient-wise. Each class keeps its share of the
+    training beats (largest remainder) and at least one beat. ``max_beats`` None, or not fewer than
+    the training beats: the split unchanged.
+
+    Parameters
+    ----------
+    split : the split
+    labels : ndarray of shape (n_beats,), the task's classes (indexed by the split)
+    max_beats : training beats kept (None: all)
+    seed : draw seed (the split's name is mixed in)
+
+    Returns
+    -------
+    Split whose ``train_before_cap`` holds the uncapped training beats when it was capped
+    """
+    if max_beats is None or len(split.train) <= max_beats:
+        return split
+    train_labels = labels[split.train]
+    classes = np.unique(train_labels)
+    if max_beats < len(classes):
+        raise ValueError(
+            f"max_train_beats {max_beats} is fewer than the {len(classes)} classes of the {split.name} training part"
+        )
+    quota = _stratified_quota(np.asarray([np.sum(train_labels == c) for c in classes]), max_beats)
+    rng = np.random.default_rng(derive_seed(seed, "cap_training", split.name))
+    drawn = [
+        rng.choice(split.train[train_labels == c], size=int(k), replace=False) for c, k in zip(classes, quota)
+    ]
+    train = np.sort(np.concatenate(drawn)).astype(np.int64)
+    return Split(split.name, train, split.val, split.test, train_before_cap=split.train)
+
+
 def split_table(splits: Mapping[tuple[str, str], Split], beats: Mapping[str, LabelledSet]) -> pd.DataFrame:
-    """Beats per (task, split, part) and class, and records on both sides of train/test."""
+    """Beats per (task, split, part) and class, and records on both sides of train/test.
+
+    ``beats_before_cap``: the training beats before :func:`cap_training` (equal to ``beats`` when
+    not capped); the class counts are those trained on.
+    """
     rows = []
     for (task, name), split in splits.items():
         data = beats[task]
@@ -308,6 +370,7 @@ def split_table(splits: Mapping[tuple[str, str], Split], beats: Mapping[str, Lab
                     "split": name,
                     "part": part,
                     "beats": len(index),
+                    "beats_before_cap": len(split.train_pool) if part == "train" else len(index),
                     "records": len(set(groups[index])),
                     "records_in_train_and_test": shared,
                     **{f"n_{c}": int(n) for c, n in zip(data.target_names, counts)},
@@ -345,12 +408,13 @@ def ssl_beat_indices(
 ) -> np.ndarray:
     """Beats for the self-supervised set: training beats of *every* MIT-BIH split, subsampled.
 
-    No test or validation beat of any split is seen, even unlabelled. ``max_beats`` (None: all)
-    keeps the LSTM within a CPU budget.
+    No test or validation beat of any split is seen, even unlabelled. A split capped by
+    :func:`cap_training` contributes its whole training part (``train_pool``), not only the capped
+    beats. ``max_beats`` (None: all) keeps the LSTM within a CPU budget.
     """
     keep = np.ones(n_beats, dtype=bool)
     for split in splits:
-        keep &= np.isin(np.arange(n_beats), split.train)
+        keep &= np.isin(np.arange(n_beats), split.train_pool)
     chosen = np.flatnonzero(keep)
     if max_beats is not None and len(chosen) > max_beats:
         rng = np.random.default_rng(derive_seed(seed, "ssl_subsample"))
@@ -1083,21 +1147,42 @@ def beats_from_params(cfg, task: str, *, data_root=None) -> LabelledSet:
 
 
 def splits_from_params(cfg, beats: Mapping[str, LabelledSet]) -> dict[tuple[str, str], Split]:
-    """(task, split name) -> :class:`Split` for the profile's ``mitbih_splits`` and ``mi_split``."""
+    """(task, split name) -> :class:`Split` for the profile's ``mitbih_splits`` and ``mi_split``.
+
+    Each MIT-BIH split's training part is capped to ``max_train_beats`` (:func:`cap_training`);
+    the MI task's is not (LUDB's few hundred training beats need no cap).
+    """
+    check_params(cfg)
     out = {}
     for task, kinds, test_fraction in (
         ("mitbih", cfg.mitbih_splits, cfg.test_fraction),
         ("mi", [cfg.mi_split], cfg.mi_test_fraction),
     ):
         for kind in kinds:
-            out[(task, kind)] = make_split(
+            split = make_split(
                 beats[task], kind, test_fraction=test_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed
             )
+            if task == "mitbih":
+                split = cap_training(split, beats[task].targets, max_beats=cfg.max_train_beats, seed=cfg.seed)
+            out[(task, kind)] = split
+    return out
+
+
+def check_params(cfg) -> None:
+    """Stop at once on parameters that contradict each other (before any data is read).
+
+    Raises
+    ------
+    ValueError
+        ``headline_split`` not in ``mitbih_splits``; ``model_selection:
+        best_test_epoch_as_in_paper`` without ``test_curves`` (it picks the epoch on them).
+    """
     if cfg.headline_split not in cfg.mitbih_splits:
         raise ValueError(
-            f"headline_split {cfg.headline_split!r} is not one of mitbih_splits {cfg.mitbih_splits}"
+            f"params/surrey: headline_split {cfg.headline_split!r} is not one of mitbih_splits {cfg.mitbih_splits}"
         )
-    return out
+    if cfg.model_selection == "best_test_epoch_as_in_paper" and not cfg.test_curves:
+        raise ValueError("params/surrey: model_selection best_test_epoch_as_in_paper needs test_curves: true")
 
 
 def headline_splits_from_params(cfg) -> dict[str, str]:
@@ -1117,11 +1202,33 @@ _CHECKPOINT_SOURCES = (
 _PRESENTATION_KEYS = ("profile", "device", "n_threads", "use_cache", "n_bootstrap", "figure1_beat")
 
 
-def checkpoint_root_from_params(cfg, *, data_root) -> Path | None:
+def data_digest(beats: Mapping[str, LabelledSet]) -> str:
+    """A digest of the beats' contents (signals, targets, record ids, class names, per task).
+
+    :func:`ecglib.units.unit_key` over the arrays: any changed beat, label or record id changes it.
+    """
+    from ecglib import units
+
+    return units.unit_key(
+        **{
+            task: {
+                "signals": np.asarray(data.signals_mv),
+                "targets": np.asarray(data.targets),
+                "patient_ids": np.asarray(data.patient_ids).astype(str),
+                "target_names": list(data.target_names),
+            }
+            for task, data in beats.items()
+        }
+    )
+
+
+def checkpoint_root_from_params(cfg, *, data_root, beats: Mapping[str, LabelledSet]) -> Path | None:
     """Where this profile's fits keep their checkpoints (None when ``use_cache`` is false).
 
     ``<ecglib cache>/surrey_fits/<key>``; the key hashes every parameter that changes a fit, the
-    data root and the text of the code that trains (so a code change never reads an old fit).
+    data root, the contents of the beats read (:func:`data_digest`: a changed record or label is
+    never served an old fit) and the text of the code that trains (so a code change never reads
+    an old fit).
     """
     import hashlib
     import json
@@ -1136,6 +1243,7 @@ def checkpoint_root_from_params(cfg, *, data_root) -> Path | None:
     values = {k: v for k, v in cfg.as_dict().items() if k not in _PRESENTATION_KEYS}
     digest.update(json.dumps(values, sort_keys=True, default=str).encode())
     digest.update(str(Path(data_root).resolve() if data_root is not None else "").encode())
+    digest.update(data_digest(beats).encode())
     for name in _CHECKPOINT_SOURCES:
         digest.update((package / name).read_bytes())
     return cache_dir() / "surrey_fits" / digest.hexdigest()[:20]
