@@ -165,6 +165,9 @@ def test_jang2021_pretrain_adaptor_passes_what_the_notebook_passed(profile, monk
         monitor="val_loss",
         monitor_mode="min",
         early_stopping_patience=cfg.pretrain_patience,
+        early_stopping_min_epochs=cfg.pretrain_min_epochs,
+        lr_schedule=cfg.pretrain_lr_schedule,
+        lr_min=cfg.pretrain_lr_min,
         label="CAE",
     )
 
