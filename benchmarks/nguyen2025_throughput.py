@@ -6,7 +6,7 @@
    examples/s, after one untimed warm-up step. Wall time and the process's CPU time are both
    recorded: on a shared machine the CPU seconds per example (with ``--threads 1``) are the
    robust number, and wall on an idle machine is about CPU / threads.
-2. The profile's grid, enumerated by the study's own ``plan_units`` (so the unit count is the one
+2. The profile's grid, enumerated by the study's own ``plan_from_params`` (so the unit count is the one
    the notebook runs) on index arrays of the sizes the profile implies: the paper's Table 1
    (validation = ``val_fraction`` of the training part) for ``paper``; LUDB's 150 records and
    ``sim_n_examples`` simulated records in ``n_folds`` patient folds for ``local``. Each unit costs
@@ -118,17 +118,25 @@ def dataset_sizes(cfg: dict) -> dict[str, tuple[int, int]]:
 
 
 def planned_grid(cfg: dict) -> tuple[list, dict]:
-    """The profile's units from ``plan_units`` over index arrays of the implied sizes (no data read)."""
+    """The profile's units from ``plan_from_params`` over index arrays of the implied sizes (no data read)."""
     table1 = yaml.safe_load((ROOT / "params" / "nguyen2025" / "reported.yaml").read_text())["table1"]
     names = set(cfg["upstream"]) | set(cfg["downstream"])
     if cfg["sweep_sizes"]:
         names |= {cfg["sweep_upstream"], cfg["sweep_downstream"]}
     sizes = dataset_sizes(cfg)
+    n_samples = int(round(cfg["fs_hz"] * cfg["duration_s"]))
     prepared, splits = {}, {}
     for name in sorted(names):
         n, n_labels = sizes[name]
         prepared[name] = nguyen2025.Prepared(
-            name, SimpleNamespace(targets=np.zeros((n, n_labels), np.float32)), {}, "patient", digest=name
+            name,
+            SimpleNamespace(
+                targets=np.zeros((n, n_labels), np.float32),
+                signals_mv=np.zeros((0, n_samples, 12), np.float32),  # only its shape is read
+            ),
+            {},
+            "patient",
+            digest=name,
         )
         if cfg["split_rule"] == "patient_kfold":
             folds = np.array_split(np.arange(n), cfg["n_folds"])
@@ -138,31 +146,7 @@ def planned_grid(cfg: dict) -> tuple[list, dict]:
         else:
             n_test = int(round(cfg["test_fraction"] * n))
             splits[name] = [_split(n - n_test, n_test, cfg["val_fraction"])]
-    sweep = None
-    if cfg["sweep_sizes"]:
-        sweep = {
-            "upstream": cfg["sweep_upstream"],
-            "downstream": cfg["sweep_downstream"],
-            "models": cfg["sweep_models"],
-            "sizes": cfg["sweep_sizes"],
-            "epochs": cfg["sweep_epochs"],
-        }
-    return nguyen2025.plan_units(
-        prepared,
-        splits,
-        models=cfg["models"],
-        upstream=cfg["upstream"],
-        downstream=cfg["downstream"],
-        seeds=list(range(cfg["n_seeds"])),
-        epochs=cfg["epochs"],
-        pretrain_epochs=cfg["pretrain_epochs"],
-        lr=cfg["lr"],
-        batch_size=cfg["batch_size"],
-        selection=cfg["selection"],
-        device="cpu",
-        model_kwargs={},
-        sweep=sweep,
-    )
+    return nguyen2025.plan_from_params(cfg, prepared, splits, device="cpu")
 
 
 def grid_cost(units: list, rates: dict[str, dict], *, rate_key: str = "wall") -> dict:
