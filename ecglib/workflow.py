@@ -107,7 +107,9 @@ class Plan:
     stand_in_reason: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        """What ``ecglib plan`` prints: a header and one entry per unit (name, key, needs, output, resources)."""
+        """What ``ecglib plan`` prints: a header (study, profile, cache folder, ``keys`` "real" or
+        "stand-in" and why, the resources of a job) and one entry per unit (name, key, needs,
+        output = its cache file, resources)."""
         job_resources = resources(self.cfg)
         return {
             "study": self.cfg.study,
@@ -116,6 +118,7 @@ class Plan:
             "keys": "stand-in" if self.stand_in else "real",
             "stand_in_reason": self.stand_in_reason,
             "n_units": len(self.units),
+            "resources": job_resources,
             "units": [
                 {
                     "name": unit.name,
