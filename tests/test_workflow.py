@@ -129,6 +129,17 @@ def test_plan_over_stand_ins_without_the_data_and_unit_run_refuses_them(cache, c
     assert not any(cache.rglob("unit-*.pt"))
 
 
+@pytest.mark.real_data
+def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
+    from conftest import require_dataset
+
+    require_dataset("ludb")
+    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "local")
+    plan = json.loads(out)
+    assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
+    assert any("ludb-superclass" in unit["name"] for unit in plan["units"])
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
