@@ -139,8 +139,12 @@ def plan(
     *,
     data_root: str | os.PathLike | None = None,
     allow_stand_in: bool = True,
+    device: Any = "cpu",
 ) -> Plan:
     """The units of ``study`` under ``profile`` (real keys when its data are here, else stand-ins).
+
+    ``device`` is where the units' ``compute`` would train (the keys do not depend on it, so a
+    plan made on a login node without a GPU lists the same units as one made on a GPU node).
 
     Raises
     ------
@@ -152,7 +156,6 @@ def plan(
         the data are absent and ``allow_stand_in`` is False.
     """
     from ecglib.data import data_root as resolve_data_root
-    from ecglib.train import resolve_device
 
     hooks = _study_units(study)
     cfg = _params.load(study, profile, overrides)
@@ -161,7 +164,7 @@ def plan(
         raise WorkflowError(
             f"{study}/{profile}: use_cache is false, but unit jobs meet in the cache; drop --set use_cache=false"
         )
-    root, device = resolve_data_root(data_root), resolve_device(cfg.device)
+    root = resolve_data_root(data_root)
     try:
         return Plan(cfg, hooks.plan(cfg, root, device, False), cache_dir, stand_in=False)
     except DataMissingError as err:
@@ -194,9 +197,15 @@ def run_unit(
         needs is not in the cache yet (one line naming it).
     """
     from ecglib.runner import seed_everything
+    from ecglib.train import resolve_device
 
+    _study_units(study)
     try:
-        found = plan(study, profile, overrides, data_root=data_root, allow_stand_in=False)
+        device = resolve_device(_params.load(study, profile, overrides).device)
+    except RuntimeError as err:  # "cuda" asked for on a node without one
+        raise WorkflowError(f"{study}/{profile}: {err}") from err
+    try:
+        found = plan(study, profile, overrides, data_root=data_root, allow_stand_in=False, device=device)
     except DataMissingError as err:
         stand_ins = plan(study, profile, overrides, data_root=data_root)
         if any(unit.key == key for unit in stand_ins.units):

@@ -129,6 +129,15 @@ def test_plan_over_stand_ins_without_the_data_and_unit_run_refuses_them(cache, c
     assert not any(cache.rglob("unit-*.pt"))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_a_cuda_profile_plans_without_a_gpu_but_its_units_need_one(cache, capsys):
+    code, out, _ = _cli(capsys, "plan", "nguyen2025", *TINY, "--set", "device=cuda")
+    assert code == 0 and json.loads(out)["n_units"] == 3  # a login node lists what GPU nodes run
+    key = json.loads(out)["units"][0]["key"]
+    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", key, *TINY, "--set", "device=cuda")
+    assert code == 1 and "CUDA is not available" in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.real_data
 def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
     from conftest import require_dataset
