@@ -7,9 +7,9 @@
    recorded: on a shared machine the CPU seconds per example (with ``--threads 1``) are the
    robust number, and wall on an idle machine is about CPU / threads.
 2. The profile's grid, enumerated by the study's own ``plan_from_params`` (so the unit count is the one
-   the notebook runs) on index arrays of the sizes the profile implies: the paper's Table 1
-   (validation = ``val_fraction`` of the training part) for ``paper``; LUDB's 150 records and
-   ``sim_n_examples`` simulated records in ``n_folds`` patient folds for ``local``. Each unit costs
+   the notebook runs) on ``nguyen2025.stand_in_inputs``: index arrays of the sizes the profile implies
+   (the paper's Table 1 for ``paper``; LUDB's 150 records and ``sim_n_examples`` simulated records in
+   ``n_folds`` patient folds for ``local``), the same stand-ins ``ecglib plan`` uses without the data. Each unit costs
    ``epochs * (n_train / train_rate + (n_val + n_test) / inference_rate)`` (``fit`` evaluates the
    validation and test parts every epoch); the sum is the estimated time of the grid.
 
@@ -28,19 +28,15 @@ import os
 import platform
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 import yaml
 
-from ecglib.data.splits import Split
 from ecglib.runner import write_json_atomic
 from ecglib.studies import nguyen2025
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURES = nguyen2025.CNNS + nguyen2025.RNNS
-LUDB_RECORDS = 150
 
 
 def _sync(device: torch.device) -> None:
@@ -98,54 +94,13 @@ def throughput(arch: str, cfg: dict, *, batch: int, steps: int, device: torch.de
     }
 
 
-def _split(n_train_part: int, n_test: int, val_fraction: float, offset: int = 0) -> Split:
-    n_val = int(round(val_fraction * n_train_part))
-    ids = np.arange(offset, offset + n_train_part + n_test, dtype=np.int64)
-    return Split(
-        train=ids[: n_train_part - n_val],
-        val=ids[n_train_part - n_val : n_train_part],
-        test=ids[n_train_part:],
-    )
-
-
-def dataset_sizes(cfg: dict) -> dict[str, tuple[int, int]]:
-    """Dataset -> (records, number of labels) the profile reads (sizes for the cost model)."""
-    table1 = yaml.safe_load((ROOT / "params" / "nguyen2025" / "reported.yaml").read_text())["table1"]
-    sizes = {name: (row["train"] + row["test"], row["n_labels"]) for name, row in table1.items()}
-    sizes.update({name: (LUDB_RECORDS, 5) for name in nguyen2025.LUDB_SETS})
-    sizes.update({name: (int(cfg["sim_n_examples"]), 5) for name in nguyen2025.SIMULATED})
-    return sizes
+def _table1() -> dict:
+    return yaml.safe_load((ROOT / "params" / "nguyen2025" / "reported.yaml").read_text())["table1"]
 
 
 def planned_grid(cfg: dict) -> tuple[list, dict]:
-    """The profile's units from ``plan_from_params`` over index arrays of the implied sizes (no data read)."""
-    table1 = yaml.safe_load((ROOT / "params" / "nguyen2025" / "reported.yaml").read_text())["table1"]
-    names = set(cfg["upstream"]) | set(cfg["downstream"])
-    if cfg["sweep_sizes"]:
-        names |= {cfg["sweep_upstream"], cfg["sweep_downstream"]}
-    sizes = dataset_sizes(cfg)
-    n_samples = int(round(cfg["fs_hz"] * cfg["duration_s"]))
-    prepared, splits = {}, {}
-    for name in sorted(names):
-        n, n_labels = sizes[name]
-        prepared[name] = nguyen2025.Prepared(
-            name,
-            SimpleNamespace(
-                targets=np.zeros((n, n_labels), np.float32),
-                signals_mv=np.zeros((0, n_samples, 12), np.float32),  # only its shape is read
-            ),
-            {},
-            "patient",
-            digest=name,
-        )
-        if cfg["split_rule"] == "patient_kfold":
-            folds = np.array_split(np.arange(n), cfg["n_folds"])
-            splits[name] = [_split(n - len(fold), len(fold), cfg["val_fraction"]) for fold in folds]
-        elif name in table1:
-            splits[name] = [_split(table1[name]["train"], table1[name]["test"], cfg["val_fraction"])]
-        else:
-            n_test = int(round(cfg["test_fraction"] * n))
-            splits[name] = [_split(n - n_test, n_test, cfg["val_fraction"])]
+    """The profile's units from ``plan_from_params`` over the study's shape-only stand-ins (no data read)."""
+    prepared, splits = nguyen2025.stand_in_inputs(cfg, _table1())
     return nguyen2025.plan_from_params(cfg, prepared, splits, device="cpu")
 
 

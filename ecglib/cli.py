@@ -1,5 +1,6 @@
 """Command line: ``ecglib list``, ``ecglib run STUDY|all --profile P``, ``ecglib data status|download``,
-``ecglib predict-intervals MODEL RECORD...``."""
+``ecglib predict-intervals MODEL RECORD...``, ``ecglib plan STUDY --profile P``,
+``ecglib unit run STUDY KEY --profile P``."""
 
 from __future__ import annotations
 
@@ -139,6 +140,27 @@ def _cmd_predict_intervals(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from ecglib import workflow
+
+    found = workflow.plan(args.study, args.profile, dict(args.set or []), data_root=args.data_root)
+    print(json.dumps(found.as_json(), indent=1))
+    return 0
+
+
+def _cmd_unit_run(args: argparse.Namespace) -> int:
+    from ecglib import workflow
+
+    _check_writable_cache()
+    unit, path, computed = workflow.run_unit(
+        args.study, args.profile, args.key, dict(args.set or []), data_root=args.data_root
+    )
+    print(f"[{'computed' if computed else 'cached'}] {unit.name} -> {path}")
+    return 0
+
+
 def _add_list(sub) -> None:
     p_list = sub.add_parser("list", help="studies and their profiles")
     p_list.set_defaults(func=_cmd_list)
@@ -197,8 +219,41 @@ def _add_predict_intervals(sub) -> None:
     p_predict.set_defaults(func=_cmd_predict_intervals)
 
 
+def _add_set(parser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        type=_parse_override,
+        metavar="KEY=VALUE",
+        help="override one parameter (validated like the profile; changes the keys)",
+    )
+
+
+def _add_plan(sub) -> None:
+    p_plan = sub.add_parser("plan", help="a study's units (name, key, needs, cache file, resources) as JSON")
+    p_plan.add_argument("study", help="study id (nguyen2025)")
+    p_plan.add_argument("--profile", default="smoke", help="parameter profile (default: smoke)")
+    p_plan.add_argument(
+        "--data-root", default=None, help="data root (default: $ECGLIB_DATA or ~/ecglib_data)"
+    )
+    _add_set(p_plan)
+    p_plan.set_defaults(func=_cmd_plan)
+
+
+def _add_unit(sub) -> None:
+    p_unit = sub.add_parser("unit", help="one unit of a study's plan")
+    unit_sub = p_unit.add_subparsers(dest="unit_command", required=True)
+    p_run = unit_sub.add_parser("run", help="compute one unit into the cache (nothing when it is there)")
+    p_run.add_argument("study", help="study id (nguyen2025)")
+    p_run.add_argument("key", help="the unit's key, from `ecglib plan`")
+    p_run.add_argument("--profile", default="smoke", help="parameter profile (default: smoke)")
+    p_run.add_argument("--data-root", default=None, help="data root (default: $ECGLIB_DATA or ~/ecglib_data)")
+    _add_set(p_run)
+    p_run.set_defaults(func=_cmd_unit_run)
+
+
 #: one function per subcommand: it adds its parser (with ``func`` set) to the subparsers. Add a line here.
-SUBCOMMANDS = [_add_list, _add_run, _add_publish, _add_data, _add_predict_intervals]
+SUBCOMMANDS = [_add_list, _add_run, _add_publish, _add_data, _add_predict_intervals, _add_plan, _add_unit]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,8 +271,18 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ecglib.data.download import DownloadError
     from ecglib.params import ParamsError
     from ecglib.runner import RunFailed
+    from ecglib.workflow import WorkflowError
 
-    return (CliError, ParamsError, RunFailed, DataMissingError, DataFormatError, DownloadError, OSError)
+    return (
+        CliError,
+        ParamsError,
+        RunFailed,
+        WorkflowError,
+        DataMissingError,
+        DataFormatError,
+        DownloadError,
+        OSError,
+    )
 
 
 def _one_line(err: BaseException) -> str:

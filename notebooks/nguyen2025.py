@@ -75,6 +75,10 @@ sweep_downstream = "sim-chapman"  # paper: ptbxl
 sweep_models = ["resnet1d18"]
 sweep_sizes = [15, 30]  # paper: 500 ... 9,000
 sweep_epochs = 3  # paper: 100
+unit_cpus = 1  # cluster request per unit job (workflow/Snakefile)
+unit_mem_mb = 2000
+unit_runtime_min = 10
+unit_gpus = 0
 output_dir = None
 
 # %%
@@ -102,10 +106,7 @@ display(Markdown(ecglib.report.data_banner(cfg.data_source)))
 
 # %%
 with run.stage("data"):
-    names = [*cfg.upstream, *cfg.downstream] + (
-        [cfg.sweep_upstream, cfg.sweep_downstream] if cfg.sweep_sizes else []
-    )
-    prepared = nd.datasets_from_params(cfg, names, data_root=run.data_root)
+    prepared = nd.datasets_from_params(cfg, nd.dataset_names(cfg), data_root=run.data_root)
     splits = nd.splits_from_params(cfg, prepared, data_root=run.data_root)
 for source, sets in nd.data_facts(prepared).items():  # LUDB's two label sets are one source
     run.record_data(source, sets=sets)

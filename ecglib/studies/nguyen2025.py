@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -739,6 +740,75 @@ def plan_from_params(
         },
         sweep=sweep,
     )
+
+
+def dataset_names(cfg: Mapping[str, Any]) -> list[str]:
+    """Every dataset the profile reads: upstream, downstream, and the size sweep's two when it has sizes."""
+    sweep = [cfg["sweep_upstream"], cfg["sweep_downstream"]] if cfg["sweep_sizes"] else []
+    return list(dict.fromkeys([*cfg["upstream"], *cfg["downstream"], *sweep]))
+
+
+#: LUDB records read on these machines (sizes of the stand-ins)
+LUDB_N_RECORDS = 150
+
+
+def stand_in_sizes(
+    cfg: Mapping[str, Any], table1: Mapping[str, Mapping[str, int]]
+) -> dict[str, tuple[int, int]]:
+    """Dataset -> (records, labels) the profile would read: Table 1 (``reported.yaml``) for the public
+    sets, LUDB's 150 records, ``sim_n_examples`` simulated records (5 labels each)."""
+    sizes = {name: (row["train"] + row["test"], row["n_labels"]) for name, row in table1.items()}
+    sizes.update({name: (LUDB_N_RECORDS, 5) for name in LUDB_SETS})
+    sizes.update({name: (int(cfg["sim_n_examples"]), 5) for name in SIMULATED})
+    return sizes
+
+
+def _stand_in_split(n_train_part: int, n_test: int, val_fraction: float) -> Split:
+    n_val = int(round(val_fraction * n_train_part))
+    ids = np.arange(n_train_part + n_test, dtype=np.int64)
+    return Split(
+        train=ids[: n_train_part - n_val],
+        val=ids[n_train_part - n_val : n_train_part],
+        test=ids[n_train_part:],
+    )
+
+
+def stand_in_inputs(
+    cfg: Mapping[str, Any], table1: Mapping[str, Mapping[str, int]]
+) -> tuple[dict[str, Prepared], dict[str, list[Split]]]:
+    """Shape-only stand-ins of the profile's datasets and splits, for :func:`plan_from_params` without data.
+
+    Each set is index arrays of the size the profile implies (:func:`stand_in_sizes`; Table 1's
+    train/test sizes for a hold-out of a public set, validation = ``val_fraction`` of the training
+    part; ``n_folds`` consecutive folds for ``patient_kfold``) and zero-length signals of the
+    profile's shape; its digest is its name. The grid (unit names, needs, epochs, sizes) is the
+    profile's; the keys name no real data, so such units are for dry runs and cost models only
+    (their ``compute`` cannot run).
+
+    Parameters
+    ----------
+    cfg : the profile
+    table1 : ``reported.yaml``'s ``table1`` (dataset -> n_labels, train, test)
+    """
+    sizes = stand_in_sizes(cfg, table1)
+    n_samples = int(round(cfg["fs_hz"] * cfg["duration_s"]))
+    prepared, splits = {}, {}
+    for name in dataset_names(cfg):
+        n, n_labels = sizes[name]
+        stand_in = SimpleNamespace(  # what plan_from_params reads: the targets' and signals' shapes
+            targets=np.zeros((n, n_labels), np.float32),
+            signals_mv=np.zeros((0, n_samples, 12), np.float32),
+        )
+        prepared[name] = Prepared(name, stand_in, {}, "patient", digest=f"stand-in:{name}")
+        if cfg["split_rule"] == "patient_kfold":
+            folds = np.array_split(np.arange(n), cfg["n_folds"])
+            splits[name] = [_stand_in_split(n - len(fold), len(fold), cfg["val_fraction"]) for fold in folds]
+        elif name in table1:
+            splits[name] = [_stand_in_split(table1[name]["train"], table1[name]["test"], cfg["val_fraction"])]
+        else:
+            n_test = int(round(cfg["test_fraction"] * n))
+            splits[name] = [_stand_in_split(n - n_test, n_test, cfg["val_fraction"])]
+    return prepared, splits
 
 
 def unit_cache_dir(cfg: Mapping[str, Any]):

@@ -1,0 +1,280 @@
+"""``ecglib plan`` / ``ecglib unit run`` and ``workflow/Snakefile`` (issue 16).
+
+The CLI tests run a tiny Nguyen grid (one ResNet, one epoch, no size sweep: three units). The
+Snakemake tests skip when snakemake is not installed (``make setup`` installs it from
+requirements.txt): a dry run of the ``paper`` DAG over stand-ins, and a real local run of the
+smoke DAG, killed mid-way and restarted, whose metrics.json equals ``ecglib run``'s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ecglib import cli, units, workflow
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "--set",
+    "models=[resnet1d18]",
+    "--set",
+    "epochs=1",
+    "--set",
+    "pretrain_epochs=1",
+    "--set",
+    "sweep_sizes=[]",
+    "--set",
+    "sim_n_examples=32",
+]
+TINY_OVERRIDES = {
+    "models": ["resnet1d18"],
+    "epochs": 1,
+    "pretrain_epochs": 1,
+    "sweep_sizes": [],
+    "sim_n_examples": 32,
+}
+#: Nguyen's paper protocol: 3 upstream x 6 models pre-trainings; per seed and model, scratch on each
+#: of 5 downstream sets plus a fine-tune from every other upstream set; the size sweep 10 sizes x
+#: 3 ResNets x 2 arms; 3 seeds (as tests/test_nguyen2025.py)
+PAPER_UNITS = 3 * 6 + (3 * (1 + 2) + 2 * (1 + 3)) * 6 * 3 + 10 * 3 * 2 * 3
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh ecglib cache; torch's thread count restored after (``unit run`` sets n_threads)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ECGLIB_CACHE", str(folder))
+    threads = torch.get_num_threads()
+    yield folder
+    torch.set_num_threads(threads)
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _tiny_plan(capsys) -> dict:
+    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "smoke", *TINY)
+    assert code == 0
+    return json.loads(out)
+
+
+def test_plan_lists_every_unit_with_key_needs_cache_file_and_resources(cache, capsys):
+    plan = _tiny_plan(capsys)
+    assert (plan["study"], plan["profile"], plan["keys"]) == ("nguyen2025", "smoke", "real")
+    assert Path(plan["cache_dir"]) == cache / "units" / "nguyen2025"
+    names = [unit["name"] for unit in plan["units"]]
+    assert plan["n_units"] == len(names) == 3  # pre-training, scratch, fine-tune
+    assert names[0] == "pretrain/resnet1d18/sim-ptbxl"
+    expected = workflow.plan("nguyen2025", "smoke", TINY_OVERRIDES).units  # the notebook's grid
+    assert [unit["key"] for unit in plan["units"]] == [unit.key for unit in expected]
+    for position, unit in enumerate(plan["units"]):
+        assert unit["output"] == str(units.unit_path(unit["key"], plan["cache_dir"]))
+        assert set(unit["needs"]) <= set(names[:position])  # needs come first
+        assert unit["resources"] == {"cpus_per_task": 1, "mem_mb": 2000, "runtime": 10, "gpu": 0}
+    fine_tune = next(unit for unit in plan["units"] if "/fine_tune/" in unit["name"])
+    assert fine_tune["needs"] == ["pretrain/resnet1d18/sim-ptbxl"]
+
+
+def test_unit_run_needs_its_needs_then_computes_once(cache, capsys):
+    plan = _tiny_plan(capsys)
+    by_name = {unit["name"]: unit for unit in plan["units"]}
+    pre = by_name["pretrain/resnet1d18/sim-ptbxl"]
+    tuned = next(unit for unit in plan["units"] if "/fine_tune/" in unit["name"])
+
+    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke", *TINY)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "needs 'pretrain/resnet1d18/sim-ptbxl'" in err and pre["key"] in err
+    assert not Path(tuned["output"]).exists()
+
+    code, out, _ = _cli(capsys, "unit", "run", "nguyen2025", pre["key"], "--profile", "smoke", *TINY)
+    assert code == 0 and out.startswith("[computed]")
+    stored = Path(pre["output"])
+    first = (stored.stat().st_mtime_ns, stored.read_bytes())
+    code, out, _ = _cli(capsys, "unit", "run", "nguyen2025", pre["key"], "--profile", "smoke", *TINY)
+    assert code == 0 and out.startswith("[cached]")
+    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
+    assert units.load_unit(pre["key"], plan["cache_dir"])["state"]  # the weights a fine-tune starts from
+
+    code, out, _ = _cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke", *TINY)
+    assert code == 0 and out.startswith("[computed]") and Path(tuned["output"]).is_file()
+    # a key of other parameters is not a unit of this plan
+    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke")
+    assert code == 1 and "is not a unit of nguyen2025/smoke" in err
+
+
+def test_plan_over_stand_ins_without_the_data_and_unit_run_refuses_them(cache, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
+    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "paper")
+    plan = json.loads(out)
+    assert code == 0 and plan["keys"] == "stand-in" and "ptbxl" in plan["stand_in_reason"]
+    assert plan["n_units"] == len(plan["units"]) == PAPER_UNITS == 504
+    assert plan["resources"] == {"cpus_per_task": 4, "mem_mb": 32000, "runtime": 480, "gpu": 1}
+    key = plan["units"][-1]["key"]
+    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", key, "--profile", "paper")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert f"{key} is a stand-in key of nguyen2025/paper" in err and "cannot be run" in err
+    assert not any(cache.rglob("unit-*.pt"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_a_cuda_profile_plans_without_a_gpu_but_its_units_need_one(cache, capsys):
+    code, out, _ = _cli(capsys, "plan", "nguyen2025", *TINY, "--set", "device=cuda")
+    assert code == 0 and json.loads(out)["n_units"] == 3  # a login node lists what GPU nodes run
+    key = json.loads(out)["units"][0]["key"]
+    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", key, *TINY, "--set", "device=cuda")
+    assert code == 1 and "CUDA is not available" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.real_data
+def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
+    from conftest import require_dataset
+
+    require_dataset("ludb")
+    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "local")
+    plan = json.loads(out)
+    assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
+    assert any("ludb-superclass" in unit["name"] for unit in plan["units"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plan", "nosuch"], "unknown study 'nosuch'"),
+        (
+            ["plan", "vavekanand"],
+            "vavekanand has no unit plan yet; run it whole with `ecglib run vavekanand`",
+        ),
+        (["unit", "run", "jang2021", "0" * 40], "jang2021 has no unit plan yet"),
+        (["plan", "nguyen2025", "--set", "use_cache=false"], "use_cache is false"),
+    ],
+)
+def test_plan_errors_are_one_line(cache, capsys, argv, message):
+    code, out, err = _cli(capsys, *argv)
+    assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- Snakemake
+
+needs_snakemake = pytest.mark.skipif(
+    importlib.util.find_spec("snakemake") is None,
+    reason="snakemake is not installed (requirements.txt pins it; `make setup` installs it)",
+)
+
+
+def _snakemake(workdir: Path, *args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "workflow" / "Snakefile"),
+        "-d",
+        str(workdir),
+    ]
+    done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=900)
+    if check:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _env(cache: Path, **extra: str) -> dict:
+    path = ":".join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "ECGLIB_CACHE": str(cache), "PYTHONPATH": path, **extra}
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table (rule -> jobs), from a dry run's or a run's log."""
+    table = output[output.index("Job stats:") :].split("\n\n")[0]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+
+
+@needs_snakemake
+@pytest.mark.slow
+def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
+    """The dry run of Nguyen's paper DAG (keys over stand-ins here: the data are absent)."""
+    env = _env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    config = ["--config", "study=nguyen2025", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
+    done = _snakemake(tmp_path, "-n", *config, env=env)
+    plan = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "ecglib", "plan", "nguyen2025", "--profile", "paper"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert _job_counts(done.stdout + done.stderr) == {
+        "unit": plan["n_units"],
+        "study": 1,
+        "all": 1,
+        "total": plan["n_units"] + 2,
+    }
+    assert plan["n_units"] == PAPER_UNITS == 504
+    assert "shape-only stand-ins" in done.stderr
+
+
+@needs_snakemake
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_smoke_dag_resumes_after_a_kill_and_matches_ecglib_run(tmp_path, smoke_run):
+    """Kill the local smoke run mid-way; the restart runs only the missing units; metrics as `ecglib run`."""
+    cache = tmp_path / "cache"
+    env = _env(cache)
+    config = ["--config", "study=nguyen2025", "profile=smoke", f"output_root={tmp_path / 'outputs'}"]
+    plan = workflow.plan("nguyen2025", "smoke").as_json()
+    folder = cache / "units" / "nguyen2025"
+    outputs = {unit["key"]: folder / Path(unit["output"]).name for unit in plan["units"]}
+
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "workflow" / "Snakefile"),
+        "-d",
+        str(tmp_path),
+    ]
+    run = subprocess.Popen(
+        [*command, "--cores", "2", *config],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 600
+    while sum(path.is_file() for path in outputs.values()) < 3 and run.poll() is None:
+        assert time.monotonic() < deadline, "no unit finished in 10 minutes"
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGTERM)  # Snakemake and its running jobs, as a scheduler's preemption
+    run.wait(timeout=120)
+    done_before = {key: path.stat().st_mtime_ns for key, path in outputs.items() if path.is_file()}
+    # a job killed just after its unit was stored counts as failed: Snakemake removes that file
+    assert 1 <= len(done_before) < len(outputs), "the kill came after the last unit"
+
+    dry = _snakemake(tmp_path, "-n", *config, env=env)
+    scheduled = set(re.findall(r"wildcards: key=([0-9a-f]{40})", dry.stdout + dry.stderr))
+    assert scheduled == set(outputs) - set(done_before)  # only the missing units
+    assert _job_counts(dry.stdout + dry.stderr)["unit"] == len(outputs) - len(done_before)
+
+    _snakemake(tmp_path, "--cores", "2", *config, env=env)
+    assert {key: outputs[key].stat().st_mtime_ns for key in done_before} == done_before  # not recomputed
+    ours = json.loads((tmp_path / "outputs" / "nguyen2025" / "smoke" / "metrics.json").read_text())
+    direct = json.loads((Path(smoke_run("nguyen2025")) / "metrics.json").read_text())
+    # the notebook found every unit cached; everything else is the same numbers
+    assert ours.pop("n_units_trained") == 0.0
+    direct.pop("n_units_trained")
+    assert ours == direct
