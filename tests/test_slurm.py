@@ -290,3 +290,43 @@ def test_unedited_profile_stops_at_the_first_submission(tmp_path: Path, fake_slu
     assert result.returncode != 0
     assert "The given account EDIT_ME appears to be invalid" in result.stdout, result.stdout[-3000:]
     assert sbatch_calls(folder) == []
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_nguyen_smoke_dag_through_the_slurm_profile(tmp_path: Path, slurm_cluster: SlurmCluster, smoke_run):
+    """workflow/Snakefile's Nguyen smoke DAG on the test cluster: every unit and the study job are
+    SLURM jobs (units as job arrays), and the notebook's metrics.json equals ``ecglib run``'s."""
+    import json
+
+    from ecglib import workflow
+
+    cache = tmp_path / "cache"
+    env = slurm_cluster.env()
+    env["ECGLIB_CACHE"] = str(cache)
+    env["PYTHONPATH"] = ":".join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    profile = edited_profile(tmp_path / "profile", partition=PARTITION, account="anyaccount")
+    config = ["--config", "study=nguyen2025", "profile=smoke", f"output_root={tmp_path / 'outputs'}"]
+    result = run_snakemake(
+        ["-s", str(REPO / "workflow" / "Snakefile"), "-d", str(tmp_path), *slurm_args(profile), *config],
+        cwd=tmp_path,
+        env=env,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + "\n" + slurm_cluster.log_tail()
+
+    plan = workflow.plan("nguyen2025", "smoke").as_json()
+    rows = run_jobs(slurm_cluster, result.stdout)
+    assert {state for _, state, _ in rows} == {"COMPLETED"}, rows
+    unit_jobs = [job for job, _, comment in rows if comment.startswith("rule_unit")]
+    assert len(unit_jobs) == plan["n_units"], rows
+    assert any("_" in job for job in unit_jobs), rows  # at least one wave went out as a job array
+    assert [comment for _, _, comment in rows].count("rule_study") == 1, rows
+    for unit in plan["units"]:
+        assert (cache / "units" / "nguyen2025" / Path(unit["output"]).name).is_file(), unit["name"]
+
+    ours = json.loads((tmp_path / "outputs" / "nguyen2025" / "smoke" / "metrics.json").read_text())
+    direct = json.loads((Path(smoke_run("nguyen2025")) / "metrics.json").read_text())
+    assert ours.pop("n_units_trained") == 0.0  # the notebook found every unit cached
+    direct.pop("n_units_trained")
+    assert ours == direct
