@@ -11,9 +11,14 @@ first on PATH that set it, because the Snakemake SLURM job-step plugin removes e
 variable (``SLURM_CONF`` included) before its nested ``srun``. A real cluster has its configuration
 at the default path (or in configless mode) and needs no such wrapper.
 
-Needs the Debian packages ``slurm-wlm`` and ``munge`` (``apt-get install slurm-wlm munge``);
-``missing_binaries()`` names what is absent so tests can skip saying why. Tested with SLURM
-22.05.8 (Debian 12) as root; slurmd launches jobs as the user who started it.
+``SlurmCluster(accounting=True)`` adds job accounting as real sites have it: a MariaDB server
+(its own data folder, 127.0.0.1 and a free port), slurmdbd, the cluster registered and one account,
+``ACCOUNT``, for the current user; ``sacct`` and ``sacctmgr`` then answer.
+
+Needs the Debian packages ``slurm-wlm`` and ``munge`` (``apt-get install slurm-wlm munge``), for
+accounting also ``slurmdbd`` and ``mariadb-server``; ``missing_binaries()`` names what is absent so
+tests can skip saying why. Tested with SLURM 22.05.8 and MariaDB 10.11 (Debian 12) as root; slurmd
+launches jobs as the user who started it.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ import time
 from pathlib import Path
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
+ACCOUNTING_DAEMONS = ("slurmdbd", "mariadbd", "mariadb-install-db", "mariadb")
 CLIENTS = ("sbatch", "srun", "squeue", "sinfo", "scontrol", "scancel", "sacct", "sacctmgr", "sshare")
 PARTITION = "debug"
+ACCOUNT = "ecglibtest"
 MIN_JOB_AGE_S = 300  # finished jobs stay visible to `squeue --states=all` this long
 
 
@@ -39,9 +46,10 @@ def _which(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
 
 
-def missing_binaries() -> list[str]:
+def missing_binaries(accounting: bool = False) -> list[str]:
     """The daemons and client commands this cluster needs that are not installed."""
-    return [name for name in (*DAEMONS, *CLIENTS) if _which(name) is None]
+    names = (*DAEMONS, *CLIENTS, *(ACCOUNTING_DAEMONS if accounting else ()))
+    return [name for name in names if _which(name) is None]
 
 
 def _free_port() -> int:
@@ -60,9 +68,10 @@ def node_hardware() -> dict[str, str]:
 class SlurmCluster:
     """Start with ``start()`` (or use as a context manager); ``env()`` for client commands."""
 
-    def __init__(self, root: Path | None = None, start_timeout_s: float = 60.0):
+    def __init__(self, root: Path | None = None, start_timeout_s: float = 60.0, accounting: bool = False):
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="ecglib-slurm-", dir="/tmp"))
         self.start_timeout_s = start_timeout_s
+        self.accounting = accounting
         self.conf = self.root / "slurm.conf"
         self.bin = self.root / "bin"
         self.procs: dict[str, subprocess.Popen] = {}
@@ -81,6 +90,8 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
 
+        if self.accounting:
+            self._write_accounting_files()
         self.hardware = node_hardware()
         hw = self.hardware
         user = getpass.getuser()
@@ -117,8 +128,7 @@ class SlurmCluster:
                     "SchedulerType=sched/backfill",
                     "ReturnToService=2",
                     f"MinJobAge={MIN_JOB_AGE_S}",
-                    "JobAcctGatherType=jobacct_gather/none",
-                    "AccountingStorageType=accounting_storage/none",
+                    *self._accounting_lines(),
                     "JobCompType=jobcomp/none",
                     f"NodeName={node} NodeAddr=127.0.0.1 {cpu_layout} RealMemory={hw['RealMemory']} State=UNKNOWN",
                     f"PartitionName={PARTITION} Nodes={node} Default=YES MaxTime=INFINITE State=UP",
@@ -131,6 +141,96 @@ class SlurmCluster:
             wrapper = self.bin / name
             wrapper.write_text(f'#!/bin/sh\nSLURM_CONF={self.conf} exec {_which(name)} "$@"\n')
             wrapper.chmod(0o755)
+
+    def _accounting_lines(self) -> list[str]:
+        if not self.accounting:
+            return ["JobAcctGatherType=jobacct_gather/none", "AccountingStorageType=accounting_storage/none"]
+        return [
+            "JobAcctGatherType=jobacct_gather/linux",
+            "AccountingStorageType=accounting_storage/slurmdbd",
+            "AccountingStorageHost=127.0.0.1",
+            f"AccountingStoragePort={self.dbd_port}",
+            f"AccountingStoragePass={self.root / 'run' / 'munge.sock'}",  # the munge socket to reach slurmdbd
+        ]
+
+    def _write_accounting_files(self) -> None:
+        root = self.root
+        self.dbd_port, self.db_port = _free_port(), _free_port()
+        (root / "db").mkdir(exist_ok=True)
+        dbd = root / "slurmdbd.conf"  # slurmdbd reads it from slurm.conf's folder
+        dbd.write_text(
+            "\n".join(
+                [
+                    "AuthType=auth/munge",
+                    f"AuthInfo=socket={root / 'run' / 'munge.sock'}",
+                    "DbdHost=localhost",
+                    "DbdAddr=127.0.0.1",
+                    f"DbdPort={self.dbd_port}",
+                    f"SlurmUser={getpass.getuser()}",
+                    f"LogFile={root / 'log' / 'slurmdbd.log'}",
+                    f"PidFile={root / 'run' / 'slurmdbd.pid'}",
+                    "StorageType=accounting_storage/mysql",
+                    "StorageHost=127.0.0.1",
+                    f"StoragePort={self.db_port}",
+                    "StorageUser=slurm",
+                    "StoragePass=slurm",
+                    "StorageLoc=slurm_acct_db",
+                    "",
+                ]
+            )
+        )
+        dbd.chmod(0o600)
+
+    def _start_accounting(self) -> None:
+        root = self.root
+        user = ["--user=root"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [
+                _which("mariadb-install-db"),
+                "--no-defaults",
+                *user,
+                f"--datadir={root / 'db'}",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        socket_path = root / "run" / "mysql.sock"
+        self._spawn(
+            "mariadbd",
+            [
+                _which("mariadbd"),
+                "--no-defaults",  # none of /etc/mysql's settings (it must come first)
+                *user,
+                f"--datadir={root / 'db'}",
+                f"--socket={socket_path}",
+                f"--port={self.db_port}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={root / 'run' / 'mysql.pid'}",
+                f"--log-error={root / 'log' / 'mariadb.log'}",
+            ],
+        )
+        sql = "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+
+        def sql_ok() -> bool:
+            args = [_which("mariadb"), "--no-defaults", f"--socket={socket_path}", "-u", getpass.getuser()]
+            return subprocess.run([*args, "-e", sql], capture_output=True, timeout=30).returncode == 0
+
+        self._wait_for(sql_ok, "MariaDB answering on its socket")
+        self._spawn("slurmdbd", [_which("slurmdbd"), "-D"])
+        log = root / "log" / "slurmdbd.log"
+        self._wait_for(lambda: log.is_file() and "slurmdbd version" in log.read_text(), "slurmdbd started")
+
+        def registered() -> bool:
+            # slurmctld refuses to start against a slurmdbd that does not know its cluster
+            return self.run("sacctmgr", "-i", "add", "cluster", "ecglibtest", check=False).returncode == 0
+
+        self._wait_for(registered, "the cluster registered with slurmdbd")
+
+    def _add_account(self) -> None:
+        self.run("sacctmgr", "-i", "add", "account", ACCOUNT)
+        self.run("sacctmgr", "-i", "add", "user", getpass.getuser(), f"account={ACCOUNT}")
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """An environment whose SLURM client commands talk to this cluster."""
@@ -171,7 +271,7 @@ class SlurmCluster:
                 )
 
     def start(self) -> SlurmCluster:
-        missing = missing_binaries()
+        missing = missing_binaries(self.accounting)
         if missing:
             raise RuntimeError(f"SLURM test cluster: not installed: {', '.join(missing)}")
         try:
@@ -191,11 +291,15 @@ class SlurmCluster:
                 ],
             )
             self._wait_for(lambda: (run / "munge.sock").exists(), "munged's socket")
+            if self.accounting:
+                self._start_accounting()
             self._spawn("slurmctld", [_which("slurmctld"), "-D", "-i", "-f", str(self.conf)])
             self._spawn(
                 "slurmd", [_which("slurmd"), "-D", "-f", str(self.conf), "-N", self.hardware["NodeName"]]
             )
             self._wait_for(self._node_idle, f"node {self.hardware['NodeName']} idle in sinfo")
+            if self.accounting:
+                self._add_account()
         except BaseException:
             self.stop()
             raise
@@ -234,9 +338,9 @@ class SlurmCluster:
                 if out.returncode != 0 or not out.stdout.strip():
                     break
                 time.sleep(0.5)
-        for name in ("slurmd", "slurmctld", "munged"):
-            proc = self.procs.get(name)
-            if proc is None or proc.poll() is not None:
+        for name in reversed(list(self.procs)):  # the reverse of their start: slurmd first, munged last
+            proc = self.procs[name]
+            if proc.poll() is not None:
                 continue
             proc.send_signal(signal.SIGTERM)
             try:
@@ -254,7 +358,11 @@ class SlurmCluster:
         self.stop()
 
 
-if __name__ == "__main__":  # python tests/slurm_cluster.py: start one, show sinfo, stop it
-    with SlurmCluster() as cluster:
+if __name__ == "__main__":  # python tests/slurm_cluster.py [--accounting]: start one, show it, stop it
+    import sys
+
+    with SlurmCluster(accounting="--accounting" in sys.argv) as cluster:
         print(cluster.conf.read_text())
         print(cluster.run("sinfo").stdout)
+        if cluster.accounting:
+            print(cluster.run("sacctmgr", "-n", "show", "assoc", "format=cluster,account,user").stdout)

@@ -1,6 +1,8 @@
 """workflow/profiles/slurm through snakemake-executor-plugin-slurm: the sbatch lines it produces
 (against stand-in SLURM commands, so this runs anywhere), and real runs on a throwaway single-node
-SLURM cluster (tests/slurm_cluster.py; skipped where `apt-get install slurm-wlm munge` was not run).
+SLURM cluster (tests/slurm_cluster.py; skipped where `apt-get install slurm-wlm munge` was not run),
+without accounting (job states from squeue) and with slurmdbd (`slurmdbd mariadb-server` too; job
+states from sacct, the plugin's default, and accounts checked).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from slurm_cluster import PARTITION, SlurmCluster, missing_binaries
+from slurm_cluster import ACCOUNT, PARTITION, SlurmCluster, missing_binaries
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="snakemake-executor-plugin-slurm not installed")
 
@@ -214,21 +216,33 @@ def test_profile_sbatch_lines_without_gpu_and_single_job(tmp_path: Path, fake_sl
 # --- a real single-node SLURM cluster -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    missing = missing_binaries()
+def _started_cluster(accounting: bool) -> SlurmCluster:
+    missing = missing_binaries(accounting)
     if missing:
-        pytest.skip(
-            f"SLURM/munge not installed (missing {', '.join(missing)}); "
-            "`apt-get install slurm-wlm munge` to run the cluster tests"
-        )
-    cluster = SlurmCluster()
+        packages = "slurm-wlm munge slurmdbd mariadb-server" if accounting else "slurm-wlm munge"
+        pytest.skip(f"not installed: {', '.join(missing)} (`apt-get install {packages}` to run this test)")
+    cluster = SlurmCluster(accounting=accounting)
     try:
         cluster.start()
     except RuntimeError as error:
         if os.geteuid() != 0:
             pytest.skip(f"the test SLURM cluster did not start as a non-root user: {error}")
         raise
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """munged + slurmctld + slurmd, no accounting (sacct answers "accounting storage is disabled")."""
+    cluster = _started_cluster(accounting=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster_with_accounting():
+    """The same plus MariaDB and slurmdbd, as real sites run it; one account, ``ACCOUNT``."""
+    cluster = _started_cluster(accounting=True)
     yield cluster
     cluster.stop()
 
@@ -253,6 +267,46 @@ def run_jobs(cluster: SlurmCluster, log: str) -> list[list[str]]:
     (run_id,) = re.findall(r"SLURM run ID: (\S+)", log)
     queue = cluster.run("squeue", "--states=all", "--noheader", f"--name={run_id}", "--format=%i|%T|%k")
     return [row.split("|") for row in queue.stdout.split()]
+
+
+@pytest.mark.slow
+def test_tiny_workflow_with_sacct_status_on_a_cluster_with_accounting(
+    tmp_path: Path, slurm_cluster_with_accounting: SlurmCluster
+):
+    """The profile as a user edits it, with the plugin's default job-state query (sacct)."""
+    cluster = slurm_cluster_with_accounting
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "Snakefile").write_text(TINY_SNAKEFILE)
+    profile = edited_profile(tmp_path / "profile", partition=PARTITION, account=ACCOUNT)
+    args = ["--workflow-profile", str(profile), "--slurm-init-seconds-before-status-checks", "2", "--verbose"]
+    result = run_snakemake(args, cwd=work, env=cluster.env(), timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + "\n" + cluster.log_tail()
+    assert "command=sacct" in result.stdout and "command=squeue" not in result.stdout
+    assert (work / "merged.txt").read_text() == "".join(f"unit {i}\n" for i in range(3))
+    (run_id,) = re.findall(r"SLURM run ID: (\S+)", result.stdout)
+    jobs = cluster.run("sacct", "-X", "-P", "-n", f"--name={run_id}", "--format=JobID,State,Account")
+    rows = [line.split("|") for line in jobs.stdout.split()]
+    assert sorted(job for job, _, _ in rows if "_" in job)[-1].endswith("_3"), rows  # the unit array
+    assert len(rows) == 4 and {(state, account) for _, state, account in rows} == {("COMPLETED", ACCOUNT)}, (
+        rows
+    )
+
+
+@pytest.mark.slow
+def test_unedited_profile_is_refused_by_a_cluster_with_accounting(
+    tmp_path: Path, slurm_cluster_with_accounting: SlurmCluster
+):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "Snakefile").write_text(TINY_SNAKEFILE)
+    args = ["--workflow-profile", str(PROFILE.parent), "--slurm-init-seconds-before-status-checks", "1"]
+    result = run_snakemake(args, cwd=work, env=slurm_cluster_with_accounting.env(), timeout=300)
+    assert result.returncode != 0
+    message = re.search(
+        r"The given account EDIT_ME appears to be invalid. Available accounts:\n(.*)", result.stdout
+    )
+    assert message and ACCOUNT in message.group(1), result.stdout[-3000:]
 
 
 @pytest.mark.slow
