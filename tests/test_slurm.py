@@ -138,6 +138,7 @@ def fake_slurm(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return folder, env
 
 
+@pytest.mark.slow  # Snakemake waits between job-state queries: 20-40 s, mostly idle
 def test_profile_sbatch_lines(tmp_path: Path, fake_slurm):
     folder, env = fake_slurm
     work = tmp_path / "work"
@@ -179,6 +180,7 @@ def test_profile_sbatch_lines(tmp_path: Path, fake_slurm):
         assert call[call.index("-D") + 1] == str(work)
 
 
+@pytest.mark.slow  # Snakemake waits between job-state queries: 20-40 s, mostly idle
 def test_profile_sbatch_lines_without_gpu_and_single_job(tmp_path: Path, fake_slurm):
     folder, env = fake_slurm
     work = tmp_path / "work"
@@ -211,6 +213,23 @@ def test_profile_sbatch_lines_without_gpu_and_single_job(tmp_path: Path, fake_sl
     assert call[call.index("--mem") + 1] == "100"
     assert call[call.index("-t") + 1] == "3"
     assert "--ntasks=1" in call and "--cpus-per-task=1" in call
+
+
+@pytest.mark.slow  # Snakemake waits between job-state queries: 20-40 s, mostly idle
+def test_unedited_profile_stops_at_the_first_submission(tmp_path: Path, fake_slurm):
+    folder, env = fake_slurm
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "Snakefile").write_text(TINY_SNAKEFILE)
+    result = run_snakemake(
+        ["--workflow-profile", str(PROFILE.parent), "--slurm-status-command", "squeue", "--retries", "0"],
+        cwd=work,
+        env=env,
+        timeout=180,
+    )
+    assert result.returncode != 0
+    assert "The given account EDIT_ME appears to be invalid" in result.stdout, result.stdout[-3000:]
+    assert sbatch_calls(folder) == []
 
 
 # --- a real single-node SLURM cluster -------------------------------------------------------------
@@ -328,22 +347,6 @@ def test_tiny_workflow_runs_on_a_real_slurm_cluster(tmp_path: Path, slurm_cluste
     assert {state for _, state, _ in rows} == {"COMPLETED"}, rows
     logs = sorted(p.name for p in (work / ".snakemake" / "slurm_logs" / "rule_unit").iterdir())
     assert logs == [f"{units[0].split('_')[0]}_{i}.log" for i in (1, 2, 3)]
-
-
-def test_unedited_profile_stops_at_the_first_submission(tmp_path: Path, fake_slurm):
-    folder, env = fake_slurm
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "Snakefile").write_text(TINY_SNAKEFILE)
-    result = run_snakemake(
-        ["--workflow-profile", str(PROFILE.parent), "--slurm-status-command", "squeue", "--retries", "0"],
-        cwd=work,
-        env=env,
-        timeout=180,
-    )
-    assert result.returncode != 0
-    assert "The given account EDIT_ME appears to be invalid" in result.stdout, result.stdout[-3000:]
-    assert sbatch_calls(folder) == []
 
 
 @pytest.mark.slow
