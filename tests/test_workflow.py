@@ -225,6 +225,10 @@ def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
     }
     assert plan["n_units"] == PAPER_UNITS == 504
     assert "shape-only stand-ins" in done.stderr
+    # a job on a cluster node parses the Snakefile again: it reads the scheduler's plan, it does not plan
+    no_params = {**env, "ECGLIB_PARAMS_ROOT": str(tmp_path / "no-params")}
+    remote = _snakemake(tmp_path, "-n", "--mode", "remote", *config, env=no_params)
+    assert _job_counts(remote.stdout + remote.stderr)["unit"] == PAPER_UNITS
 
 
 @needs_snakemake
