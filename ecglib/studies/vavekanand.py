@@ -621,6 +621,10 @@ def train_patient_grid(
     return runs, results
 
 
+#: the tags of a grid run (:func:`grid_runs`), the first columns of :func:`grid_table`
+GRID_TAGS = ("patient", "mode", "lr", "batch_size", "weighted_sampling")
+
+
 def grid_table(results, sizes) -> tuple[pd.DataFrame, dict]:
     """:func:`run_patient_grid`'s (results DataFrame, histories) from the grid's results in run order.
 
@@ -628,9 +632,10 @@ def grid_table(results, sizes) -> tuple[pd.DataFrame, dict]:
     """
     rows, histories = [], {}
     for (n_train, n_val, n_test), result in zip(sizes, results, strict=True):
-        tags = result.tags
+        tags = result.tags  # a cached result's tags come back in sorted order: the columns in grid order
         rows.append(
             {
+                **{name: tags[name] for name in GRID_TAGS},
                 **tags,
                 "best_epoch": result.best_epoch,
                 "val_loss": result.val_loss,
