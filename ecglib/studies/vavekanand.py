@@ -13,6 +13,9 @@ Study glue too large for the notebook (``notebooks/vavekanand.py``):
 4. :func:`run_patient_grid`: per patient, the grid lr x batch size x weighted sampling,
    from random initialisation ("individual") and from the pre-trained weights
    ("fine-tuned"), all trained together by ``ecglib.grid.train_grid``.
+   :func:`plan_units`: the same two steps as cached units (:mod:`ecglib.units`), the pooled
+   pre-training and one unit per patient (its whole grid), which the notebook runs and
+   ``ecglib plan`` / ``ecglib unit run`` / ``workflow/Snakefile`` run as jobs (``ecglib.workflow``).
 5. :func:`select_per_patient` / :func:`table1` / :func:`summary`: the grid point chosen per
    patient (validation balanced accuracy by default; the test set only as the labelled
    option ``test_set_as_in_paper``), Table 1 beside the paper's, and the headline numbers.
@@ -660,7 +663,8 @@ def grid_table(results, sizes) -> tuple[pd.DataFrame, dict]:
 
 def grid_checkpoint_dir(cfg):
     """``<cache>/grid_runs`` (a ``pathlib.Path``) when the profile uses the cache (finished runs are
-    kept there and resumed), else None."""
+    kept there and resumed), else None. The notebook's 2-D variant uses it; the 1-D grid is units
+    (:func:`plan_units`, :func:`unit_cache_dir`)."""
     from ecglib.data import cache_dir
 
     return cache_dir() / "grid_runs" if cfg["use_cache"] else None
