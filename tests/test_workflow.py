@@ -242,6 +242,22 @@ def test_vavekanand_paper_plan_covers_the_protocol_runs(cache, capsys, tmp_path,
     assert len(pre["train"]) == sum(len(splits.by_patient[p]["train"]) for p in patients)
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_vavekanand_local_plan_keys_are_over_the_real_mitbih(cache, capsys):
+    from conftest import require_dataset
+
+    from ecglib.studies import vavekanand as vv
+
+    require_dataset("mitbih")
+    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "local")
+    plan = json.loads(out)
+    assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
+    assert [unit["name"] for unit in plan["units"]] == ["pretrain"] + [
+        f"patient/{patient}" for patient in vv.paper_patients()
+    ]
+
+
 def _vv_tiny_plan(capsys) -> dict:
     code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "smoke", *VV_TINY)
     assert code == 0
