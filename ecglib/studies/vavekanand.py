@@ -862,6 +862,7 @@ def plan_units(
         device=device,
     )
     grid = [Unit(PRETRAIN_UNIT, pre_parts, pre_compute)]
+    pre_key = grid[0].key
     grid_settings = dict(
         learning_rates=[float(lr) for lr in learning_rates],
         batch_sizes=[int(size) for size in batch_sizes],
@@ -879,7 +880,7 @@ def plan_units(
             "val": parts["val"],
             "test": parts["test"],
             "samples_per_step": int(max_samples_per_step),
-            "init": units.unit_key(**pre_parts),
+            "init": pre_key,
         }
         compute = partial(
             _patient_compute,
