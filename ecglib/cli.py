@@ -231,7 +231,7 @@ def _add_set(parser) -> None:
 
 def _add_plan(sub) -> None:
     p_plan = sub.add_parser("plan", help="a study's units (name, key, needs, cache file, resources) as JSON")
-    p_plan.add_argument("study", help="study id (nguyen2025)")
+    p_plan.add_argument("study", help="study id (nguyen2025, vavekanand)")
     p_plan.add_argument("--profile", default="smoke", help="parameter profile (default: smoke)")
     p_plan.add_argument(
         "--data-root", default=None, help="data root (default: $ECGLIB_DATA or ~/ecglib_data)"
@@ -244,7 +244,7 @@ def _add_unit(sub) -> None:
     p_unit = sub.add_parser("unit", help="one unit of a study's plan")
     unit_sub = p_unit.add_subparsers(dest="unit_command", required=True)
     p_run = unit_sub.add_parser("run", help="compute one unit into the cache (nothing when it is there)")
-    p_run.add_argument("study", help="study id (nguyen2025)")
+    p_run.add_argument("study", help="study id (nguyen2025, vavekanand)")
     p_run.add_argument("key", help="the unit's key, from `ecglib plan`")
     p_run.add_argument("--profile", default="smoke", help="parameter profile (default: smoke)")
     p_run.add_argument("--data-root", default=None, help="data root (default: $ECGLIB_DATA or ~/ecglib_data)")

@@ -54,6 +54,22 @@ def _nguyen2025_cache(cfg: _params.Params) -> Path | None:
     return nd.unit_cache_dir(cfg)
 
 
+def _vavekanand(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
+    from ecglib.studies import vavekanand as vv
+
+    if stand_in:
+        inputs = vv.stand_in_inputs(cfg)
+    else:
+        inputs = vv.grid_inputs_from_params(cfg, vv.windows_from_params(cfg, data_root=data_root))
+    return vv.plan_from_params(cfg, inputs, device=device)
+
+
+def _vavekanand_cache(cfg: _params.Params) -> Path | None:
+    from ecglib.studies import vavekanand as vv
+
+    return vv.unit_cache_dir(cfg)
+
+
 @dataclass(frozen=True)
 class StudyUnits:
     """How a study's grid becomes units: ``plan(cfg, data_root, device, stand_in)`` and its cache folder."""
@@ -63,7 +79,10 @@ class StudyUnits:
 
 
 #: study -> its units. Add a line here when a study's grid is on units.
-UNIT_PLANS: dict[str, StudyUnits] = {"nguyen2025": StudyUnits(_nguyen2025, _nguyen2025_cache)}
+UNIT_PLANS: dict[str, StudyUnits] = {
+    "nguyen2025": StudyUnits(_nguyen2025, _nguyen2025_cache),
+    "vavekanand": StudyUnits(_vavekanand, _vavekanand_cache),
+}
 
 #: the profile keys a unit job's resources come from -> the resource names of Snakemake / SLURM
 RESOURCE_KEYS = {

@@ -65,6 +65,10 @@ finetune_hyperparameters = "own_grid"  # own_grid | individual_choice
 grid_samples_per_step = 64
 grid_workers = 1
 example_patient = "203"
+unit_cpus = 1  # cluster request per unit job (workflow/Snakefile)
+unit_mem_mb = 2000
+unit_runtime_min = 10
+unit_gpus = 0
 variant_2d = True
 variant_patients = None
 variant_image_size = 16
@@ -87,8 +91,7 @@ import ecglib.data
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures, paper_tables
-from ecglib.models.beat_cnn import BeatCNN
+from ecglib import claims, figures, paper_tables, units
 from ecglib.models.cnn2d import TripleChannelCNN2d
 from ecglib.studies import vavekanand as vv
 from ecglib.transfer import count_parameters
@@ -113,9 +116,7 @@ display(Markdown(ecglib.report.data_banner(cfg.data_source)))
 with run.stage("windows"):
     window_set = vv.windows_from_params(cfg, data_root=run.data_root)
 windows = window_set.windows
-patient_list = vv.check_patients(
-    cfg.patients if cfg.data_source != "mitbih" else None, window_set.per_patient["patient"]
-)
+patient_list = vv.patients_from_params(cfg, window_set)
 run.record_data(
     cfg.data_source,
     files=window_set.files,
@@ -151,11 +152,8 @@ print(
 # 80/20 train / validation.
 
 # %%
-splits = vv.split_windows(
-    windows, test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction, seed=cfg.seed
-)
-signals = vv.to_model_input(windows)  # (n_windows, 1, 128)
-targets = windows.targets
+inputs = vv.grid_inputs_from_params(cfg, window_set)  # the splits, the model input and its digest
+splits, signals, targets = inputs.splits, inputs.signals, inputs.targets  # signals: (n_windows, 1, 128)
 split_sizes = pd.DataFrame(
     {p: {k: len(v) for k, v in parts.items()} for p, parts in splits.by_patient.items()}
 ).T
@@ -167,43 +165,38 @@ display(split_sizes.describe().loc[["mean", "min", "max"]])
 # parameters.
 
 # %%
-model_factory = partial(BeatCNN, 1, cfg.window_samples_out, dense_activation=cfg.dense_activation)
+model_factory = vv.model_factory_from_params(cfg)
 n_parameters = count_parameters(model_factory())[0]  # trainable
 print(f"trainable parameters: {n_parameters:,} (paper: {reported['n_parameters']:,})")
 
 # %% [markdown]
 # **Pre-training (section 4.3):** the pooled training windows of all patients, Adam lr 0.001,
 # weight decay 0.0001, batch 32, 30 epochs, the lowest validation loss kept. No test window
-# is used (checked inside `vv.pretrain`). Every finished training run here and below is kept in
-# the cache (`use_cache`): an interrupted run resumes where it stopped.
+# is used (checked inside `vv.pretrain`).
+#
+# **Individual and fine-tuned classifiers (sections 4.3, 5.2, 5.3):** for every patient the
+# grid lr x batch size x weighted sampling, once from random initialisation and once from the
+# pre-trained weights; each run keeps its lowest-validation-loss epoch. A patient's runs train
+# together (`ecglib.grid.train_grid`, identical to training them one by one).
+#
+# Both are cached units (`ecglib.units`): the pre-training, then one unit per patient (its whole
+# grid, both modes), each named by a digest of its data, indices, hyper-parameters, seed and code
+# version; a patient's unit names the pre-training it starts from. Missing units are trained here
+# (`use_cache`: an interrupted run resumes where it stopped); `ecglib plan vavekanand` and
+# `workflow/Snakefile` run the same units as cluster jobs, and this notebook then only aggregates.
 
 # %%
-with run.stage("pretrain"):
-    pretrained = vv.pretrain_from_params(
-        cfg, model_factory, signals, targets, splits, patients=patient_list, device=run.device
-    )
+with run.stage("units"):
+    grid = vv.plan_from_params(cfg, inputs, device=run.device)
+    cache_folder = vv.unit_cache_dir(cfg)
+    todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
+    print(f"{len(grid)} units (the pre-training and {len(grid) - 1} patients), {len(todo)} to train")
+    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+pretrained = vv.pretrained_from_payloads(payloads)
 print(
     f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (paper: {reported['pretrain_best_epoch']})"
 )
-
-# %% [markdown]
-# **Individual and fine-tuned classifiers (sections 4.3, 5.2, 5.3):** for every patient the
-# grid lr x batch size x weighted sampling, once from random initialisation and once from the
-# pre-trained weights; each run keeps its lowest-validation-loss epoch. All runs train
-# together (`ecglib.grid.train_grid`, identical to training them one by one).
-
-# %%
-with run.stage("patient_grid"):
-    results, histories = vv.patient_grid_from_params(
-        cfg,
-        model_factory,
-        signals,
-        targets,
-        splits,
-        patient_list,
-        pretrained_state=pretrained.best_state_dict,
-        device=run.device,
-    )
+results, histories = vv.grid_from_payloads(payloads, patient_list)
 ecglib.report.save_table(
     run,
     results,

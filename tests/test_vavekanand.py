@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import ecglib.params
 from ecglib.data import LabelledSet
@@ -142,6 +143,87 @@ def _results():
                 }
             )
     return pd.DataFrame(rows)
+
+
+@pytest.mark.slow
+def test_grid_units_give_what_the_whole_grid_gave(tmp_path):
+    """Pre-training + one unit per patient (through the cache) = the old pre-training and whole grid, exactly.
+
+    The chunks agree here (4 runs per chunk, every patient's 4 runs alike): the same runs are
+    trained together, so the numbers are bit-identical.
+    """
+    from functools import partial
+
+    from ecglib import units
+    from ecglib.models.beat_cnn import BeatCNN
+
+    windows = _windows()
+    inputs = vv.grid_inputs(windows, ["p0", "p1", "p2"], test_fraction=0.2, val_fraction=0.2, seed=0)
+    factory = partial(BeatCNN, 1, 128)
+    grid = dict(learning_rates=[0.01, 0.001], batch_sizes=[8], weighted_sampling=[True], epochs=2)
+    common = dict(weight_decay=1e-4, seed=0)
+    plan = vv.plan_units(
+        factory,
+        inputs,
+        pretrain_epochs=2,
+        pretrain_lr=1e-3,
+        pretrain_batch_size=16,
+        max_samples_per_step=32,
+        **grid,
+        **common,
+    )
+    assert [unit.name for unit in plan] == ["pretrain", "patient/p0", "patient/p1", "patient/p2"]
+    payloads = units.run_units(plan, cache_dir=tmp_path, use_cache=True)
+    assert len(list(tmp_path.glob("unit-*.pt"))) == 4
+
+    pre = vv.pretrain(
+        factory,
+        inputs.signals,
+        inputs.targets,
+        inputs.splits,
+        epochs=2,
+        lr=1e-3,
+        batch_size=16,
+        patients=inputs.patients,
+        **common,
+    )
+    ours = vv.pretrained_from_payloads(payloads)
+    assert ours.best_epoch == pre.best_epoch
+    pd.testing.assert_frame_equal(ours.history, pre.history)
+    for name, value in pre.best_state_dict.items():
+        assert torch.equal(ours.best_state_dict[name], value), name
+    whole, histories = vv.run_patient_grid(
+        factory,
+        inputs.signals,
+        inputs.targets,
+        inputs.splits,
+        inputs.patients,
+        pretrained_state=pre.best_state_dict,
+        max_samples_per_step=32,
+        **grid,
+        **common,
+    )
+    from_units, unit_histories = vv.grid_from_payloads(payloads, inputs.patients)
+    pd.testing.assert_frame_equal(from_units, whole, check_exact=True)
+    assert unit_histories.keys() == histories.keys()
+    for key, history in histories.items():
+        pd.testing.assert_frame_equal(unit_histories[key], history, check_exact=True)
+    assert all(
+        item["best_state_dict"] is None for item in payloads["patient/p0"]["results"]
+    )  # no weights kept
+
+    # a patient unit names the pre-training by its key: other pre-training settings, other patient keys
+    other = vv.plan_units(
+        factory,
+        inputs,
+        pretrain_epochs=3,
+        pretrain_lr=1e-3,
+        pretrain_batch_size=16,
+        max_samples_per_step=32,
+        **grid,
+        **common,
+    )
+    assert {unit.key for unit in other}.isdisjoint(unit.key for unit in plan)
 
 
 def test_selection_uses_validation_by_default_and_test_only_as_labelled_option():

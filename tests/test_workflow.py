@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import re
 import signal
@@ -153,10 +154,7 @@ def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
     ("argv", "message"),
     [
         (["plan", "nosuch"], "unknown study 'nosuch'"),
-        (
-            ["plan", "vavekanand"],
-            "vavekanand has no unit plan yet; run it whole with `ecglib run vavekanand`",
-        ),
+        (["plan", "surrey"], "surrey has no unit plan yet; run it whole with `ecglib run surrey`"),
         (["unit", "run", "jang2021", "0" * 40], "jang2021 has no unit plan yet"),
         (["plan", "nguyen2025", "--set", "use_cache=false"], "use_cache is false"),
     ],
@@ -164,6 +162,159 @@ def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
 def test_plan_errors_are_one_line(cache, capsys, argv, message):
     code, out, err = _cli(capsys, *argv)
     assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- Vavekanand
+
+#: Vavekanand's paper protocol: 29 patients x (3 lr x 3 batch sizes x 2 weighted sampling) x 2 modes
+VV_PAPER_RUNS = 29 * 18 * 2
+#: a tiny smoke grid: 2 simulated patients, one grid point, one epoch (one patient unit trains 2 runs)
+VV_TINY = [
+    "--set",
+    "sim_n_patients=2",
+    "--set",
+    "sim_windows_per_patient=40",
+    "--set",
+    "sim_min_windows_per_class=2",
+    "--set",
+    "pretrain_epochs=1",
+    "--set",
+    "epochs=1",
+    "--set",
+    "learning_rates=[0.01]",
+    "--set",
+    "weighted_sampling=[true]",
+]
+VV_TINY_OVERRIDES = {
+    "sim_n_patients": 2,
+    "sim_windows_per_patient": 40,
+    "sim_min_windows_per_class": 2,
+    "pretrain_epochs": 1,
+    "epochs": 1,
+    "learning_rates": [0.01],
+    "weighted_sampling": [True],
+}
+
+
+def test_vavekanand_paper_plan_covers_the_protocol_runs(cache, capsys, tmp_path, monkeypatch):
+    """29 patient units (each its patient's 18 grid points x 2 modes) + the pre-training, over stand-ins."""
+    from ecglib import params
+    from ecglib.studies import vavekanand as vv
+
+    monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
+    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "paper")
+    plan = json.loads(out)
+    assert code == 0 and plan["keys"] == "stand-in" and "mitbih" in plan["stand_in_reason"]
+    assert Path(plan["cache_dir"]) == cache / "units" / "vavekanand"
+    assert plan["resources"] == {"cpus_per_task": 2, "mem_mb": 4000, "runtime": 60, "gpu": 0}
+    patients = list(vv.paper_patients())
+    assert [unit["name"] for unit in plan["units"]] == ["pretrain"] + [f"patient/{p}" for p in patients]
+    assert plan["n_units"] == 30 and len({unit["key"] for unit in plan["units"]}) == 30
+    assert all(unit["needs"] == ["pretrain"] for unit in plan["units"][1:])
+
+    # the runs each patient unit trains: its grid (as its key names it) x both modes
+    cfg = params.load("vavekanand", "paper")
+    units_by_name = {unit.name: unit for unit in workflow.plan("vavekanand", "paper").units}
+    splits = vv.stand_in_inputs(cfg).splits
+    runs = []
+    for patient in patients:
+        parts = units_by_name[f"patient/{patient}"].key_parts
+        assert parts["init"] == units_by_name["pretrain"].key  # names the pre-training, not its weights
+        assert (parts["learning_rates"], parts["batch_sizes"], parts["weighted_sampling"]) == (
+            cfg.learning_rates,
+            cfg.batch_sizes,
+            cfg.weighted_sampling,
+        )
+        runs += vv.grid_runs(
+            splits,
+            [patient],
+            learning_rates=parts["learning_rates"],
+            batch_sizes=parts["batch_sizes"],
+            weighted_sampling=parts["weighted_sampling"],
+            seed=parts["seed"],
+            pretrained_state={},
+        )
+    tags = {tuple(sorted(run.tags.items())) for run in runs}
+    assert len(runs) == len(tags) == VV_PAPER_RUNS == 1044
+    assert {run.tags["mode"] for run in runs} == {"individual", "fine_tuned"}
+    # the pre-training pools every patient's training windows (validation: the pooled validation windows)
+    pre = units_by_name["pretrain"].key_parts
+    assert len(pre["train"]) == sum(len(splits.by_patient[p]["train"]) for p in patients)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_vavekanand_local_plan_keys_are_over_the_real_mitbih(cache, capsys):
+    from conftest import require_dataset
+
+    from ecglib.studies import vavekanand as vv
+
+    require_dataset("mitbih")
+    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "local")
+    plan = json.loads(out)
+    assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
+    assert [unit["name"] for unit in plan["units"]] == ["pretrain"] + [
+        f"patient/{patient}" for patient in vv.paper_patients()
+    ]
+
+
+def _vv_tiny_plan(capsys) -> dict:
+    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "smoke", *VV_TINY)
+    assert code == 0
+    return json.loads(out)
+
+
+def _same_payload(a, b) -> None:
+    """Equal payloads: tensors bit for bit, everything else by ==."""
+    assert type(a) is type(b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _same_payload(a[key], b[key])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same_payload(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
+        assert torch.equal(a.isnan(), b.isnan())
+    elif isinstance(a, float):
+        assert a == b or (math.isnan(a) and math.isnan(b))  # a pre-training has no test loss: NaN
+    else:
+        assert a == b
+
+
+@pytest.mark.slow
+def test_vavekanand_unit_run_needs_the_pretraining_then_matches_the_notebook_units(cache, capsys, tmp_path):
+    plan = _vv_tiny_plan(capsys)
+    assert plan["keys"] == "real" and plan["n_units"] == 3  # pre-training + 2 patients
+    pre, patient = plan["units"][0], plan["units"][1]
+
+    code, _, err = _cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "needs 'pretrain'" in err and pre["key"] in err
+    assert not Path(patient["output"]).exists()
+
+    for unit in (pre, patient):
+        code, out, _ = _cli(capsys, "unit", "run", "vavekanand", unit["key"], "--profile", "smoke", *VV_TINY)
+        assert code == 0 and out.splitlines()[-1].startswith(
+            f"[computed] {unit['name']} -> "
+        )  # after progress lines
+    stored = Path(patient["output"])
+    first = (stored.stat().st_mtime_ns, stored.read_bytes())
+    code, out, _ = _cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
+    assert code == 0 and out.startswith("[cached]")
+    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
+
+    # the notebook's way (units.run_units over the same plan, another cache folder): the same payloads
+    elsewhere = tmp_path / "notebook-cache"
+    payloads = units.run_units(
+        workflow.plan("vavekanand", "smoke", VV_TINY_OVERRIDES).units, cache_dir=elsewhere, use_cache=True
+    )
+    for unit in (pre, patient):
+        _same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
+    results = payloads[patient["name"]]["results"]
+    assert [json.loads(item["tags_json"])["mode"] for item in results] == ["individual", "fine_tuned"]
 
 
 # --------------------------------------------------------------------------- Snakemake
@@ -229,6 +380,17 @@ def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
     no_params = {**env, "ECGLIB_PARAMS_ROOT": str(tmp_path / "no-params")}
     remote = _snakemake(tmp_path, "-n", "--mode", "remote", *config, env=no_params)
     assert _job_counts(remote.stdout + remote.stderr)["unit"] == PAPER_UNITS
+
+
+@needs_snakemake
+@pytest.mark.slow
+def test_vavekanand_paper_dag_has_30_unit_jobs(tmp_path):
+    """The dry run of Vavekanand's paper DAG over stand-ins: the pre-training and 29 patient units."""
+    env = _env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    config = ["--config", "study=vavekanand", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
+    done = _snakemake(tmp_path, "-n", *config, env=env)
+    assert _job_counts(done.stdout + done.stderr) == {"unit": 30, "study": 1, "all": 1, "total": 32}
+    assert "shape-only stand-ins" in done.stderr
 
 
 @needs_snakemake

@@ -13,6 +13,9 @@ Study glue too large for the notebook (``notebooks/vavekanand.py``):
 4. :func:`run_patient_grid`: per patient, the grid lr x batch size x weighted sampling,
    from random initialisation ("individual") and from the pre-trained weights
    ("fine-tuned"), all trained together by ``ecglib.grid.train_grid``.
+   :func:`plan_units`: the same two steps as cached units (:mod:`ecglib.units`), the pooled
+   pre-training and one unit per patient (its whole grid), which the notebook runs and
+   ``ecglib plan`` / ``ecglib unit run`` / ``workflow/Snakefile`` run as jobs (``ecglib.workflow``).
 5. :func:`select_per_patient` / :func:`table1` / :func:`summary`: the grid point chosen per
    patient (validation balanced accuracy by default; the test set only as the labelled
    option ``test_set_as_in_paper``), Table 1 beside the paper's, and the headline numbers.
@@ -30,19 +33,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ecglib import claims, paper_tables, preprocess, segment, stats
+from ecglib import claims, paper_tables, preprocess, segment, stats, units
 from ecglib.data import LabelledSet
 from ecglib.data.splits import within_patient_split
 from ecglib.errors import TrainingDiverged
 from ecglib.grid import GridResult, GridRun, train_grid
 from ecglib.params import reported
 from ecglib.seeds import derive_seed
+from ecglib.units import Unit
 
 MODES = ("individual", "fine_tuned")
 CODE_VERSION = "vavekanand-windows-1"
@@ -531,6 +536,57 @@ def run_patient_grid(
     best_epoch, val_loss, val_balanced_accuracy, test_loss, test_balanced_accuracy, n_train,
     n_val, n_test.
     """
+    runs, results = train_patient_grid(
+        model_factory,
+        signals,
+        targets,
+        splits,
+        patients,
+        learning_rates=learning_rates,
+        batch_sizes=batch_sizes,
+        weighted_sampling=weighted_sampling,
+        epochs=epochs,
+        weight_decay=weight_decay,
+        seed=seed,
+        pretrained_state=pretrained_state,
+        device=device,
+        max_samples_per_step=max_samples_per_step,
+        n_workers=n_workers,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+    )
+    return grid_table(results, [_sizes(run) for run in runs])
+
+
+def _sizes(run: GridRun) -> tuple[int, int, int]:
+    return len(run.train_indices), len(run.val_indices), len(run.test_indices)
+
+
+def train_patient_grid(
+    model_factory,
+    signals,
+    targets,
+    splits: PatientSplits,
+    patients,
+    *,
+    learning_rates,
+    batch_sizes,
+    weighted_sampling,
+    epochs: int,
+    weight_decay: float,
+    seed: int,
+    pretrained_state,
+    device="cpu",
+    max_samples_per_step: int = 256,
+    n_workers: int = 1,
+    progress: bool = False,
+    checkpoint_dir=None,
+    label: str = "",
+) -> tuple[list[GridRun], list[GridResult]]:
+    """The runs of :func:`grid_runs` and their results (``ecglib.grid.train_grid``, no weights kept).
+
+    One line is printed per finished chunk (``label`` is added to it).
+    """
     runs = grid_runs(
         splits,
         patients,
@@ -545,7 +601,10 @@ def run_patient_grid(
     def log_chunk(chunk_results):  # a line per finished chunk: long headless runs show where they are
         nonlocal n_done
         n_done += len(chunk_results)
-        print(f"grid: {n_done}/{len(runs)} runs done after {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"grid{label}: {n_done}/{len(runs)} runs done after {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
 
     results = train_grid(
         model_factory,
@@ -562,20 +621,33 @@ def run_patient_grid(
         on_chunk_done=log_chunk,
         checkpoint_dir=checkpoint_dir,
     )
+    return runs, results
+
+
+#: the tags of a grid run (:func:`grid_runs`), the first columns of :func:`grid_table`
+GRID_TAGS = ("patient", "mode", "lr", "batch_size", "weighted_sampling")
+
+
+def grid_table(results, sizes) -> tuple[pd.DataFrame, dict]:
+    """:func:`run_patient_grid`'s (results DataFrame, histories) from the grid's results in run order.
+
+    ``sizes``: per run (n_train, n_val, n_test).
+    """
     rows, histories = [], {}
-    for run, result in zip(runs, results):
-        tags = result.tags
+    for (n_train, n_val, n_test), result in zip(sizes, results, strict=True):
+        tags = result.tags  # a cached result's tags come back in sorted order: the columns in grid order
         rows.append(
             {
+                **{name: tags[name] for name in GRID_TAGS},
                 **tags,
                 "best_epoch": result.best_epoch,
                 "val_loss": result.val_loss,
                 "val_balanced_accuracy": result.val_balanced_accuracy,
                 "test_loss": result.test_loss,
                 "test_balanced_accuracy": result.test_balanced_accuracy,
-                "n_train": len(run.train_indices),
-                "n_val": len(run.val_indices),
-                "n_test": len(run.test_indices),
+                "n_train": n_train,
+                "n_val": n_val,
+                "n_test": n_test,
                 "diverged": result.diverged,
             }
         )
@@ -591,7 +663,8 @@ def run_patient_grid(
 
 def grid_checkpoint_dir(cfg):
     """``<cache>/grid_runs`` (a ``pathlib.Path``) when the profile uses the cache (finished runs are
-    kept there and resumed), else None."""
+    kept there and resumed), else None. The notebook's 2-D variant uses it; the 1-D grid is units
+    (:func:`plan_units`, :func:`unit_cache_dir`)."""
     from ecglib.data import cache_dir
 
     return cache_dir() / "grid_runs" if cfg["use_cache"] else None
@@ -650,6 +723,293 @@ def patient_grid_from_params(
         n_workers=cfg["grid_workers"],
         checkpoint_dir=grid_checkpoint_dir(cfg),
     )
+
+
+# --------------------------------------------------------------------------- the grid as units
+# The 1-D grid as cached units (ecglib.units): the pooled pre-training, then one unit per patient
+# (that patient's whole grid, both modes, trained together as train_grid does). The notebook runs
+# the missing ones (ecglib.units.run_units); `ecglib plan vavekanand` / `ecglib unit run` run them
+# one by one (ecglib.workflow). A unit computed either way is the same file, bit for bit.
+
+#: bump when a unit's computation changes its results
+UNIT_CODE_VERSION = "vavekanand-unit-1"
+#: name of the pre-training unit (a patient's unit is ``patient/<record id>``)
+PRETRAIN_UNIT = "pretrain"
+
+
+def patient_unit(patient: str) -> str:
+    """The name of ``patient``'s grid unit."""
+    return f"patient/{patient}"
+
+
+@dataclass
+class GridInputs:
+    """What the 1-D grid trains on.
+
+    Attributes
+    ----------
+    signals : tensor (n_windows, 1, window_samples_out), float32 (:func:`to_model_input`)
+    targets : int64 array (n_windows,), 0 normal / 1 abnormal
+    splits : the per-patient splits (:func:`split_windows`)
+    patients : the patients of the grid and of the pooled pre-training, in order
+    digest : unit key of the signals and targets (named by every unit)
+    """
+
+    signals: torch.Tensor
+    targets: np.ndarray
+    splits: PatientSplits
+    patients: list[str]
+    digest: str
+
+
+def grid_inputs(
+    windows: LabelledSet, patients, *, test_fraction: float, val_fraction: float, seed: int
+) -> GridInputs:
+    """Split ``windows`` per patient (:func:`split_windows`) and digest them, for :func:`plan_units`."""
+    splits = split_windows(windows, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+    signals = to_model_input(windows)
+    targets = np.asarray(windows.targets).astype(np.int64)
+    return GridInputs(
+        signals, targets, splits, [str(p) for p in patients], units.unit_key(signals=signals, targets=targets)
+    )
+
+
+def patients_from_params(cfg: Mapping[str, Any], window_set: WindowSet) -> list[str]:
+    """The profile's patients among those with windows (MIT-BIH: every record read, i.e. ``patients``)."""
+    requested = cfg["patients"] if cfg["data_source"] != "mitbih" else None
+    return check_patients(requested, window_set.per_patient["patient"])
+
+
+def grid_inputs_from_params(cfg: Mapping[str, Any], window_set: WindowSet) -> GridInputs:
+    """:func:`grid_inputs` with the profile's split fractions, seed and patients."""
+    return grid_inputs(
+        window_set.windows,
+        patients_from_params(cfg, window_set),
+        test_fraction=cfg["test_fraction"],
+        val_fraction=cfg["val_fraction"],
+        seed=cfg["seed"],
+    )
+
+
+def model_factory_from_params(cfg: Mapping[str, Any]):
+    """The 1-D CNN of the profile (``window_samples_out`` inputs, ``dense_activation``), as a factory."""
+    from ecglib.models.beat_cnn import BeatCNN
+
+    return partial(BeatCNN, 1, cfg["window_samples_out"], dense_activation=cfg["dense_activation"])
+
+
+def plan_units(
+    model_factory,
+    inputs: GridInputs,
+    *,
+    pretrain_epochs: int,
+    pretrain_lr: float,
+    pretrain_batch_size: int,
+    learning_rates,
+    batch_sizes,
+    weighted_sampling,
+    epochs: int,
+    weight_decay: float,
+    seed: int,
+    device="cpu",
+    max_samples_per_step: int = 256,
+    n_workers: int = 1,
+) -> list[Unit]:
+    """The pre-training unit, then one unit per patient of ``inputs.patients`` (its whole grid).
+
+    A unit's key names the code version, the architecture, the data's digest, its split indices,
+    its hyper-parameters and the master seed; a patient's unit names the pre-training by that
+    unit's key (which determines the weights it starts the fine-tuned runs from), not by the weights.
+    ``max_samples_per_step`` is part of a patient's key: it decides which runs are trained together,
+    and so the last bits of their numbers. ``device`` and ``n_workers`` are not (the same results).
+
+    Returns
+    -------
+    list of Unit, runnable by :func:`ecglib.units.run_units` (payloads: :func:`ecglib.grid.result_payload`
+    of the pre-training; per patient ``{"results": [result_payload, ...], "n_train", "n_val", "n_test"}``)
+    """
+    from ecglib.grid import initial_state_module
+
+    splits, patients = inputs.splits, list(inputs.patients)
+    common = {
+        "code": UNIT_CODE_VERSION,
+        "architecture": repr(initial_state_module(model_factory)),
+        "data": inputs.digest,
+        "weight_decay": float(weight_decay),
+        "seed": int(seed),
+    }
+    pre_parts = {
+        **common,
+        "role": "pretrain",
+        "train": splits.indices("train", patients),
+        "val": splits.indices("val", patients),
+        "epochs": int(pretrain_epochs),
+        "lr": float(pretrain_lr),
+        "batch_size": int(pretrain_batch_size),
+    }
+    pre_compute = partial(
+        _pretrain_compute,
+        model_factory,
+        inputs.signals,
+        inputs.targets,
+        splits,
+        patients=patients,
+        epochs=pretrain_epochs,
+        lr=pretrain_lr,
+        batch_size=pretrain_batch_size,
+        weight_decay=weight_decay,
+        seed=seed,
+        device=device,
+    )
+    grid = [Unit(PRETRAIN_UNIT, pre_parts, pre_compute)]
+    pre_key = grid[0].key
+    grid_settings = dict(
+        learning_rates=[float(lr) for lr in learning_rates],
+        batch_sizes=[int(size) for size in batch_sizes],
+        weighted_sampling=[bool(weighted) for weighted in weighted_sampling],
+        epochs=int(epochs),
+    )
+    for patient in patients:
+        parts = splits.by_patient[patient]
+        unit_parts = {
+            **common,
+            **grid_settings,
+            "role": "patient_grid",
+            "patient": patient,
+            "train": parts["train"],
+            "val": parts["val"],
+            "test": parts["test"],
+            "samples_per_step": int(max_samples_per_step),
+            "init": pre_key,
+        }
+        compute = partial(
+            _patient_compute,
+            model_factory,
+            inputs.signals,
+            inputs.targets,
+            splits,
+            patient,
+            **grid_settings,
+            weight_decay=weight_decay,
+            seed=seed,
+            device=device,
+            max_samples_per_step=max_samples_per_step,
+            n_workers=n_workers,
+        )
+        grid.append(Unit(patient_unit(patient), unit_parts, compute, needs=(PRETRAIN_UNIT,)))
+    return grid
+
+
+def _pretrain_compute(model_factory, signals, targets, splits, needed, **kwargs) -> dict:
+    from ecglib.grid import result_payload
+
+    return result_payload(pretrain(model_factory, signals, targets, splits, **kwargs))
+
+
+def _patient_compute(model_factory, signals, targets, splits, patient, needed, **kwargs) -> dict:
+    from ecglib.grid import result_payload
+
+    runs, results = train_patient_grid(
+        model_factory,
+        signals,
+        targets,
+        splits,
+        [patient],
+        pretrained_state=needed[PRETRAIN_UNIT]["best_state_dict"],
+        label=f" {patient}",
+        **kwargs,
+    )
+    n_train, n_val, n_test = _sizes(runs[0])
+    return {
+        "results": [result_payload(result) for result in results],
+        "n_train": n_train,
+        "n_val": n_val,
+        "n_test": n_test,
+    }
+
+
+def plan_from_params(cfg: Mapping[str, Any], inputs: GridInputs, *, device="cpu") -> list[Unit]:
+    """:func:`plan_units` with the profile's CNN, pre-training and grid (the notebook's units)."""
+    return plan_units(
+        model_factory_from_params(cfg),
+        inputs,
+        pretrain_epochs=cfg["pretrain_epochs"],
+        pretrain_lr=cfg["pretrain_lr"],
+        pretrain_batch_size=cfg["pretrain_batch_size"],
+        learning_rates=cfg["learning_rates"],
+        batch_sizes=cfg["batch_sizes"],
+        weighted_sampling=cfg["weighted_sampling"],
+        epochs=cfg["epochs"],
+        weight_decay=cfg["weight_decay"],
+        seed=cfg["seed"],
+        device=device,
+        max_samples_per_step=cfg["grid_samples_per_step"],
+        n_workers=cfg["grid_workers"],
+    )
+
+
+def stand_in_inputs(cfg: Mapping[str, Any]) -> GridInputs:
+    """Shape-only stand-ins of the profile's windows and splits, for :func:`plan_from_params` without MIT-BIH.
+
+    The profile's patients (``patients``, default the paper's 29), each with the paper's mean
+    window count (``reported.yaml``: n_windows / n_patients) split as the profile says; no signals,
+    and a digest that is the profile's name. The units (names, needs, sizes) are the profile's; their
+    keys name no real data, so they are for dry runs only (their ``compute`` cannot run). Records a
+    profile would exclude (``lead_fallback: exclude``) cannot be known without the data and are kept.
+    """
+    paper = reported("vavekanand")
+    patients = [str(p) for p in (cfg["patients"] or paper_patients())]
+    n_per_patient = int(paper["n_windows"]) // int(paper["n_patients"])
+    n_test = int(round(cfg["test_fraction"] * n_per_patient))
+    n_val = int(round(cfg["val_fraction"] * (n_per_patient - n_test)))
+    part = np.empty(n_per_patient * len(patients), dtype=object)
+    by_patient = {}
+    for number, patient in enumerate(patients):
+        rows = number * n_per_patient + np.arange(n_per_patient, dtype=np.int64)
+        by_patient[patient] = {
+            "train": rows[: n_per_patient - n_test - n_val],
+            "val": rows[n_per_patient - n_test - n_val : n_per_patient - n_test],
+            "test": rows[n_per_patient - n_test :],
+        }
+        for name, indices in by_patient[patient].items():
+            part[indices] = name
+    return GridInputs(
+        signals=torch.zeros((0, 1, int(cfg["window_samples_out"]))),
+        targets=np.zeros(len(part), dtype=np.int64),
+        splits=PatientSplits(part.astype(str), by_patient),
+        patients=patients,
+        digest=f"stand-in:vavekanand/{cfg['profile']}",
+    )
+
+
+def unit_cache_dir(cfg: Mapping[str, Any]):
+    """Folder of this study's cached units (None when ``use_cache`` is off)."""
+    from ecglib.data import cache_dir
+
+    return cache_dir() / "units" / "vavekanand" if cfg["use_cache"] else None
+
+
+def pretrained_from_payloads(payloads: Mapping[str, Any]) -> GridResult:
+    """The pre-training's result (weights, history, best epoch) from :func:`ecglib.units.run_units`' payloads."""
+    from ecglib.grid import result_from_payload
+
+    return result_from_payload(payloads[PRETRAIN_UNIT])
+
+
+def grid_from_payloads(payloads: Mapping[str, Any], patients) -> tuple[pd.DataFrame, dict]:
+    """:func:`run_patient_grid`'s (results DataFrame, histories) of ``patients`` from their units' payloads.
+
+    The rows come in the order :func:`run_patient_grid` gives them (patients, grid points, modes).
+    """
+    from ecglib.grid import result_from_payload
+
+    results, sizes = [], []
+    for patient in patients:
+        payload = payloads[patient_unit(patient)]
+        for item in payload["results"]:
+            results.append(result_from_payload(item))
+            sizes.append((int(payload["n_train"]), int(payload["n_val"]), int(payload["n_test"])))
+    return grid_table(results, sizes)
 
 
 # --------------------------------------------------------------------------- selection and tables
