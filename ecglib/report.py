@@ -42,10 +42,15 @@ def set_style() -> None:
     )
 
 
-def data_label(data_source: str) -> str:
-    """Short provenance line for captions: the source's title and version, flagged when synthetic."""
+def data_label(data_source: str | Sequence[str]) -> str:
+    """Short provenance line for captions: the source's title and version, flagged when synthetic.
+
+    Several sources (a table mixing pre-training and fine-tuning data) are joined with " + ".
+    """
     from ecglib import data
 
+    if not isinstance(data_source, str):
+        return " + ".join(data_label(source) for source in dict.fromkeys(data_source))
     try:
         meta = data.info(data_source)
         label = f"{data_source}: {meta.title}, version {meta.version}"
@@ -89,9 +94,17 @@ def markdown_table(df: pd.DataFrame, *, float_format: str = "{:.4g}") -> str:
 
 
 def save_table(
-    run: Run, df: pd.DataFrame, name: str, *, caption: str = "", data_source: str | None = None
+    run: Run,
+    df: pd.DataFrame,
+    name: str,
+    *,
+    caption: str = "",
+    data_source: str | Sequence[str] | None = None,
 ) -> Path:
     """Save ``df`` as ``tables/<name>.csv`` and ``tables/<name>.md`` (with caption and data source).
+
+    ``data_source``: the data the table comes from (default the run's); a list for a table that
+    mixes sources (e.g. pre-training and fine-tuning experiments side by side).
 
     Returns the CSV path where it will be once the run has finished (not the staging folder).
     """
@@ -115,7 +128,7 @@ def save_figure(
     fig: Figure,
     name: str,
     *,
-    data_source: str | None = None,
+    data_source: str | Sequence[str] | None = None,
     formats: Sequence[str] = ("png", "svg"),
 ) -> Path:
     """Save ``fig`` as ``figures/<name>.png`` and ``.svg``, stamped with the data source. Returns the PNG path once the run has finished."""

@@ -235,6 +235,7 @@ ecglib.report.save_table(
     errors,
     "errors_all_experiments",
     caption=f"errors on the {cfg.report_split} ECGs per experiment and target (bpm, ms); baseline = mean predictor",
+    data_source=[cfg.pretrain_source, cfg.data_source],
 )
 display(errors)
 
@@ -248,7 +249,13 @@ display(errors)
 for table_name in df.PAPER_TABLES:
     table = df.paper_table(errors, reported, table_name)
     ecglib.report.save_table(
-        run, table, table_name, caption=f"{table_name} beside the paper's ({cfg.report_split} ECGs)"
+        run,
+        table,
+        table_name,
+        caption=f"{table_name} beside the paper's ({cfg.report_split} ECGs)",
+        data_source=df.paper_table_sources(
+            table_name, pretrain_source=cfg.pretrain_source, finetune_source=cfg.data_source
+        ),
     )
     display(Markdown(f"**{table_name}**"), table)
 
@@ -305,14 +312,17 @@ for number in (4, 7):
     ecglib.report.save_figure(run, fig, f"bland_altman_exp{number}")
 
 # %%
-for dataset, name in (("pretrain", "curves_pretraining"), ("finetune", "curves_finetuning")):
+for dataset, name, source in (
+    ("pretrain", "curves_pretraining", cfg.pretrain_source),
+    ("finetune", "curves_finetuning", cfg.data_source),
+):
     fig = figures.epoch_curves(
         df.learning_curves(results, dataset=dataset),
         ylabel=f"validation {cfg.loss.upper()} (standardised)",
         title=f"Validation loss per epoch, {dataset} experiments (folds: mean +/- SD)",
         mark_best="min",
     )
-    ecglib.report.save_figure(run, fig, name)
+    ecglib.report.save_figure(run, fig, name, data_source=source)
 
 # %%
 fig = figures.grouped_bars(

@@ -295,6 +295,7 @@ ecglib.report.save_table(
     caption=f"CAE on the held-out part of our corpus ({', '.join(corpus.counts)}), not the AUMC ICU data; "
     f"{cfg.window_samples} points per ECG; baseline: PCA with {pca_components} components on the same "
     f"training and test ECGs",
+    data_source=list(corpus.counts),
 )
 print(
     f"error per point: autoencoder {recon_per_point:.3f}, PCA ({pca_components} components) "

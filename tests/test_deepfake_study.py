@@ -389,3 +389,12 @@ def test_smoke_run_outputs(smoke_run):
     model, card = load_interval_model(run_dir / "models" / "deepfake_resnet.pt")
     assert card["lead_names"] == list(df.EIGHT_LEADS) and card["fs_hz"] == 100.0
     assert model(torch.zeros(2, 8, card["n_samples"])).shape == (2, 4)
+
+
+def test_each_paper_table_names_the_data_of_its_experiments():
+    sources = dict(pretrain_source="deepfake-gan", finetune_source="ludb")
+    assert df.paper_table_sources("table1", **sources) == ["deepfake-gan"]  # FC on GAN ECGs only
+    assert df.paper_table_sources("table2", **sources) == ["deepfake-gan", "ludb"]
+    assert df.paper_table_sources("table3", **sources) == [
+        "ludb"
+    ]  # before and after transfer, fine-tuning set

@@ -41,3 +41,18 @@ def test_markdown_table_escapes_and_formats():
 def test_markdown_table_writes_large_numbers_in_full():
     text = report.markdown_table(pd.DataFrame({"paper": [49245.0, 67169.0, 12345.67, 0.946, -48765.0]}))
     assert text.splitlines()[2:] == ["| 49,245 |", "| 67,169 |", "| 12,345.7 |", "| 0.946 |", "| -48,765 |"]
+
+
+def test_a_table_from_two_sources_names_both_and_flags_the_synthetic_one(tmp_path):
+    run = SimpleNamespace(
+        cfg=SimpleNamespace(data_source="ludb"),
+        tables_dir=tmp_path / "tables",
+        final_path=lambda path: Path(path),
+    )
+    report.save_table(run, pd.DataFrame({"a": [1]}), "mixed", data_source=["deepfake-gan", "ludb", "ludb"])
+    line = (tmp_path / "tables" / "mixed.md").read_text().splitlines()[2]
+    gan, ludb = line.removeprefix("Data: ").split(" + ")
+    assert gan.startswith("deepfake-gan: ") and "[synthetic data]" in gan
+    assert ludb.startswith("ludb: Lobachevsky") and "synthetic" not in ludb
+    report.save_table(run, pd.DataFrame({"a": [1]}), "default")
+    assert (tmp_path / "tables" / "default.md").read_text().splitlines()[2].startswith("Data: ludb: ")

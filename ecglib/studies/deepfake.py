@@ -764,6 +764,12 @@ def error_table(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paper_table_sources(table: str, *, pretrain_source: str, finetune_source: str) -> list[str]:
+    """The data sources of one of Tables I-V (its experiments' data sets, in column order)."""
+    sources = {"pretrain": pretrain_source, "finetune": finetune_source}
+    return list(dict.fromkeys(sources[experiment(number).dataset] for _, number, _ in PAPER_TABLES[table]))
+
+
 def paper_table(errors: pd.DataFrame, reported: Mapping[str, Any], table: str) -> pd.DataFrame:
     """Table I-V beside the paper's: per target, our MAE, RMSE, MSE and the paper's number per column.
 
