@@ -182,7 +182,7 @@ def greater(
     Parameters
     ----------
     a, b : keys in ``results`` of two samples, two ``condition -> sample`` mappings, or two numbers
-    test : {"welch", "paired_t", "wilcoxon"} for samples (:func:`ecglib.stats.compare_samples`,
+    test : {"welch", "mann_whitney", "paired_t", "wilcoxon", "mcnemar"} for samples (:func:`ecglib.stats.compare_samples`,
         two-sided p, direction from the means); None for two numbers (plain comparison)
     alpha : significance level
     conditions : the conditions tested (default: every condition both sides have)
@@ -344,7 +344,15 @@ def _greater(claim: Greater, results, reported) -> _Outcome:
             test="A > B (one number each: no test)",
         )
     a_by, b_by = _by_condition(a_values), _by_condition(b_values)
-    shared = [c for c in a_by if c in b_by and len(np.atleast_1d(a_by[c])) and len(np.atleast_1d(b_by[c]))]
+    shared = [
+        c
+        for c in a_by
+        if c in b_by
+        and a_by[c] is not None
+        and b_by[c] is not None
+        and len(np.atleast_1d(a_by[c]))
+        and len(np.atleast_1d(b_by[c]))
+    ]
     conditions = shared if claim.conditions is None else [c for c in claim.conditions if c in shared]
     if not conditions:
         raise _Undecided(

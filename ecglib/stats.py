@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttest_ind
 
@@ -347,6 +348,7 @@ TWO_SAMPLE_TESTS = {
     "paired_t": "paired t-test",
     "wilcoxon": "Wilcoxon signed-rank test",
     "mann_whitney": "Mann-Whitney U test",
+    "mcnemar": "McNemar's test",
 }
 #: the unpaired ones (the others need equal-length paired samples)
 UNPAIRED_TESTS = ("welch", "mann_whitney")
@@ -385,9 +387,13 @@ def compare_samples(a, b, *, test: str = "welch") -> Comparison:
     Parameters
     ----------
     a, b : array-like of shape (n_a,), (n_b,); paired tests need ``n_a == n_b``
-    test : {"welch", "mann_whitney", "paired_t", "wilcoxon"}, default="welch"
+    test : {"welch", "mann_whitney", "paired_t", "wilcoxon", "mcnemar"}, default="welch"
         ``mann_whitney``: two-sided rank test (``scipy.stats.mannwhitneyu``), robust to a few huge
         values; NaN with fewer than two values on a side or when every value is tied.
+        ``mcnemar``: two classifiers on the same test items, ``a`` and ``b`` their 0/1 correctness
+        per item (the means are their accuracies); statsmodels' McNemar test on the discordant
+        pairs (exact binomial below 25 of them, else chi-square with continuity correction); NaN
+        when no item is discordant.
 
     Returns
     -------
@@ -415,7 +421,9 @@ def compare_samples(a, b, *, test: str = "welch") -> Comparison:
             raise ValueError(
                 f"paired samples must have equal length, got {sample_a.size} and {sample_b.size}"
             )
-        if sample_a.size >= 2:
+        if test == "mcnemar":
+            p = _mcnemar_p(sample_a, sample_b)
+        elif sample_a.size >= 2:
             differences = sample_a - sample_b
             if np.ptp(differences) == 0:
                 p = float("nan") if differences[0] == 0 else 0.0
@@ -425,6 +433,21 @@ def compare_samples(a, b, *, test: str = "welch") -> Comparison:
     return Comparison(
         test=test, mean_a=mean_a, mean_b=mean_b, p=p, n_a=int(sample_a.size), n_b=int(sample_b.size)
     )
+
+
+def _mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
+    """Two-sided McNemar p of two 0/1 correctness vectors over the same items (NaN: no discordant item)."""
+    for name, sample in (("a", correct_a), ("b", correct_b)):
+        if not np.isin(sample, (0.0, 1.0)).all():
+            raise ValueError(f"McNemar's test needs 0/1 correctness values, sample {name} has others")
+    only_a = int(np.sum((correct_a == 1) & (correct_b == 0)))
+    only_b = int(np.sum((correct_a == 0) & (correct_b == 1)))
+    if only_a + only_b == 0:
+        return float("nan")
+    both = int(np.sum((correct_a == 1) & (correct_b == 1)))
+    neither = int(np.sum((correct_a == 0) & (correct_b == 0)))
+    table = [[both, only_a], [only_b, neither]]
+    return float(mcnemar(table, exact=only_a + only_b < 25, correction=True).pvalue)
 
 
 def adjust_pvalues(pvalues, *, method: str = "holm") -> np.ndarray:

@@ -253,14 +253,20 @@ for experiment in experiments:
 # %% [markdown]
 # ## Verdict vs the report
 # The report's claims (`sr.CLAIMS`) on this run's headline split, accuracy on the natural test
-# set. Each is a comparison of two numbers from one run (the report's too); the CIs above say
-# how far apart they must be to mean something. A trunk whose self-supervision learnt nothing
-# leaves its claims undecided.
+# set. The report compares two numbers from one run; here the two models' right and wrong beats
+# go through McNemar's test (same test beats), so a difference of a few beats decides nothing.
+# A trunk whose self-supervision learnt nothing leaves its claims undecided.
 
 # %%
 verdict = claims.evaluate(
     sr.CLAIMS,
-    sr.claim_results(results, ssl, headline_splits=headline, ensemble_comparison=cfg.ensemble_comparison),
+    sr.claim_results(
+        results,
+        ssl,
+        sr.beat_correctness(experiments, beats),
+        headline_splits=headline,
+        ensemble_comparison=cfg.ensemble_comparison,
+    ),
     reported=reported,
     data_source=cfg.data_source,
 )

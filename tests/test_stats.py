@@ -157,3 +157,21 @@ def test_mean_sd_states_its_sd_convention():
         stats.mean_sd(values, ddof=2)
     assert stats.format_p(0.0004) == "<0.001" and stats.format_p(0.0456) == "0.046"
     assert stats.format_p(float("nan")) == "n/a"
+
+
+def test_mcnemar_counts_only_the_discordant_items():
+    # 10 items right for A only, 2 for B only, 88 the same: exact binomial on 12 discordant pairs
+    a = np.array([1] * 10 + [0] * 2 + [1] * 80 + [0] * 8)
+    b = np.array([0] * 10 + [1] * 2 + [1] * 80 + [0] * 8)
+    result = stats.compare_samples(a, b, test="mcnemar")
+    assert result.mean_a == pytest.approx(0.90) and result.mean_b == pytest.approx(0.82)
+    assert result.p == pytest.approx(scipy.stats.binomtest(2, 12, 0.5).pvalue)
+    assert result.n_text == "100 pairs"
+    # one discordant item of 100: nowhere near significant; none: undefined
+    one = np.r_[1, b[1:]]
+    assert stats.compare_samples(one, b, test="mcnemar").p == pytest.approx(1.0)
+    assert math.isnan(stats.compare_samples(b, b, test="mcnemar").p)
+    with pytest.raises(ValueError, match="0/1"):
+        stats.compare_samples([0.5, 1.0], [1.0, 1.0], test="mcnemar")
+    with pytest.raises(ValueError, match="equal length"):
+        stats.compare_samples([1, 0, 1], [1, 0], test="mcnemar")

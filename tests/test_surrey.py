@@ -407,11 +407,21 @@ def _results_frame():
     return pd.DataFrame(rows)
 
 
-def _verdict(collapsed_trunks):
+def _correctness(frame, n_beats=2000):
+    """0/1 per test beat with each model's accuracy: the first round(accuracy * n) beats right."""
+    return {
+        (r.task, r.split, r.arm, r.trunk): (np.arange(n_beats) < round(r.accuracy * n_beats)).astype(np.int64)
+        for r in frame.itertuples()
+    }
+
+
+def _verdict(collapsed_trunks, frame=None):
     ssl = {t: _ssl_result(t, collapsed=t in collapsed_trunks) for t in ("mlp", "cnn", "lstm")}
+    frame = _results_frame() if frame is None else frame
     results = sr.claim_results(
-        _results_frame(),
+        frame,
         ssl,
+        _correctness(frame),
         headline_splits={"mitbih": "inter_patient", "mi": "record"},
         ensemble_comparison="equal_budget",
     )
@@ -436,18 +446,33 @@ def test_a_collapsed_ssl_model_makes_its_claims_undecided():
     assert (verdict.loc[mlp, "verdict"] == claims.HELD).all()
 
 
+def test_a_gain_of_a_few_beats_between_two_models_decides_nothing():
+    """Two majority-class LSTMs one beat apart (as in a real inter-patient run): undecided, not held."""
+    frame = _results_frame()
+    lstm = (frame["trunk"] == "lstm") & (frame["task"] == "mitbih")
+    frame.loc[lstm & (frame["arm"] == "scratch"), "accuracy"] = 0.8900
+    frame.loc[lstm & (frame["arm"] == "ssl"), "accuracy"] = 0.8905  # one beat more of 2,000
+    verdict = _verdict(collapsed_trunks=(), frame=frame)
+    claim = next(c for c in verdict.index if "LSTM's MIT-BIH" in c)
+    assert verdict.loc[claim, "verdict"] == claims.UNDECIDED
+    assert verdict.loc[claim, "test"].startswith("McNemar's test")
+    assert verdict.loc[claim, "n"] == "2000 pairs"
+
+
 def test_ensemble_compared_with_single_models_trained_as_long():
     ssl = {t: _ssl_result(t, collapsed=False) for t in ("mlp", "cnn", "lstm")}
     frame = _results_frame()
     equal = sr.claim_results(
         frame,
         ssl,
+        _correctness(frame),
         headline_splits={"mitbih": "inter_patient", "mi": "record"},
         ensemble_comparison="equal_budget",
     )
     unequal = sr.claim_results(
         frame,
         ssl,
+        _correctness(frame),
         headline_splits={"mitbih": "inter_patient", "mi": "record"},
         ensemble_comparison="unequal_as_in_report",
     )
