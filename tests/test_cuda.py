@@ -105,6 +105,8 @@ def test_a_training_epoch_on_cuda_does_not_synchronise_per_step():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in caught if "synchroniz" in str(w.message).lower()]
+    # the detector works: reading each epoch's loss and metrics synchronises at least once
+    assert len(syncs) >= epochs, f"sync debug mode reported {len(syncs)} synchronisations in {epochs} epochs"
     # a few per epoch (the epoch's loss, metrics, selection) are fine; one or more per step is not
     assert len(syncs) < steps, f"{len(syncs)} synchronisations in {steps} training steps"
 
