@@ -10,7 +10,8 @@ read with ``allow_pickle=False`` plus JSON, or torch files read with
 
 :func:`file_identity` describes the files an entry was built from (resolved path,
 size in bytes and modification time in ns, plus the data root), so a cache key that
-includes it changes whenever an input file is replaced, truncated or touched.
+includes it changes whenever an input file is replaced, truncated or touched;
+:func:`folder_identity` is the same as one digest over a whole folder.
 :func:`sha256_of` hashes a file once per identity, and :func:`record_checksums` /
 :func:`used_checksums` remember the SHA-256 of the bytes a cache entry was actually built
 from, for run provenance.
@@ -113,6 +114,35 @@ def file_identity(files: Iterable[str | os.PathLike], *, data_root: str | os.Pat
         stat = resolved.stat()  # FileNotFoundError names the path
         rows.append([str(resolved), int(stat.st_size), int(stat.st_mtime_ns)])
     return {"data_root": str(_data_root(data_root)), "files": rows}
+
+
+def folder_identity(folder: str | os.PathLike) -> str:
+    """One digest of every file under ``folder``: relative path, size and mtime (ns), sorted.
+
+    For a cache key over a whole dataset folder (tens of thousands of records) where listing each
+    file's identity in the key (:func:`file_identity`) would make the key larger than the entry.
+    Any file added, removed, replaced, truncated or touched changes it; nothing is read but the
+    directory entries.
+
+    Raises
+    ------
+    FileNotFoundError
+        naming the folder when it does not exist.
+    """
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder")
+    rows = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            stat = os.stat(os.path.join(directory, name))
+            rows.append(
+                f"{os.path.relpath(os.path.join(directory, name), root)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+            )
+    digest = hashlib.sha256(str(root).encode())
+    for row in sorted(rows):
+        digest.update(row.encode() + b"\n")
+    return digest.hexdigest()
 
 
 _SHA256_BY_IDENTITY: dict[tuple[str, int, int], str] = {}

@@ -126,3 +126,31 @@ def test_default_cache_dir_comes_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path / "env_cache"))
     cache.cached(KEY, Counter())
     assert len(list((tmp_path / "env_cache").glob("mitbih-*.npz"))) == 1
+
+
+def test_folder_identity_sees_every_file_change(tmp_path):
+    from ecglib.cache import folder_identity
+
+    folder = tmp_path / "set"
+    (folder / "records").mkdir(parents=True)
+    record = folder / "records" / "001.dat"
+    record.write_bytes(b"abc")
+    (folder / "labels.csv").write_text("id,label\n1,N\n")
+    base = folder_identity(folder)
+    assert folder_identity(folder) == base
+
+    os.utime(record, ns=(record.stat().st_atime_ns, record.stat().st_mtime_ns + 10**9))
+    touched = folder_identity(folder)
+    assert touched != base
+    stat = record.stat()
+    record.write_bytes(b"abcd")
+    os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same time, another size
+    resized = folder_identity(folder)
+    assert resized not in (base, touched)
+    (folder / "records" / "002.dat").write_bytes(b"")
+    added = folder_identity(folder)
+    assert added not in (base, touched, resized)
+    (folder / "records" / "002.dat").unlink()
+    assert folder_identity(folder) == resized
+    with pytest.raises(FileNotFoundError, match="missing"):
+        folder_identity(tmp_path / "missing")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -366,3 +367,53 @@ def test_paper_grid_has_the_units_the_protocol_implies():
     parts = units_[0].key_parts
     expected = parts["epochs"] * (len(parts["train"]) / 100 + (len(parts["val"]) + len(parts["test"])) / 1000)
     assert parts["role"] == "pretrain" and cost["seconds"] == pytest.approx(expected)
+
+
+def test_prepared_public_set_is_cached_and_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    """A unit job reads the prepared arrays from the cache; touching a record makes it prepare again."""
+    import native_layouts as nl
+
+    from ecglib.data import ptbxl
+
+    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path / "cache"))
+    codes = [{"NORM": 100.0}, {"IMI": 100.0}, {"NDT": 100.0}, {"CLBBB": 100.0}, {"LVH": 100.0}] * 2
+    nl.write_ptbxl(tmp_path / "data" / "ptb-xl", codes)
+    reads = []
+    load_labelled = ptbxl.load_labelled
+    monkeypatch.setattr(ptbxl, "load_labelled", lambda *a, **k: reads.append(1) or load_labelled(*a, **k))
+    settings = dict(
+        n_sim=0,
+        seed=0,
+        fs_hz=100.0,
+        duration_s=10.0,
+        resampling="anti_aliased",
+        normalisation="none",
+        min_positives=1,
+        data_root=tmp_path / "data",
+    )
+
+    fresh = nd.load_dataset("ptbxl", **settings)
+    first = nd.load_dataset("ptbxl", use_cache=True, **settings)
+    second = nd.load_dataset("ptbxl", use_cache=True, **settings)
+    assert len(reads) == 2  # the uncached load and the first cached one; the second read no record
+    for item in (first, second):
+        np.testing.assert_array_equal(item.examples.signals_mv, fresh.examples.signals_mv)
+        np.testing.assert_array_equal(item.examples.targets, fresh.examples.targets)
+        np.testing.assert_array_equal(item.examples.patient_ids, fresh.examples.patient_ids)
+        assert item.examples.patient_ids.dtype == fresh.examples.patient_ids.dtype
+        assert (item.digest, item.counts, item.unscored, item.split_unit) == (
+            fresh.digest,
+            fresh.counts,
+            fresh.unscored,
+            fresh.split_unit,
+        )
+        assert item.examples.target_names == fresh.examples.target_names
+        assert item.examples.exclusions == fresh.examples.exclusions
+        assert list(item.counts) == list(fresh.counts)  # tables list the counts in this order
+
+    record = tmp_path / "data" / "ptb-xl" / "records500" / "00000" / "00003_hr.dat"
+    os.utime(record, ns=(record.stat().st_atime_ns, record.stat().st_mtime_ns + 10**9))
+    nd.load_dataset("ptbxl", use_cache=True, **settings)
+    assert len(reads) == 3
+    nd.load_dataset("ptbxl", use_cache=True, **{**settings, "fs_hz": 50.0})
+    assert len(reads) == 4  # another setting, another entry

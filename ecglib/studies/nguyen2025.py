@@ -28,6 +28,7 @@ The paper's facts (Table 1, label lists, findings) are in ``params/nguyen2025/re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -50,6 +51,8 @@ from ecglib.units import Unit
 
 #: bump when a unit's computation changes its results
 CODE_VERSION = "nguyen2025-unit-1"
+#: bump when :func:`load_dataset` prepares the same files differently (its disk cache is keyed by it)
+PREPARED_VERSION = "nguyen2025-prepared-1"
 ARMS = ("fine_tune", "scratch")
 SELECTIONS = ("validation", "test_set_as_in_paper")
 CNNS = ("resnet1d18", "resnet1d50", "resnet1d101")
@@ -150,6 +153,7 @@ def load_dataset(
     normalisation: str,
     ludb_records=tuple(range(1, 151)),
     min_positives: int = 0,
+    use_cache: bool = False,
 ) -> Prepared:
     """One dataset as the grid uses it: resampled, fixed length, multi-label.
 
@@ -162,7 +166,107 @@ def load_dataset(
     resampling, normalisation : see :func:`ecglib.preprocess.prepare_fixed_length`
     ludb_records : LUDB records read (1-150 on these machines)
     min_positives : labels with fewer positives are not scored (dropped, listed in ``unscored``)
+    use_cache : keep a public (or LUDB) set, once prepared, in the disk cache
+        (:mod:`ecglib.data.cache`), keyed by these settings, :data:`PREPARED_VERSION` and the
+        identity of every file in the dataset's folder (:func:`ecglib.cache.folder_identity`), so
+        each unit job of a cluster run reads the prepared arrays instead of re-reading and
+        resampling every record. Simulated sets are generated each time (their source is code).
     """
+    settings = {
+        "n_sim": int(n_sim),
+        "seed": int(seed),
+        "fs_hz": float(fs_hz),
+        "duration_s": float(duration_s),
+        "resampling": resampling,
+        "normalisation": normalisation,
+        "ludb_records": [int(record) for record in ludb_records],
+        "min_positives": int(min_positives),
+    }
+    prepare = partial(_prepare, dataset, data_root=data_root, **settings)
+    if not use_cache or dataset in SIMULATED:
+        return prepare()
+    from ecglib.cache import folder_identity
+    from ecglib.data import cache as data_cache
+
+    key = {
+        "dataset": f"nguyen2025-{dataset}",
+        "code_version": PREPARED_VERSION,
+        **settings,
+        "source_files": folder_identity(dataset_folder(registry_name(dataset), data_root)),
+    }
+    made: list[Prepared] = []
+
+    def compute() -> dict[str, np.ndarray]:
+        made.append(prepare())
+        return _prepared_arrays(made[0])
+
+    arrays = data_cache.cached(key, compute)
+    return made[0] if made else _prepared_from_arrays(dataset, arrays)
+
+
+def _prepared_arrays(item: Prepared) -> dict[str, np.ndarray]:
+    """A :class:`Prepared` as plain arrays for the disk cache (facts as one JSON string)."""
+    examples = item.examples
+    facts = {
+        "fs_hz": examples.fs_hz,
+        "lead_names": list(examples.lead_names),
+        "target_names": list(examples.target_names),
+        "task": examples.task,
+        "source": examples.source,
+        "exclusions": examples.exclusions,
+        "units": examples.units,
+        "counts": item.counts,
+        "split_unit": item.split_unit,
+        "unscored": item.unscored,
+    }
+    return {
+        "signals": examples.signals_mv,
+        "targets": examples.targets,
+        "patient_ids": examples.patient_ids.astype("U"),
+        "facts": np.asarray(json.dumps(facts)),  # insertion order kept: tables list counts in it
+    }
+
+
+def _prepared_from_arrays(dataset: str, arrays: Mapping[str, np.ndarray]) -> Prepared:
+    """The inverse of :func:`_prepared_arrays` (the digest recomputed from the arrays read)."""
+    facts = json.loads(str(arrays["facts"]))
+    examples = LabelledSet(
+        signals_mv=arrays["signals"],
+        targets=arrays["targets"],
+        patient_ids=arrays["patient_ids"].astype(str),
+        fs_hz=float(facts["fs_hz"]),
+        lead_names=tuple(facts["lead_names"]),
+        target_names=tuple(facts["target_names"]),
+        task=facts["task"],
+        source=facts["source"],
+        exclusions=facts["exclusions"],
+        units=facts["units"],
+    )
+    return Prepared(
+        dataset, examples, facts["counts"], facts["split_unit"], _digest(examples), facts["unscored"]
+    )
+
+
+def _digest(examples: LabelledSet) -> str:
+    return units.unit_key(
+        signals=examples.signals_mv, targets=examples.targets, patients=examples.patient_ids.astype("U")
+    )
+
+
+def _prepare(
+    dataset: str,
+    *,
+    data_root,
+    n_sim: int,
+    seed: int,
+    fs_hz: float,
+    duration_s: float,
+    resampling: str,
+    normalisation: str,
+    ludb_records,
+    min_positives: int,
+) -> Prepared:
+    """:func:`load_dataset` without the cache."""
     raw, split_unit = _raw(
         dataset, data_root=data_root, n_sim=n_sim, seed=seed, duration_s=duration_s, ludb_records=ludb_records
     )
@@ -190,10 +294,7 @@ def load_dataset(
         exclusions={**raw.exclusions, "shorter_than_duration": counts["n_dropped_short"]},
         units="mV" if normalisation == "none" else normalisation,
     )
-    digest = units.unit_key(
-        signals=examples.signals_mv, targets=examples.targets, patients=examples.patient_ids.astype("U")
-    )
-    return Prepared(dataset, examples, counts, split_unit, digest, unscored)
+    return Prepared(dataset, examples, counts, split_unit, _digest(examples), unscored)
 
 
 def datasets_from_params(
@@ -213,6 +314,7 @@ def datasets_from_params(
             normalisation=cfg["normalisation"],
             ludb_records=tuple(range(1, cfg["ludb_n_records"] + 1)),
             min_positives=cfg["min_positives"],
+            use_cache=cfg["use_cache"],
         )
         for name in dict.fromkeys(names)
     }
