@@ -196,7 +196,15 @@ with run.stage("supervised"):
     payloads = units.run_units(
         sr.with_payloads(grid, payloads), cache_dir=cache_folder, use_cache=cfg.use_cache
     )
-experiments = sr.experiments_from_payloads(cfg, inputs, payloads, device=run.device)
+experiments = sr.experiments_from_payloads(
+    payloads,
+    inputs,
+    trunks=cfg.trunks,
+    ensemble_comparison=cfg.ensemble_comparison,
+    test_rebalance_per_class=cfg.test_rebalance_per_class,
+    seed=cfg.seed,
+    device=run.device,
+)
 with run.stage("evaluation"):
     results = sr.results_table(experiments, beats, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
 ecglib.report.save_table(

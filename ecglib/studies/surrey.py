@@ -20,7 +20,13 @@ Tasks: ``mitbih`` (5 AAMI classes, cross-entropy) and ``mi`` (MI vs not, one log
 the report and the ``paper`` profile, LUDB in ``local``, simulated in ``smoke``; every table
 names the dataset through :func:`task_title`).
 
-Only the ``*_from_params`` adaptors read a profile; every other function takes explicit keywords.
+Every fit is a cached unit (:mod:`ecglib.units`): one self-supervised pre-training per trunk,
+one unit per classifier fit (task x split x arm x trunk) and one per ensemble
+(:func:`plan_units`); the notebook runs the missing ones, ``ecglib plan surrey`` lists them and
+``ecglib unit run surrey KEY`` runs one (``workflow/Snakefile``: one cluster job per unit).
+
+Only the ``*_from_params`` adaptors and the workflow's hooks (:func:`stand_in_inputs`,
+:func:`unit_cache_dir`) read a profile; every other function takes explicit keywords.
 """
 
 from __future__ import annotations
@@ -1812,9 +1818,17 @@ def ssl_from_payloads(payloads: Mapping[str, Any], trunks: Sequence[str], *, dev
 
 
 def experiments_from_payloads(
-    cfg, inputs: GridInputs, payloads: Mapping[str, Any], *, device
+    payloads: Mapping[str, Any],
+    inputs: GridInputs,
+    *,
+    trunks: Sequence[str],
+    ensemble_comparison: str,
+    test_rebalance_per_class: int | None,
+    seed: int,
+    device,
 ) -> list[Experiment]:
-    """Every task x split's :class:`Experiment` (the order of ``inputs.splits``), from the units' payloads."""
+    """Every task x split's :class:`Experiment` (the order of ``inputs.splits``), from the units' payloads
+    (the settings as given to :func:`plan_units`)."""
     return [
         experiment_from_payloads(
             payloads,
@@ -1823,11 +1837,11 @@ def experiments_from_payloads(
             test_indices=experiment_test_indices(
                 split,
                 inputs.beats[task].targets,
-                test_rebalance_per_class=cfg.test_rebalance_per_class,
-                seed=cfg.seed,
+                test_rebalance_per_class=test_rebalance_per_class,
+                seed=seed,
             ),
-            trunks=cfg.trunks,
-            ensemble_comparison=cfg.ensemble_comparison,
+            trunks=trunks,
+            ensemble_comparison=ensemble_comparison,
             device=device,
         )
         for (task, _), split in inputs.splits.items()
