@@ -123,6 +123,26 @@ def test_local_plan_counts_both_mitbih_splits_with_equal_budget(cache, capsys, t
     assert longer["needs"] == ["fit/mitbih/inter_patient/ssl/lstm"]
 
 
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_local_plan_keys_are_over_the_real_mitbih_and_ludb(cache, capsys):
+    from conftest import require_dataset
+
+    require_dataset("mitbih")
+    require_dataset("ludb")
+    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "local")
+    plan = json.loads(out)
+    assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
+    assert plan["n_units"] == protocol_units(params.load(STUDY, "local")) == 33
+    # the stand-ins plan the same units (names and needs), under other keys
+    stand_ins = workflow.plan(STUDY, "local", data_root="/nonexistent").as_json()
+    assert stand_ins["keys"] == "stand-in"
+    assert [(u["name"], u["needs"]) for u in stand_ins["units"]] == [
+        (u["name"], u["needs"]) for u in plan["units"]
+    ]
+    assert not {u["key"] for u in stand_ins["units"]} & {u["key"] for u in plan["units"]}
+
+
 needs_snakemake = pytest.mark.skipif(
     importlib.util.find_spec("snakemake") is None,
     reason="snakemake is not installed (requirements.txt pins it; `make setup` installs it)",
