@@ -74,6 +74,10 @@ test_rebalance_per_class = None
 test_curves = True
 n_bootstrap = 20
 figure1_beat = 0
+unit_cpus = 1  # cluster request per unit job (workflow/Snakefile)
+unit_mem_mb = 2000
+unit_runtime_min = 10
+unit_gpus = 0
 output_dir = None
 
 # %%
@@ -83,7 +87,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures
+from ecglib import claims, figures, units
 from ecglib.studies import surrey as sr
 
 cfg = ecglib.params.check("surrey", globals())
@@ -144,16 +148,23 @@ display(split_sizes)
 # The unlabelled beats (training beats of every MIT-BIH split, subsampled to `ssl_max_beats`)
 # in their 8 versions; one trunk with 8 binary heads per network, BCE, Adam, batch 64. One fifth
 # of the beats (all their versions) is held out: it picks the epoch and judges the heads.
-# With `use_cache` every fit here and below keeps its checkpoints in the ecglib cache, keyed by
-# the parameters, the code and the beats' contents: an interrupted run resumes where it stopped.
+# Every fit here and below is one cached unit (`ecglib plan surrey` lists them; on a cluster
+# `workflow/Snakefile` runs one job per unit): with `use_cache` a unit already in the ecglib
+# cache is read back, so an interrupted run trains only what is missing. A unit's key names
+# the beats' contents, the split indices, the parameters, the seed and the code version.
 
 # %%
-checkpoints = sr.checkpoint_root_from_params(cfg, data_root=run.data_root, beats=beats)
+inputs = sr.grid_inputs(beats, splits)
+grid = sr.plan_from_params(cfg, inputs, device=run.device)
+cache_folder = sr.unit_cache_dir(cfg)
+todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
+print(f"{len(grid)} units, {len(todo)} to train (the rest are read back from {cache_folder})")
+ssl_grid = [unit for unit in grid if unit.name in {sr.ssl_unit(trunk) for trunk in cfg.trunks}]
 with run.stage("self_supervision"):
-    ssl_set, ssl = sr.ssl_from_params(
-        cfg, beats["mitbih"], splits, device=run.device, checkpoint_root=checkpoints
-    )
-print(f"self-supervised set: {ssl_set.n_beats:,} beats x 8 versions; exclusions {ssl_set.exclusions}")
+    payloads = units.run_units(ssl_grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+ssl = sr.ssl_from_payloads(payloads, cfg.trunks, device=run.device)
+ssl_set = payloads[sr.ssl_unit(cfg.trunks[0])]
+print(f"self-supervised set: {ssl_set['n_beats']:,} beats x 8 versions; exclusions {ssl_set['exclusions']}")
 
 # %% [markdown]
 # **Did self-supervision learn anything?** Each head's held-out accuracy beside its majority
@@ -182,9 +193,18 @@ display(ssl_verdict)
 
 # %%
 with run.stage("supervised"):
-    experiments = sr.experiments_from_params(
-        cfg, beats, splits, ssl, device=run.device, checkpoint_root=checkpoints
+    payloads = units.run_units(
+        sr.with_payloads(grid, payloads), cache_dir=cache_folder, use_cache=cfg.use_cache
     )
+experiments = sr.experiments_from_payloads(
+    payloads,
+    inputs,
+    trunks=cfg.trunks,
+    ensemble_comparison=cfg.ensemble_comparison,
+    test_rebalance_per_class=cfg.test_rebalance_per_class,
+    seed=cfg.seed,
+    device=run.device,
+)
 with run.stage("evaluation"):
     results = sr.results_table(experiments, beats, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
 ecglib.report.save_table(

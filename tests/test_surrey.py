@@ -555,38 +555,69 @@ def test_paper_data_path_reads_the_csvs_and_keeps_their_test_file(tmp_path):
         sr.make_split(mit, "inter_patient", test_fraction=0.2, val_fraction=0.2, seed=0)
 
 
-def test_checkpointed_fits_are_read_back_identically(tiny_protocol, tmp_path):
-    first = _experiment(tiny_protocol, checkpoint_root=tmp_path, ensemble_comparison="unequal_as_in_report")
-    assert (tmp_path / "mitbih-beat_random-ssl-cnn" / "last.pt").exists()
-    again = _experiment(tiny_protocol, checkpoint_root=tmp_path, ensemble_comparison="unequal_as_in_report")
+def test_fits_are_units_read_back_identically(tiny_protocol, tmp_path):
+    first = _experiment(tiny_protocol, cache_dir=tmp_path, ensemble_comparison="unequal_as_in_report")
+    stored = {path: path.stat().st_mtime_ns for path in tmp_path.glob("unit-*.pt")}
+    # 2 pre-trained trunks given + per trunk scratch and ssl + the ensemble
+    assert len(stored) == 2 + 2 * 2 + 1
+    again = _experiment(tiny_protocol, cache_dir=tmp_path, ensemble_comparison="unequal_as_in_report")
+    assert {
+        path: path.stat().st_mtime_ns for path in tmp_path.glob("unit-*.pt")
+    } == stored  # nothing retrained
+    assert list(again.logits) == list(first.logits)
     for key, logits in first.logits.items():
         np.testing.assert_array_equal(again.logits[key], logits)
         assert again.fits[key].best_epoch == first.fits[key].best_epoch
+        pd.testing.assert_frame_equal(again.fits[key].history, first.fits[key].history)
+        assert again.epochs_trained[key] == first.epochs_trained[key]
+    # the stored weights are the selected ones: the rebuilt model predicts the stored logits
+    from ecglib.train import predict
+
+    beats, split, _ = tiny_protocol
+    rebuilt = predict(
+        again.fits[("ssl", "cnn")].model, beats.signals_mv[split.test], batch_size=1024, device="cpu"
+    )
+    np.testing.assert_array_equal(rebuilt, first.logits[("ssl", "cnn")])
 
 
-def test_checkpoint_key_follows_fit_parameters_only(monkeypatch, tmp_path):
+def _smoke_inputs():
+    cfg = ecglib.params.load(STUDY, "smoke")
+    beats = {task: sr.beats_from_params(cfg, task) for task in sr.TASKS}
+    return sr.grid_inputs(beats, sr.splits_from_params(cfg, beats))
+
+
+def _keys(overrides=None, inputs=None) -> dict[str, str]:
+    cfg = ecglib.params.load(STUDY, "smoke", overrides)
+    return {unit.name: unit.key for unit in sr.plan_from_params(cfg, inputs or _smoke_inputs())}
+
+
+def test_unit_keys_follow_what_decides_each_fit(monkeypatch):
+    inputs = _smoke_inputs()
+    keys = _keys(inputs=inputs)
+    assert len(set(keys.values())) == len(keys) == 3 + 2 * (3 * 3 + 1)
+    # presentation and where it runs: the same units
+    assert _keys({"n_bootstrap": 7, "figure1_beat": 3, "device": "cpu", "n_threads": 2}, inputs) == keys
+    # the supervised epochs: every fit, not the pre-trainings
+    longer = _keys({"epochs": 3}, inputs)
+    assert all((longer[n] == k) == n.startswith("ssl/") for n, k in keys.items())
+    # the pre-training's epochs: the pre-trainings and every fit that starts from one, not scratch
+    ssl_longer = _keys({"ssl_epochs": 3}, inputs)
+    assert all((ssl_longer[n] == k) == ("/scratch/" in n) for n, k in keys.items())
+    # the code version (never the source text): every unit
+    monkeypatch.setattr(sr, "CODE_VERSION", "surrey-unit-test")
+    assert not set(_keys(inputs=inputs).values()) & set(keys.values())
+
+
+def test_unit_cache_is_off_without_use_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
-    beats = {"mitbih": _mit_records()}
-    smoke = ecglib.params.load(STUDY, "smoke")
-    root = sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats=beats)
-    assert root.parent == tmp_path / "surrey_fits"
-    same = ecglib.params.load(STUDY, "smoke", {"n_bootstrap": 7, "figure1_beat": 3})
-    assert sr.checkpoint_root_from_params(same, data_root=tmp_path, beats=beats) == root
-    other = ecglib.params.load(STUDY, "smoke", {"epochs": 3})
-    assert sr.checkpoint_root_from_params(other, data_root=tmp_path, beats=beats) != root
-    assert sr.checkpoint_root_from_params(
-        other, data_root=tmp_path / "elsewhere", beats=beats
-    ) != sr.checkpoint_root_from_params(other, data_root=tmp_path, beats=beats)
-    off = ecglib.params.load(STUDY, "smoke", {"use_cache": False})
-    assert sr.checkpoint_root_from_params(off, data_root=tmp_path, beats=beats) is None
+    assert sr.unit_cache_dir(ecglib.params.load(STUDY, "smoke")) == tmp_path / "units" / "surrey"
+    assert sr.unit_cache_dir(ecglib.params.load(STUDY, "smoke", {"use_cache": False})) is None
 
 
-def test_checkpoint_key_follows_the_beats_contents(monkeypatch, tmp_path):
-    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
-    smoke = ecglib.params.load(STUDY, "smoke")
+def test_unit_keys_follow_the_beats_contents():
     beats = _mit_records()
-    root = sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats={"mitbih": beats})
-    assert sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats={"mitbih": _mit_records()}) == root
+    digest = sr.data_digest({"mitbih": beats})
+    assert sr.data_digest({"mitbih": _mit_records()}) == digest
     changed_signal = beats.signals_mv.copy()
     changed_signal[3, 10, 0] += 0.01  # one sample of one beat
     changed_label = beats.targets.copy()
@@ -598,36 +629,22 @@ def test_checkpoint_key_follows_the_beats_contents(monkeypatch, tmp_path):
         dataclasses.replace(beats, targets=changed_label),
         dataclasses.replace(beats, patient_ids=changed_record),
     ):
-        assert sr.checkpoint_root_from_params(smoke, data_root=tmp_path, beats={"mitbih": changed}) != root
+        assert sr.data_digest({"mitbih": changed}) != digest
+    # and the digest is in every unit's key
+    inputs = _smoke_inputs()
+    keys = _keys(inputs=inputs)
+    moved = dataclasses.replace(inputs, digests={**inputs.digests, "mi": "another"})
+    changed_keys = _keys(inputs=moved)
+    assert all((changed_keys[n] == k) == (not n.startswith("fit/mi/")) for n, k in keys.items())
 
 
-def test_a_changed_input_is_not_served_a_cached_fit(tiny_protocol, tmp_path, monkeypatch):
-    from ecglib.models import make_model
-    from ecglib.train import predict
-
-    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
-    beats, split, _ = tiny_protocol
-    cfg = ecglib.params.load(STUDY, "smoke")
-
-    def train(data, root):
-        result = sr.train_classifier(
-            make_model("surrey_mlp", seed=0, n_classes=5),
-            data,
-            split,
-            task="mitbih",
-            epochs=1,
-            lr=1e-3,
-            batch_size=64,
-            seed=0,
-            device="cpu",
-            checkpoint_dir=None if root is None else root / "fit",
-        )
-        return predict(result.model, data.signals_mv[split.test], batch_size=256, device="cpu")
-
-    old = train(beats, sr.checkpoint_root_from_params(cfg, data_root=tmp_path, beats={"mitbih": beats}))
+def test_a_changed_input_is_not_served_a_cached_fit(tiny_protocol, tmp_path):
+    beats, split, ssl = tiny_protocol
+    options = dict(ensemble_comparison="unequal_as_in_report", trunks=("mlp",))
+    old = _experiment(tiny_protocol, cache_dir=tmp_path, **options)
     flipped = dataclasses.replace(beats, signals_mv=np.ascontiguousarray(beats.signals_mv[:, ::-1]))
-    root = sr.checkpoint_root_from_params(cfg, data_root=tmp_path, beats={"mitbih": flipped})
-    assert not (root / "fit").exists()
-    served = train(flipped, root)
-    np.testing.assert_array_equal(served, train(flipped, None))  # trained on the changed beats
-    assert not np.array_equal(served, old)
+    served = _experiment((flipped, split, ssl), cache_dir=tmp_path, **options)
+    fresh = _experiment((flipped, split, ssl), **options)  # no cache
+    for key in old.logits:
+        np.testing.assert_array_equal(served.logits[key], fresh.logits[key])  # trained on the changed beats
+        assert not np.array_equal(served.logits[key], old.logits[key])

@@ -20,23 +20,32 @@ Tasks: ``mitbih`` (5 AAMI classes, cross-entropy) and ``mi`` (MI vs not, one log
 the report and the ``paper`` profile, LUDB in ``local``, simulated in ``smoke``; every table
 names the dataset through :func:`task_title`).
 
-Only the ``*_from_params`` adaptors read a profile; every other function takes explicit keywords.
+Every fit is a cached unit (:mod:`ecglib.units`): one self-supervised pre-training per trunk,
+one unit per classifier fit (task x split x arm x trunk) and one per ensemble
+(:func:`plan_units`); the notebook runs the missing ones, ``ecglib plan surrey`` lists them and
+``ecglib unit run surrey KEY`` runs one (``workflow/Snakefile``: one cluster job per unit).
+
+Only the ``*_from_params`` adaptors and the workflow's hooks (:func:`stand_in_inputs`,
+:func:`unit_cache_dir`) read a profile; every other function takes explicit keywords.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.model_selection import train_test_split
 
-from ecglib import claims, metrics, stats, transforms
+from ecglib import claims, metrics, stats, transforms, units
 from ecglib.data import LabelledSet
 from ecglib.errors import DataMissingError
 from ecglib.models import make_model
@@ -49,6 +58,7 @@ from ecglib.models.ssl_multitask import (
 )
 from ecglib.seeds import derive_seed
 from ecglib.train import fit, predict
+from ecglib.units import Unit
 
 TASKS: tuple[str, ...] = ("mitbih", "mi")
 ARMS: tuple[str, ...] = ("scratch", "ssl", "ssl_longer", "ensemble")
@@ -489,13 +499,12 @@ def pretrain_ssl(
     device,
     bottleneck: bool = False,
     head_margin: float = 0.02,
-    checkpoint_root: Path | None = None,
 ) -> SslResult:
     """Train one trunk with its 8 binary heads (BCE) on the training versions; judge it on the held-out ones.
 
     The held-out versions also select the epoch (lowest loss). The head table is
-    :func:`ecglib.models.ssl_multitask.head_accuracy_table` on the held-out versions.
-    ``checkpoint_root``: keep the fit's checkpoints in ``<root>/ssl-<trunk>`` and resume from them.
+    :func:`ecglib.models.ssl_multitask.head_accuracy_table` on the held-out versions. Cached as
+    one unit per trunk (:func:`plan_units`).
     """
     model = make_model(
         f"surrey_{trunk}",
@@ -515,8 +524,6 @@ def pretrain_ssl(
         device=device,
         progress=False,
         label=f"ssl {trunk}",
-        checkpoint_dir=None if checkpoint_root is None else Path(checkpoint_root) / f"ssl-{trunk}",
-        resume=checkpoint_root is not None,
     )
     logits = predict(result.model, data.held_out[0], batch_size=1024, device=device)
     heads, learnt = head_accuracy_table(logits, data.held_out[1], data.head_names, margin=head_margin)
@@ -658,6 +665,16 @@ def model_label(arm: str, trunk: str) -> str:
     return ARM_TITLES[arm] if trunk == ENSEMBLE else f"{trunk.upper()} {ARM_TITLES[arm]}"
 
 
+def experiment_test_indices(
+    split: Split, labels: np.ndarray, *, test_rebalance_per_class: int | None, seed: int
+) -> np.ndarray:
+    """The test beats an experiment's models are judged on: ``split.test`` (natural, the default) or,
+    with ``test_rebalance_per_class``, the authors' rebalancing of them (:func:`rebalance_indices`)."""
+    if test_rebalance_per_class is None:
+        return split.test
+    return rebalance_indices(split.test, labels[split.test], per_class=test_rebalance_per_class, seed=seed)
+
+
 def run_experiment(
     beats: LabelledSet,
     split: Split,
@@ -675,107 +692,64 @@ def run_experiment(
     model_selection: str = "validation",
     test_rebalance_per_class: int | None = None,
     test_curves: bool = True,
-    checkpoint_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> Experiment:
-    """Every arm of one task and split (see the module docstring).
+    """Every arm of one task and split (see the module docstring), from pre-trained trunks at hand.
 
     ``scratch`` and ``ssl`` train ``epochs`` each; the ensemble of the ``ssl`` models trains
     ``ensemble_epochs`` more; with ``ensemble_comparison="equal_budget"`` each ``ssl`` model also
     trains alone for ``ensemble_epochs`` more (``ssl_longer``), the ensemble's comparison.
     ``test_rebalance_per_class`` (None = natural test distribution, the default) rebalances the
-    test beats as the authors did (:func:`rebalance_indices`). ``checkpoint_root``: every fit keeps
-    its checkpoints in ``<root>/<task>-<split>-<arm>-<trunk>`` and resumes from them (an interrupted
-    run continues; a finished fit is read back).
+    test beats as the authors did (:func:`rebalance_indices`).
+
+    Each fit is one unit (:func:`experiment_units`, the units the notebook's grid holds for this
+    task and split); the pre-trained trunks enter as units keyed by their weights. ``cache_dir``:
+    the units are stored there and a stored one is read back, not trained again (None: no cache).
     """
-    if ensemble_comparison not in ENSEMBLE_COMPARISONS:
-        raise ValueError(
-            f"ensemble_comparison must be one of {ENSEMBLE_COMPARISONS}, got {ensemble_comparison!r}"
+    given = [
+        Unit(
+            ssl_unit(trunk),
+            {
+                "code": CODE_VERSION,
+                "role": "ssl_given",
+                "trunk": trunk,
+                "state": _cpu_state(ssl[trunk].model),
+            },
+            partial(_given_payload, ssl_payload(ssl[trunk])),
         )
-    n_classes = 1 if task == "mi" else len(beats.target_names)
-    test = split.test
-    if test_rebalance_per_class is not None:
-        test = rebalance_indices(test, beats.targets[test], per_class=test_rebalance_per_class, seed=seed)
-    curves_on = test if test_curves else np.zeros(0, np.int64)
-    out = Experiment(task, split.name, test)
-    common = dict(
-        task=task,
-        lr=lr,
-        batch_size=batch_size,
-        device=device,
-        test_indices=curves_on,
-        model_selection=model_selection,
-    )
-
-    def record(arm, trunk, result, epochs_total):
-        out.fits[(arm, trunk)] = result
-        out.logits[(arm, trunk)] = predict(
-            result.model, beats.signals_mv[test], batch_size=1024, device=device
-        )
-        out.epochs_trained[(arm, trunk)] = epochs_total
-
-    key = (task, split.name)
-
-    def checkpoints(arm: str, trunk: str) -> Path | None:
-        return None if checkpoint_root is None else Path(checkpoint_root) / "-".join((*key, arm, trunk))
-
-    for trunk in trunks:
-        model = make_model(
-            f"surrey_{trunk}", seed=derive_seed(seed, "scratch_init", *key, trunk), n_classes=n_classes
-        )
-        result = train_classifier(
-            model,
-            beats,
-            split,
-            epochs=epochs,
-            seed=derive_seed(seed, "scratch", *key, trunk),
-            label=f"scratch {trunk} {task}/{split.name}",
-            checkpoint_dir=checkpoints("scratch", trunk),
-            **common,
-        )
-        record("scratch", trunk, result, epochs)
-    singles = {}
-    for trunk in trunks:
-        model, _ = transfer_trunk(
-            ssl[trunk].model, n_classes, seed=derive_seed(seed, "ssl_head", *key, trunk)
-        )
-        result = train_classifier(
-            model,
-            beats,
-            split,
-            epochs=epochs,
-            seed=derive_seed(seed, "ssl", *key, trunk),
-            label=f"ssl {trunk} {task}/{split.name}",
-            checkpoint_dir=checkpoints("ssl", trunk),
-            **common,
-        )
-        record("ssl", trunk, result, epochs)
-        singles[trunk] = result.model
-    if ensemble_comparison == "equal_budget":
-        for trunk in trunks:
-            result = train_classifier(
-                copy.deepcopy(singles[trunk]),
-                beats,
-                split,
-                epochs=ensemble_epochs,
-                seed=derive_seed(seed, "ssl_longer", *key, trunk),
-                label=f"ssl_longer {trunk} {task}/{split.name}",
-                checkpoint_dir=checkpoints("ssl_longer", trunk),
-                **common,
-            )
-            record("ssl_longer", trunk, result, epochs + ensemble_epochs)
-    ensemble = ProbabilityAverage([copy.deepcopy(singles[t]) for t in trunks])
-    result = train_classifier(
-        ensemble,
+        for trunk in trunks
+    ]
+    grid = experiment_units(
         beats,
         split,
-        epochs=ensemble_epochs,
-        seed=derive_seed(seed, "ensemble", *key),
-        label=f"ensemble {task}/{split.name}",
-        checkpoint_dir=checkpoints("ensemble", ENSEMBLE),
-        **common,
+        task=task,
+        digest=data_digest({task: beats}),
+        ssl_keys={unit.name: unit.key for unit in given},
+        trunks=trunks,
+        epochs=epochs,
+        ensemble_epochs=ensemble_epochs,
+        ensemble_comparison=ensemble_comparison,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        model_selection=model_selection,
+        test_rebalance_per_class=test_rebalance_per_class,
+        test_curves=test_curves,
     )
-    record("ensemble", ENSEMBLE, result, epochs + ensemble_epochs)
-    return out
+    payloads = units.run_units([*given, *grid], cache_dir=cache_dir, use_cache=cache_dir is not None)
+    test = experiment_test_indices(
+        split, beats.targets, test_rebalance_per_class=test_rebalance_per_class, seed=seed
+    )
+    return experiment_from_payloads(
+        payloads,
+        task=task,
+        split=split.name,
+        test_indices=test,
+        trunks=trunks,
+        ensemble_comparison=ensemble_comparison,
+        device=device,
+    )
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -1224,25 +1198,11 @@ def headline_splits_from_params(cfg) -> dict[str, str]:
     return {"mitbih": cfg.headline_split, "mi": cfg.mi_split}
 
 
-#: sources whose text decides what a checkpoint holds (part of the checkpoint key)
-_CHECKPOINT_SOURCES = (
-    "studies/surrey.py",
-    "models/ssl_multitask.py",
-    "transforms.py",
-    "train.py",
-    "segment.py",
-)
-#: parameters that do not change any fit (left out of the checkpoint key)
-_PRESENTATION_KEYS = ("profile", "device", "n_threads", "use_cache", "n_bootstrap", "figure1_beat")
-
-
 def data_digest(beats: Mapping[str, LabelledSet]) -> str:
     """A digest of the beats' contents (signals, targets, record ids, class names, per task).
 
     :func:`ecglib.units.unit_key` over the arrays: any changed beat, label or record id changes it.
     """
-    from ecglib import units
-
     return units.unit_key(
         **{
             task: {
@@ -1256,101 +1216,633 @@ def data_digest(beats: Mapping[str, LabelledSet]) -> str:
     )
 
 
-def checkpoint_root_from_params(cfg, *, data_root, beats: Mapping[str, LabelledSet]) -> Path | None:
-    """Where this profile's fits keep their checkpoints (None when ``use_cache`` is false).
+# --------------------------------------------------------------------------- the grid as units
+# Every fit of the study is a cached unit (ecglib.units): one self-supervised pre-training per
+# trunk, then per task x split one unit per classifier fit (scratch, ssl and, with an equal budget,
+# ssl_longer, per trunk) and one per ensemble. The notebook runs the missing ones
+# (ecglib.units.run_units) and aggregates; `ecglib plan surrey` / `ecglib unit run` run them one
+# by one (ecglib.workflow). A unit computed either way is the same file. A unit's key names what
+# decides its result (the code version below, the data's digest, the split indices, the
+# hyper-parameters, the seed, the unit it starts from), never the source text: a change to this
+# module that changes a result must bump CODE_VERSION.
 
-    ``<ecglib cache>/surrey_fits/<key>``; the key hashes every parameter that changes a fit, the
-    data root, the contents of the beats read (:func:`data_digest`: a changed record or label is
-    never served an old fit) and the text of the code that trains (so a code change never reads
-    an old fit).
-    """
-    import hashlib
-    import json
-
-    import ecglib
-    from ecglib.data import cache_dir
-
-    if not cfg.use_cache:
-        return None
-    package = Path(ecglib.__file__).parent
-    digest = hashlib.sha256()
-    values = {k: v for k, v in cfg.as_dict().items() if k not in _PRESENTATION_KEYS}
-    digest.update(json.dumps(values, sort_keys=True, default=str).encode())
-    digest.update(str(Path(data_root).resolve() if data_root is not None else "").encode())
-    digest.update(data_digest(beats).encode())
-    for name in _CHECKPOINT_SOURCES:
-        digest.update((package / name).read_bytes())
-    return cache_dir() / "surrey_fits" / digest.hexdigest()[:20]
+#: bump when a unit's computation changes its results
+CODE_VERSION = "surrey-unit-1"
 
 
-def ssl_from_params(
-    cfg,
-    mitbih: LabelledSet,
-    splits: Mapping[tuple[str, str], Split],
+def ssl_unit(trunk: str) -> str:
+    """The name of ``trunk``'s self-supervised pre-training unit."""
+    return f"ssl/{trunk}"
+
+
+def fit_unit(task: str, split: str, arm: str, trunk: str) -> str:
+    """The name of one classifier fit's unit (``fit/<task>/<split>/<arm>[/<trunk>]``; the ensemble has no trunk)."""
+    return f"fit/{task}/{split}/{arm}" if trunk == ENSEMBLE else f"fit/{task}/{split}/{arm}/{trunk}"
+
+
+def experiment_models(trunks: Sequence[str], ensemble_comparison: str) -> list[tuple[str, str]]:
+    """The (arm, trunk) of every fit of one task x split, in the order they are trained and tabled."""
+    if ensemble_comparison not in ENSEMBLE_COMPARISONS:
+        raise ValueError(
+            f"ensemble_comparison must be one of {ENSEMBLE_COMPARISONS}, got {ensemble_comparison!r}"
+        )
+    arms = ("scratch", "ssl", "ssl_longer") if ensemble_comparison == "equal_budget" else ("scratch", "ssl")
+    return [(arm, trunk) for arm in arms for trunk in trunks] + [("ensemble", ENSEMBLE)]
+
+
+def _cpu_state(model) -> dict[str, torch.Tensor]:
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+
+
+def _arch(trunks: Sequence[str], n_classes: int, *, bottleneck: bool, ensemble: bool = False) -> dict:
+    """What rebuilds a model from its weights: its trunks, outputs, bottleneck, ensemble or not."""
+    return {
+        "trunks": [str(t) for t in trunks],
+        "n_classes": int(n_classes),
+        "bottleneck": bool(bottleneck),
+        "ensemble": bool(ensemble),
+    }
+
+
+def model_from_payload(payload: Mapping[str, Any], device):
+    """The model a unit stored (``arch`` and ``state``): a :class:`BeatNet` or an ensemble of them, on ``device``."""
+    from ecglib.train import resolve_device
+
+    arch = payload["arch"]
+    members = [
+        make_model(
+            f"surrey_{trunk}", seed=0, n_classes=int(arch["n_classes"]), bottleneck=bool(arch["bottleneck"])
+        )
+        for trunk in arch["trunks"]
+    ]
+    model = ProbabilityAverage(members) if arch["ensemble"] else members[0]
+    model.load_state_dict(payload["state"])
+    return model.to(resolve_device(device))
+
+
+def ssl_payload(result: SslResult) -> dict:
+    """One pre-training as a unit payload: the model (``arch``, ``state``), history, head table, verdict."""
+    heads = result.heads
+    return {
+        "arch": _arch([result.trunk], result.model.n_classes, bottleneck=result.model.bottleneck),
+        "state": _cpu_state(result.model),
+        "history": units.frame_payload(result.history),
+        "heads": {
+            "head": [str(name) for name in heads["head"]],
+            **{
+                column: torch.as_tensor(heads[column].to_numpy(dtype=np.float64))
+                for column in ("accuracy", "majority_rate", "margin_over_majority")
+            },
+            "learnt": [bool(value) for value in heads["learnt"]],
+        },
+        "heads_attrs": {
+            "n_heads_learnt": int(heads.attrs.get("n_heads_learnt", int(heads["learnt"].sum()))),
+            "rule": str(heads.attrs.get("rule", "")),
+        },
+        "learnt": bool(result.learnt),
+    }
+
+
+def ssl_result_from_payload(payload: Mapping[str, Any], device) -> SslResult:
+    """The inverse of :func:`ssl_payload`."""
+    stored = payload["heads"]
+    heads = pd.DataFrame(
+        {
+            "head": list(stored["head"]),
+            **{
+                column: stored[column].numpy()
+                for column in ("accuracy", "majority_rate", "margin_over_majority")
+            },
+            "learnt": np.asarray(stored["learnt"], dtype=bool),
+        }
+    )
+    heads.attrs.update(payload["heads_attrs"])
+    return SslResult(
+        payload["arch"]["trunks"][0],
+        model_from_payload(payload, device),
+        units.frame_from_payload(payload["history"]),
+        heads,
+        bool(payload["learnt"]),
+    )
+
+
+def _fit_payload(result, logits: np.ndarray, *, arch: dict, epochs_trained: int) -> dict:
+    """One classifier fit as a unit payload: the selected weights, history, selection and test logits."""
+    return {
+        "arch": arch,
+        "state": {name: value.detach().cpu().clone() for name, value in result.best_state_dict.items()},
+        "history": units.frame_payload(result.history),
+        "best_epoch": int(result.best_epoch),
+        "best_score": float(result.best_score),
+        "monitor": str(result.monitor),
+        "monitor_mode": str(result.monitor_mode),
+        "stopped_early": bool(result.stopped_early),
+        "logits": torch.as_tensor(np.asarray(logits)),
+        "epochs_trained": int(epochs_trained),
+    }
+
+
+def fit_result_from_payload(payload: Mapping[str, Any], device):
+    """A fit unit's :class:`ecglib.train.FitResult` (the model rebuilt with its selected weights)."""
+    from ecglib.train import FitResult, resolve_device
+
+    return FitResult(
+        model=model_from_payload(payload, device),
+        history=units.frame_from_payload(payload["history"]),
+        best_epoch=int(payload["best_epoch"]),
+        best_score=float(payload["best_score"]),
+        best_state_dict=dict(payload["state"]),
+        monitor=str(payload["monitor"]),
+        monitor_mode=str(payload["monitor_mode"]),
+        stopped_early=bool(payload["stopped_early"]),
+        device=resolve_device(device),
+    )
+
+
+def _given_payload(payload, needed):
+    """A unit's compute that returns a payload at hand (pre-trainings given to :func:`run_experiment`)."""
+    return payload
+
+
+def _once(compute):
+    """``compute()`` evaluated at most once (the SSL set, shared by the pre-trainings of one process)."""
+    value: list = []
+
+    def get():
+        if not value:
+            value.append(compute())
+        return value[0]
+
+    return get
+
+
+def _ssl_compute(ssl_set, needed, *, trunk: str, **settings) -> dict:
+    data = ssl_set()
+    payload = ssl_payload(pretrain_ssl(data, trunk, **settings))
+    payload["n_beats"] = int(data.n_beats)
+    payload["exclusions"] = {str(reason): int(n) for reason, n in data.exclusions.items()}
+    return payload
+
+
+def _fit_compute(
+    beats: LabelledSet,
+    split: Split,
+    needed,
     *,
+    arm: str,
+    trunk: str,
+    trunks: Sequence[str],
+    task: str,
+    n_classes: int,
+    epochs: int,
+    epochs_trained: int,
+    seed: int,
+    test: np.ndarray,
     device,
-    checkpoint_root: Path | None = None,
-):
-    """Build the self-supervised set from MIT-BIH training beats and pre-train every trunk.
+    **common,
+) -> dict:
+    """One fit of :func:`experiment_units`: its model (from scratch, the pre-trained trunk, the
+    transferred model, or the transferred models averaged), trained, and its test logits."""
+    where = (task, split.name)
+    if arm == "scratch":
+        model = make_model(
+            f"surrey_{trunk}", seed=derive_seed(seed, "scratch_init", *where, trunk), n_classes=n_classes
+        )
+        arch = _arch([trunk], n_classes, bottleneck=False)
+    elif arm == "ssl":
+        pretrained = model_from_payload(needed[ssl_unit(trunk)], device)
+        model, _ = transfer_trunk(pretrained, n_classes, seed=derive_seed(seed, "ssl_head", *where, trunk))
+        arch = _arch([trunk], n_classes, bottleneck=model.bottleneck)
+    elif arm == "ssl_longer":
+        start = needed[fit_unit(task, split.name, "ssl", trunk)]
+        model, arch = model_from_payload(start, device), dict(start["arch"])
+    else:
+        members = [needed[fit_unit(task, split.name, "ssl", t)] for t in trunks]
+        model = ProbabilityAverage([model_from_payload(member, device) for member in members])
+        arch = _arch(trunks, n_classes, bottleneck=members[0]["arch"]["bottleneck"], ensemble=True)
+    if arm == "ensemble":
+        fit_seed, label = derive_seed(seed, "ensemble", *where), f"ensemble {task}/{split.name}"
+    else:
+        fit_seed, label = derive_seed(seed, arm, *where, trunk), f"{arm} {trunk} {task}/{split.name}"
+    result = train_classifier(
+        model, beats, split, task=task, epochs=epochs, seed=fit_seed, device=device, label=label, **common
+    )
+    logits = predict(result.model, beats.signals_mv[test], batch_size=1024, device=device)
+    return _fit_payload(result, logits, arch=arch, epochs_trained=epochs_trained)
+
+
+def experiment_units(
+    beats: LabelledSet,
+    split: Split,
+    *,
+    task: str,
+    digest: str,
+    ssl_keys: Mapping[str, str],
+    trunks: Sequence[str],
+    epochs: int,
+    ensemble_epochs: int,
+    ensemble_comparison: str,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device,
+    model_selection: str = "validation",
+    test_rebalance_per_class: int | None = None,
+    test_curves: bool = True,
+) -> list[Unit]:
+    """The fits of one task and split (:func:`run_experiment`'s arms) as units, in training order.
+
+    A fit's key names the code version, the task's data digest (``digest``), the split's
+    train/validation indices, the test beats its logits are computed on and those its curves
+    use, the arm, trunk, epochs, learning rate, batch size, model selection and master seed, and
+    the unit it starts from by that unit's key: ``ssl`` its trunk's pre-training (``ssl_keys``:
+    unit name -> key), ``ssl_longer`` the ``ssl`` fit, the ensemble every ``ssl`` fit. ``device``
+    is not part of it.
 
     Returns
     -------
-    (SslData, dict trunk -> SslResult)
+    list of Unit; each payload holds the selected weights (``arch``, ``state``), ``history``,
+    ``best_epoch``, ``best_score``, ``monitor``, ``monitor_mode``, ``stopped_early``, the test
+    ``logits`` and ``epochs_trained`` (:func:`experiment_from_payloads` reads them back)
     """
-    mit_splits = [s for (task, _), s in splits.items() if task == "mitbih"]
-    chosen = ssl_beat_indices(len(mitbih.targets), mit_splits, max_beats=cfg.ssl_max_beats, seed=cfg.seed)
-    data = ssl_data(
-        mitbih.signals_mv[chosen],
-        seed=cfg.seed,
-        params=transform_params_from_params(cfg),
-        held_out_fraction=cfg.ssl_held_out_fraction,
+    if model_selection not in MODEL_SELECTIONS:
+        raise ValueError(f"model_selection must be one of {MODEL_SELECTIONS}, got {model_selection!r}")
+    models = experiment_models(trunks, ensemble_comparison)
+    n_classes = 1 if task == "mi" else len(beats.target_names)
+    test = experiment_test_indices(
+        split, beats.targets, test_rebalance_per_class=test_rebalance_per_class, seed=seed
     )
-    results = {
-        trunk: pretrain_ssl(
-            data,
-            trunk,
-            epochs=cfg.ssl_epochs,
-            lr=cfg.lr,
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
-            device=device,
-            bottleneck=cfg.ssl_bottleneck,
-            head_margin=cfg.ssl_head_margin,
-            checkpoint_root=checkpoint_root,
-        )
-        for trunk in cfg.trunks
+    curves_on = test if test_curves else np.zeros(0, np.int64)
+    common_parts = {
+        "code": CODE_VERSION,
+        "role": "fit",
+        "task": task,
+        "split": split.name,
+        "data": digest,
+        "train": split.train,
+        "val": split.val,
+        "test": test,
+        "curves_on": curves_on,
+        "n_classes": int(n_classes),
+        "lr": float(lr),
+        "batch_size": int(batch_size),
+        "model_selection": model_selection,
+        "seed": int(seed),
     }
-    return data, results
-
-
-def experiments_from_params(
-    cfg,
-    beats: Mapping[str, LabelledSet],
-    splits: Mapping[tuple[str, str], Split],
-    ssl,
-    *,
-    device,
-    checkpoint_root: Path | None = None,
-) -> list[Experiment]:
-    """Every task x split (:func:`run_experiment`) as the profile asks."""
-    return [
-        run_experiment(
-            beats[task],
+    grid: list[Unit] = []
+    keys: dict[str, str] = {}
+    for arm, trunk in models:
+        name = fit_unit(task, split.name, arm, trunk)
+        if arm == "scratch":
+            needs, init, n_epochs, total = (), "random", epochs, epochs
+        elif arm == "ssl":
+            needs = (ssl_unit(trunk),)
+            init, n_epochs, total = ssl_keys[needs[0]], epochs, epochs
+        elif arm == "ssl_longer":
+            needs = (fit_unit(task, split.name, "ssl", trunk),)
+            init, n_epochs, total = keys[needs[0]], ensemble_epochs, epochs + ensemble_epochs
+        else:
+            needs = tuple(fit_unit(task, split.name, "ssl", t) for t in trunks)
+            init, n_epochs, total = [keys[n] for n in needs], ensemble_epochs, epochs + ensemble_epochs
+        parts = {
+            **common_parts,
+            "arm": arm,
+            "trunk": trunk,
+            "trunks": list(trunks) if arm == "ensemble" else [trunk],
+            "epochs": int(n_epochs),
+            "init": init,
+        }
+        compute = partial(
+            _fit_compute,
+            beats,
             split,
-            ssl,
+            arm=arm,
+            trunk=trunk,
+            trunks=list(trunks),
             task=task,
-            trunks=cfg.trunks,
-            epochs=cfg.epochs,
-            ensemble_epochs=cfg.ensemble_epochs,
-            ensemble_comparison=cfg.ensemble_comparison,
-            lr=cfg.lr,
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
+            n_classes=n_classes,
+            epochs=n_epochs,
+            epochs_trained=total,
+            seed=seed,
+            test=test,
             device=device,
-            model_selection=cfg.model_selection,
-            test_rebalance_per_class=cfg.test_rebalance_per_class,
-            test_curves=cfg.test_curves,
-            checkpoint_root=checkpoint_root,
+            lr=lr,
+            batch_size=batch_size,
+            test_indices=curves_on,
+            model_selection=model_selection,
         )
-        for (task, _), split in splits.items()
+        grid.append(Unit(name, parts, compute, needs))
+        keys[name] = grid[-1].key
+    return grid
+
+
+def experiment_from_payloads(
+    payloads: Mapping[str, Any],
+    *,
+    task: str,
+    split: str,
+    test_indices: np.ndarray,
+    trunks: Sequence[str],
+    ensemble_comparison: str,
+    device,
+) -> Experiment:
+    """One task x split's :class:`Experiment` from its units' payloads (:func:`experiment_units`)."""
+    out = Experiment(task, split, test_indices)
+    for arm, trunk in experiment_models(trunks, ensemble_comparison):
+        payload = payloads[fit_unit(task, split, arm, trunk)]
+        out.fits[(arm, trunk)] = fit_result_from_payload(payload, device)
+        out.logits[(arm, trunk)] = payload["logits"].numpy()
+        out.epochs_trained[(arm, trunk)] = int(payload["epochs_trained"])
+    return out
+
+
+@dataclass
+class GridInputs:
+    """What the grid trains on.
+
+    Attributes
+    ----------
+    beats : task -> its beats (or, for a dry run, a shape-only stand-in: targets, record ids,
+        class names, no signals)
+    splits : (task, split name) -> :class:`Split` (:func:`splits_from_params`)
+    digests : task -> digest of its beats (:func:`data_digest`; ``stand-in:...`` for stand-ins)
+    """
+
+    beats: Mapping[str, Any]
+    splits: Mapping[tuple[str, str], Split]
+    digests: Mapping[str, str]
+
+
+def grid_inputs(beats: Mapping[str, LabelledSet], splits: Mapping[tuple[str, str], Split]) -> GridInputs:
+    """The beats and splits with each task's data digest, for :func:`plan_units`."""
+    return GridInputs(beats, splits, {task: data_digest({task: data}) for task, data in beats.items()})
+
+
+def plan_units(
+    inputs: GridInputs,
+    *,
+    trunks: Sequence[str],
+    ssl_max_beats: int | None,
+    ssl_held_out_fraction: float,
+    ssl_epochs: int,
+    ssl_bottleneck: bool,
+    ssl_head_margin: float,
+    transform_params: transforms.TransformParams,
+    epochs: int,
+    ensemble_epochs: int,
+    ensemble_comparison: str,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device,
+    model_selection: str = "validation",
+    test_rebalance_per_class: int | None = None,
+    test_curves: bool = True,
+) -> list[Unit]:
+    """The study's grid: one self-supervised pre-training per trunk, then every task x split's fits.
+
+    A pre-training's key names the code version, the MIT-BIH beats' digest and the beats drawn
+    into the self-supervised set (:func:`ssl_beat_indices`: training beats of every MIT-BIH
+    split), the transformations' parameters, the held-out share, the trunk, epochs, learning
+    rate, batch size, bottleneck, head margin and master seed. The 8-version set is built when a
+    pre-training first runs (once per process). The fits: :func:`experiment_units` per
+    task x split, in the order of ``inputs.splits``.
+
+    Returns
+    -------
+    list of Unit, runnable by :func:`ecglib.units.run_units` (needs first)
+    """
+    mitbih = inputs.beats["mitbih"]
+    mit_splits = [split for (task, _), split in inputs.splits.items() if task == "mitbih"]
+    chosen = ssl_beat_indices(len(mitbih.targets), mit_splits, max_beats=ssl_max_beats, seed=seed)
+    ssl_set = _once(
+        lambda: ssl_data(
+            mitbih.signals_mv[chosen],
+            seed=seed,
+            params=transform_params,
+            held_out_fraction=ssl_held_out_fraction,
+        )
+    )
+    ssl_parts = {
+        "code": CODE_VERSION,
+        "role": "ssl",
+        "data": inputs.digests["mitbih"],
+        "beats": chosen,
+        "transforms": dataclasses.asdict(transform_params),
+        "held_out_fraction": float(ssl_held_out_fraction),
+        "original_head": True,
+        "epochs": int(ssl_epochs),
+        "lr": float(lr),
+        "batch_size": int(batch_size),
+        "bottleneck": bool(ssl_bottleneck),
+        "head_margin": float(ssl_head_margin),
+        "seed": int(seed),
+    }
+    grid = [
+        Unit(
+            ssl_unit(trunk),
+            {**ssl_parts, "trunk": trunk},
+            partial(
+                _ssl_compute,
+                ssl_set,
+                trunk=trunk,
+                epochs=ssl_epochs,
+                lr=lr,
+                batch_size=batch_size,
+                seed=seed,
+                device=device,
+                bottleneck=ssl_bottleneck,
+                head_margin=ssl_head_margin,
+            ),
+        )
+        for trunk in trunks
+    ]
+    ssl_keys = {unit.name: unit.key for unit in grid}
+    for (task, _), split in inputs.splits.items():
+        grid += experiment_units(
+            inputs.beats[task],
+            split,
+            task=task,
+            digest=inputs.digests[task],
+            ssl_keys=ssl_keys,
+            trunks=trunks,
+            epochs=epochs,
+            ensemble_epochs=ensemble_epochs,
+            ensemble_comparison=ensemble_comparison,
+            lr=lr,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+            model_selection=model_selection,
+            test_rebalance_per_class=test_rebalance_per_class,
+            test_curves=test_curves,
+        )
+    return grid
+
+
+def with_payloads(grid: Sequence[Unit], payloads: Mapping[str, Any]) -> list[Unit]:
+    """``grid`` whose units already in ``payloads`` return them instead of computing (same keys).
+
+    The notebook runs the pre-trainings in one stage and the fits in the next: the second
+    :func:`ecglib.units.run_units` gets the pre-trainings this way (read back from the cache when
+    there is one, never trained twice when there is none).
+    """
+    return [
+        dataclasses.replace(unit, compute=partial(_given_payload, payloads[unit.name]))
+        if unit.name in payloads
+        else unit
+        for unit in grid
+    ]
+
+
+def plan_from_params(cfg, inputs: GridInputs, *, device="cpu") -> list[Unit]:
+    """:func:`plan_units` with the profile's settings (the notebook's grid, and ``ecglib plan surrey``'s)."""
+    check_params(cfg)
+    return plan_units(
+        inputs,
+        trunks=cfg.trunks,
+        ssl_max_beats=cfg.ssl_max_beats,
+        ssl_held_out_fraction=cfg.ssl_held_out_fraction,
+        ssl_epochs=cfg.ssl_epochs,
+        ssl_bottleneck=cfg.ssl_bottleneck,
+        ssl_head_margin=cfg.ssl_head_margin,
+        transform_params=transform_params_from_params(cfg),
+        epochs=cfg.epochs,
+        ensemble_epochs=cfg.ensemble_epochs,
+        ensemble_comparison=cfg.ensemble_comparison,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        device=device,
+        model_selection=cfg.model_selection,
+        test_rebalance_per_class=cfg.test_rebalance_per_class,
+        test_curves=cfg.test_curves,
+    )
+
+
+def grid_inputs_from_params(cfg, *, data_root=None) -> GridInputs:
+    """The profile's beats (every task) and splits, digested (what ``ecglib plan surrey`` plans over).
+
+    Raises
+    ------
+    DataMissingError
+        the profile's data are absent (:func:`check_data_present`).
+    """
+    check_params(cfg)
+    check_data_present(cfg.data_source, data_root=data_root)
+    beats = {task: beats_from_params(cfg, task, data_root=data_root) for task in TASKS}
+    return grid_inputs(beats, splits_from_params(cfg, beats))
+
+
+#: shape-only stand-ins: the Kaggle MIT-BIH test file's beats (its training file's class mix is
+#: ecglib.data.simulated.BEAT_COUNTS), MIT-BIH's annotated beats per record (about 109,500 / 48)
+#: and LUDB's records with about 8 beats each
+_KAGGLE_MITBIH_TEST_BEATS = 21_892
+_STAND_IN_BEATS_PER_MITBIH_RECORD = 2_280
+_STAND_IN_LUDB_RECORDS = 200
+_STAND_IN_BEATS_PER_LUDB_RECORD = 8
+
+
+def _stand_in_set(targets, patient_ids, target_names) -> SimpleNamespace:
+    """What the planning reads of a beat set: targets, record ids and class names; no signals."""
+    return SimpleNamespace(
+        targets=np.asarray(targets, dtype=np.int64),
+        patient_ids=np.asarray(patient_ids).astype(str),
+        target_names=tuple(target_names),
+        signals_mv=np.zeros((0, 187, 1), np.float32),
+    )
+
+
+def stand_in_inputs(cfg) -> GridInputs:
+    """Shape-only stand-ins of the profile's beats and splits, for :func:`plan_from_params` without the data.
+
+    ``kaggle-heartbeat``: the four CSVs' beat counts (MIT-BIH 87,554 training beats in the
+    files' class mix and 21,892 test beats, ids ``mitbih_train:``/``mitbih_test:``; PTB 4,046
+    normal and 10,506 abnormal); ``mitbih``: the profile's MIT-BIH records (those with MLII) with
+    about 2,280 beats each and LUDB's records with 8 beats each, one label per record;
+    ``sim-beats``: the simulated beats themselves (nothing can be missing). The real split code
+    runs over them, so the units (names, needs, split sizes) are the profile's; the digests are
+    ``stand-in:surrey/<profile>/<task>``, so the keys name no real data: for dry runs only (the
+    units' ``compute`` cannot run).
+    """
+    from ecglib.data import kaggle_heartbeat, mitbih, simulated
+    from ecglib.data.beat_sets import LUDB_MI_CLASSES
+
+    check_params(cfg)
+    if cfg.data_source == "kaggle-heartbeat":
+        train_counts = np.asarray(simulated.BEAT_COUNTS["mitbih"], dtype=np.int64)
+        test_counts = _stratified_quota(train_counts, _KAGGLE_MITBIH_TEST_BEATS)
+        labels = np.concatenate([np.repeat(np.arange(5), counts) for counts in (train_counts, test_counts)])
+        ids = [f"mitbih_train:{i}" for i in range(int(train_counts.sum()))] + [
+            f"mitbih_test:{i}" for i in range(int(test_counts.sum()))
+        ]
+        normal, abnormal = simulated.BEAT_COUNTS["ptb"]
+        mi_labels = np.repeat([0, 1], [normal, abnormal])
+        beats = {
+            "mitbih": _stand_in_set(labels, ids, kaggle_heartbeat.MITBIH_CLASSES),
+            "mi": _stand_in_set(
+                mi_labels, [f"ptbdb:{i}" for i in range(len(mi_labels))], kaggle_heartbeat.PTBDB_CLASSES
+            ),
+        }
+    elif cfg.data_source == "mitbih":
+        records = [r for r in (cfg.mitbih_records or mitbih.RECORD_IDS) if r not in ("102", "104")]
+        n = _STAND_IN_BEATS_PER_MITBIH_RECORD
+        ludb_records = cfg.ludb_records or [str(i) for i in range(1, _STAND_IN_LUDB_RECORDS + 1)]
+        per_ludb = _STAND_IN_BEATS_PER_LUDB_RECORD
+        beats = {
+            "mitbih": _stand_in_set(
+                np.arange(n * len(records)) % 5, np.repeat(records, n), mitbih.AAMI_CLASSES
+            ),
+            "mi": _stand_in_set(
+                np.repeat([i % 2 for i in range(len(ludb_records))], per_ludb),
+                np.repeat(ludb_records, per_ludb),
+                LUDB_MI_CLASSES,
+            ),
+        }
+    else:
+        beats = {task: beats_from_params(cfg, task) for task in TASKS}
+    digests = {task: f"stand-in:surrey/{cfg.profile}/{task}" for task in TASKS}
+    return GridInputs(beats, splits_from_params(cfg, beats), digests)
+
+
+def unit_cache_dir(cfg):
+    """Folder of this study's cached units (None when ``use_cache`` is off)."""
+    from ecglib.data import cache_dir
+
+    return cache_dir() / "units" / "surrey" if cfg.use_cache else None
+
+
+def ssl_from_payloads(payloads: Mapping[str, Any], trunks: Sequence[str], *, device) -> dict[str, SslResult]:
+    """trunk -> its pre-training's :class:`SslResult`, from :func:`ecglib.units.run_units`' payloads."""
+    return {trunk: ssl_result_from_payload(payloads[ssl_unit(trunk)], device) for trunk in trunks}
+
+
+def experiments_from_payloads(
+    payloads: Mapping[str, Any],
+    inputs: GridInputs,
+    *,
+    trunks: Sequence[str],
+    ensemble_comparison: str,
+    test_rebalance_per_class: int | None,
+    seed: int,
+    device,
+) -> list[Experiment]:
+    """Every task x split's :class:`Experiment` (the order of ``inputs.splits``), from the units' payloads
+    (the settings as given to :func:`plan_units`)."""
+    return [
+        experiment_from_payloads(
+            payloads,
+            task=task,
+            split=split.name,
+            test_indices=experiment_test_indices(
+                split,
+                inputs.beats[task].targets,
+                test_rebalance_per_class=test_rebalance_per_class,
+                seed=seed,
+            ),
+            trunks=trunks,
+            ensemble_comparison=ensemble_comparison,
+            device=device,
+        )
+        for (task, _), split in inputs.splits.items()
     ]
