@@ -10,6 +10,12 @@ mean-predictor baseline and each target's variance), the transfer gain, the meas
 and the verdict. Models live in :mod:`ecglib.models` (``fc_regressor``, ``interval_resnet``,
 ``vit1d``); the training loop is :func:`ecglib.train.fit`.
 
+The experiments are cached units (:mod:`ecglib.units`, :func:`plan_units`): one per pre-training
+experiment (1, 2, 5), one per fine-tuning experiment (3, 4, 6, 7) and fold, and the final model;
+the notebook runs the missing ones (:func:`ecglib.units.run_units`) and aggregates their payloads
+(:func:`results_from_payloads`); ``ecglib plan deepfake`` and ``workflow/Snakefile`` run the same
+units as cluster jobs (:func:`plan_from_params`, :func:`stand_in_inputs` without the data).
+
 Functions take explicit keywords; only the ``*_from_params`` adaptors read a profile.
 
 Selection rule: every model keeps the epoch with the lowest validation loss; errors are
