@@ -231,3 +231,18 @@ def test_paper_dag_has_one_job_per_protocol_unit(tmp_path):
         "total": expected + 2,
     }
     assert "shape-only stand-ins" in done.stderr
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
+    """With LUDB here the local plan is real: 3 + 4 x 5 folds + the final ResNet (32 GAN ECGs, to be quick)."""
+    from conftest import require_dataset
+
+    pytest.importorskip("deepfakeecg", reason="deepfake-ecg is not installed")
+    require_dataset("ludb")
+    code, out, _ = _cli(capsys, "plan", "deepfake", "--profile", "local", "--set", "pretrain_n_ecgs=32")
+    plan = json.loads(out)
+    assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
+    assert plan["n_units"] == protocol_units(params.load("deepfake", "local")) == 24
+    assert plan["units"][-1]["name"] == "final/resnet"
