@@ -83,6 +83,19 @@ def _surrey_cache(cfg: _params.Params) -> Path | None:
     return sr.unit_cache_dir(cfg)
 
 
+def _deepfake(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
+    from ecglib.studies import deepfake as df
+
+    inputs = df.stand_in_inputs(cfg) if stand_in else df.unit_inputs_from_params(cfg, data_root=data_root)
+    return df.plan_from_params(cfg, inputs, device=device)
+
+
+def _deepfake_cache(cfg: _params.Params) -> Path | None:
+    from ecglib.studies import deepfake as df
+
+    return df.unit_cache_dir(cfg)
+
+
 @dataclass(frozen=True)
 class StudyUnits:
     """How a study's grid becomes units: ``plan(cfg, data_root, device, stand_in)`` and its cache folder."""
@@ -96,6 +109,7 @@ UNIT_PLANS: dict[str, StudyUnits] = {
     "nguyen2025": StudyUnits(_nguyen2025, _nguyen2025_cache),
     "vavekanand": StudyUnits(_vavekanand, _vavekanand_cache),
     "surrey": StudyUnits(_surrey, _surrey_cache),
+    "deepfake": StudyUnits(_deepfake, _deepfake_cache),
 }
 
 #: the profile keys a unit job's resources come from -> the resource names of Snakemake / SLURM

@@ -37,6 +37,7 @@ seed = 0
 data_source = "sim-chapman"  # sim-chapman | ludb (local) | ptbxl-plus (paper)
 device = "auto"
 n_threads = 1
+use_cache = True
 pretrain_source = "deepfake-gan"  # paper: deepfake
 pretrain_n_ecgs = 32  # paper: 15,000
 pretrain_val_fraction = 0.25
@@ -81,6 +82,10 @@ measurement_floor = True
 measurement_floor_n_ecgs = 6
 save_final_model = True
 final_model = "resnet"
+unit_cpus = 1
+unit_mem_mb = 2000
+unit_runtime_min = 10
+unit_gpus = 0
 output_dir = None
 
 # %%
@@ -90,7 +95,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures
+from ecglib import claims, figures, units
 from ecglib.predict import save_interval_model
 from ecglib.studies import deepfake as df
 
@@ -107,11 +112,12 @@ display(Markdown(ecglib.report.data_banner(cfg.data_source)))
 # (`ecglib.data.deepfake_gan`, output x 6000 = microvolts, stored in mV), measured by
 # `ecglib.intervals` (global definition, as MUSE). The quality gate turns failed measurements
 # and values outside `plausible_ranges` into NaN, per target; an ECG with no target left is
-# dropped. The table counts both.
+# dropped. The table counts both. The generator runs on the CPU whatever `device` says, so the
+# ECGs (and the units' keys, which name them) are the same wherever they are generated.
 
 # %%
 with run.stage("pretraining_set"):
-    pretrain = df.pretraining_from_params(cfg, device=run.device, data_root=run.data_root)
+    pretrain = df.pretraining_from_params(cfg, device="cpu", data_root=run.data_root)
 run.record_data(
     cfg.pretrain_source,
     n_ecgs=len(pretrain),
@@ -158,20 +164,7 @@ display(finetune.gate)
 # resampled to `model_fs_hz`.
 
 # %%
-pretrain_split = df.pretraining_split(
-    pretrain.patient_ids,
-    val_fraction=cfg.pretrain_val_fraction,
-    test_fraction=cfg.pretrain_test_fraction,
-    seed=cfg.seed,
-)
-folds = df.finetuning_folds(
-    finetune.patient_ids,
-    protocol=cfg.finetune_protocol,
-    n_folds=cfg.finetune_n_folds,
-    val_fraction=cfg.finetune_val_fraction,
-    test_fraction=cfg.finetune_test_fraction,
-    seed=cfg.seed,
-)
+pretrain_split, folds = df.splits_from_params(cfg, pretrain, finetune)
 pretrain_inputs = df.to_model_input(pretrain.signals_mv, fs_hz=pretrain.fs_hz, model_fs_hz=cfg.model_fs_hz)
 finetune_inputs = df.to_model_input(finetune.signals_mv, fs_hz=finetune.fs_hz, model_fs_hz=cfg.model_fs_hz)
 n_samples = pretrain_inputs.shape[1]
@@ -189,9 +182,7 @@ print(
 # `per_target`.
 
 # %%
-kwargs_by_model = {
-    m: df.model_kwargs(m, cfg, n_samples=n_samples, per_target=cfg.per_target) for m in df.MODELS
-}
+kwargs_by_model = df.kwargs_from_params(cfg, n_samples=n_samples)
 sizes = df.model_sizes(kwargs_by_model)
 ecglib.report.save_table(run, sizes, "model_sizes", caption=f"models of profile {cfg.profile}")
 display(sizes)
@@ -203,32 +194,24 @@ display(sizes)
 # starting from experiments 2 and 5 (full fine-tuning at `finetune_lr`). Every model keeps its
 # lowest-validation-loss epoch (`loss` on standardised targets: MAE by default, MSE as in the
 # authors' code).
+#
+# Every training is a cached unit (`ecglib.units`): one per pre-training experiment, one per
+# fine-tuning experiment and fold, and the final model (below) when `save_final_model`; each is
+# named by a digest of its data, split indices, model sizes, training settings, seed, the
+# pre-training it starts from and the code version. Missing units are trained here (`use_cache`:
+# an interrupted run resumes where it stopped); `ecglib plan deepfake` and `workflow/Snakefile`
+# run the same units as cluster jobs, and this notebook then only aggregates.
 
 # %%
-settings = df.TrainSettings(
-    epochs=cfg.epochs,
-    lr=cfg.lr,
-    batch_size=cfg.batch_size,
-    optimizer=cfg.optimizer,
-    weight_decay=cfg.weight_decay,
-    early_stopping_patience=cfg.early_stopping_patience,
-    loss=cfg.loss,
-    report_split=cfg.report_split,
-    finetune_lr=cfg.finetune_lr,
-)
+settings = df.settings_from_params(cfg)
 with run.stage("experiments"):
-    results = df.run_experiments(
-        pretrain_inputs,
-        pretrain,
-        pretrain_split,
-        finetune_inputs,
-        finetune,
-        folds,
-        kwargs_by_model=kwargs_by_model,
-        settings=settings,
-        seed=cfg.seed,
-        device=run.device,
-    )
+    inputs = df.unit_inputs(pretrain_inputs, pretrain, pretrain_split, finetune_inputs, finetune, folds)
+    grid = df.plan_from_params(cfg, inputs, device=run.device)
+    cache_folder = df.unit_cache_dir(cfg)
+    todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
+    print(f"{len(grid)} units, {len(todo)} to train")
+    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+results = df.results_from_payloads(payloads, inputs, settings=settings)
 errors = df.error_table(results.predictions)
 ecglib.report.save_table(
     run,
@@ -304,11 +287,11 @@ for number in (4, 7):
         )
         for t in df.TARGETS
     }
-    units = {df.TARGET_TITLES[t]: df.TARGET_UNITS[t] for t in df.TARGETS}
+    target_units = {df.TARGET_TITLES[t]: df.TARGET_UNITS[t] for t in df.TARGETS}
     title = df.experiment(number).title
-    fig = figures.predicted_vs_true(panels, units=units, title=title)
+    fig = figures.predicted_vs_true(panels, units=target_units, title=title)
     ecglib.report.save_figure(run, fig, f"scatter_exp{number}")
-    fig = figures.bland_altman(panels, units=units, title=title)
+    fig = figures.bland_altman(panels, units=target_units, title=title)
     ecglib.report.save_figure(run, fig, f"bland_altman_exp{number}")
 
 # %%
@@ -335,24 +318,12 @@ ecglib.report.save_figure(run, fig, "transfer_gain")
 # %% [markdown]
 # ## Final model
 # After the cross-validation, the transfer model `final_model` is trained on every fine-tuning
-# ECG for the median of its selected epochs, and saved with its card (what it was trained on,
+# ECG for the median of its selected epochs (the last unit above), and saved with its card (what it was trained on,
 # leads, rate, units, target scaling) for `ecglib predict-intervals MODEL RECORD...`.
 
 # %%
 if cfg.save_final_model:
-    number = next(e.number for e in df.EXPERIMENTS if e.model == cfg.final_model and e.init == "transfer")
-    with run.stage("final_model"):
-        final = df.final_model(
-            cfg.final_model,
-            kwargs_by_model[cfg.final_model],
-            finetune_inputs,
-            finetune.targets,
-            epochs=max(1, int(np.median(results.best_epochs[number]))),
-            settings=settings,
-            seed=cfg.seed,
-            device=run.device,
-            init_state=results.pretrained[cfg.final_model].state_dict,
-        )
+    final = df.trained_from_payload(payloads[df.final_unit_name(cfg.final_model)])
     card = df.model_card(
         final,
         trained_on=f"{cfg.data_source} ({len(finetune)} ECGs) after {cfg.pretrain_source} pre-training "

@@ -10,6 +10,12 @@ mean-predictor baseline and each target's variance), the transfer gain, the meas
 and the verdict. Models live in :mod:`ecglib.models` (``fc_regressor``, ``interval_resnet``,
 ``vit1d``); the training loop is :func:`ecglib.train.fit`.
 
+The experiments are cached units (:mod:`ecglib.units`, :func:`plan_units`): one per pre-training
+experiment (1, 2, 5), one per fine-tuning experiment (3, 4, 6, 7) and fold, and the final model;
+the notebook runs the missing ones (:func:`ecglib.units.run_units`) and aggregates their payloads
+(:func:`results_from_payloads`); ``ecglib plan deepfake`` and ``workflow/Snakefile`` run the same
+units as cluster jobs (:func:`plan_from_params`, :func:`stand_in_inputs` without the data).
+
 Functions take explicit keywords; only the ``*_from_params`` adaptors read a profile.
 
 Selection rule: every model keeps the epoch with the lowest validation loss; errors are
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,11 +42,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ecglib import claims, preprocess, train
+from ecglib import claims, preprocess, train, units
 from ecglib.data import LabelledSet
 from ecglib.data.splits import Split, patient_kfold, patient_split
 from ecglib.models import make_model
 from ecglib.seeds import derive_seed
+from ecglib.units import Unit
 
 TARGETS: tuple[str, ...] = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms")
 TARGET_TITLES = {
@@ -681,44 +689,344 @@ def run_experiments(
     device,
     experiments: Sequence[int] = tuple(e.number for e in EXPERIMENTS),
 ) -> ExperimentResults:
-    """Run the paper's experiments (all seven by default), in its order.
+    """Run the paper's experiments (all seven by default), in its order, without a cache.
 
     Pre-training experiments (1, 2, 5) use ``pretrain_split``; fine-tuning experiments run on
     every fold; transfer experiments (4, 7) start from the weights of their model's pre-training
-    experiment and train with ``settings.finetune_lr``.
+    experiment and train with ``settings.finetune_lr``. The same as :func:`plan_units` run by
+    :func:`ecglib.units.run_units` and aggregated by :func:`results_from_payloads` (what the
+    notebook does, with the unit cache).
     """
-    frames, pretrained, best_epochs, histories = [], {}, {}, {}
+    inputs = unit_inputs(pretrain_signals, pretrain, pretrain_split, finetune_signals, finetune, folds)
+    grid = plan_units(
+        inputs,
+        kwargs_by_model=kwargs_by_model,
+        settings=settings,
+        seed=seed,
+        device=device,
+        experiments=experiments,
+    )
+    payloads = units.run_units(grid, cache_dir=None, use_cache=False)
+    return results_from_payloads(payloads, inputs, settings=settings, experiments=experiments)
+
+
+# --------------------------------------------------------------------------- units
+# The seven experiments as cached units (ecglib.units): one per pre-training experiment (1, 2, 5),
+# one per (fine-tuning experiment, fold) for 3, 4, 6, 7 (a transfer unit needs its model's
+# pre-training unit), and the final model when the profile saves one. A unit's key names its data
+# (digest of the model input and the targets), its split's indices, the model and its sizes, the
+# training settings, its seed, the pre-training unit it starts from and CODE_VERSION; bump
+# CODE_VERSION whenever a unit's computation changes its result.
+
+CODE_VERSION = "deepfake-unit-1"
+
+
+@dataclass
+class UnitInputs:
+    """What the units train on: the model inputs, the interval sets, the splits, the data digests.
+
+    ``pretrain_digest`` / ``finetune_digest``: :func:`ecglib.units.unit_key` of the model input
+    and the targets (or ``"stand-in:..."`` for shape-only stand-ins, whose units cannot run).
+    """
+
+    pretrain_signals: np.ndarray
+    pretrain: IntervalSet
+    pretrain_split: Split
+    finetune_signals: np.ndarray
+    finetune: IntervalSet
+    folds: list[Split]
+    pretrain_digest: str
+    finetune_digest: str
+
+
+def data_digest(signals: np.ndarray, targets: np.ndarray) -> str:
+    """The digest a unit's key names its data by: the model input and the targets (NaN kept)."""
+    return units.unit_key(signals=np.asarray(signals), targets=np.asarray(targets, dtype=np.float64))
+
+
+def unit_inputs(
+    pretrain_signals: np.ndarray,
+    pretrain: IntervalSet,
+    pretrain_split: Split,
+    finetune_signals: np.ndarray,
+    finetune: IntervalSet,
+    folds: Sequence[Split],
+) -> UnitInputs:
+    """:class:`UnitInputs` of real data (both digests computed here, once)."""
+    return UnitInputs(
+        pretrain_signals,
+        pretrain,
+        pretrain_split,
+        finetune_signals,
+        finetune,
+        list(folds),
+        data_digest(pretrain_signals, pretrain.targets),
+        data_digest(finetune_signals, finetune.targets),
+    )
+
+
+def unit_name(number: int, fold: int = 0) -> str:
+    """The unit of experiment ``number`` (and ``fold`` for a fine-tuning experiment), e.g.
+    ``exp2/resnet/pretrain``, ``exp4/resnet/transfer/fold0``."""
+    spec = experiment(number)
+    if spec.dataset == "pretrain":
+        return f"exp{number}/{spec.model}/pretrain"
+    return f"exp{number}/{spec.model}/{spec.init}/fold{fold}"
+
+
+def final_unit_name(model: str) -> str:
+    """The unit of the final model of ``model`` (transfer, every fine-tuning ECG)."""
+    return f"final/{model}"
+
+
+def transfer_experiment(model: str) -> Experiment:
+    """The transfer experiment of ``model`` (4 for the ResNet, 7 for the ViT)."""
+    return next(e for e in EXPERIMENTS if e.model == model and e.init == "transfer")
+
+
+def _settings_part(settings: TrainSettings) -> dict[str, Any]:
+    return {
+        "epochs": int(settings.epochs),
+        "lr": float(settings.lr),
+        "batch_size": int(settings.batch_size),
+        "optimizer": settings.optimizer,
+        "weight_decay": float(settings.weight_decay),
+        "early_stopping_patience": settings.early_stopping_patience,
+        "loss": settings.loss,
+        "report_split": settings.report_split,
+        "finetune_lr": float(settings.finetune_lr),
+    }
+
+
+def plan_units(
+    inputs: UnitInputs,
+    *,
+    kwargs_by_model: Mapping[str, Mapping[str, Any]],
+    settings: TrainSettings,
+    seed: int,
+    device,
+    experiments: Sequence[int] = tuple(e.number for e in EXPERIMENTS),
+    final: str | None = None,
+) -> list[Unit]:
+    """The experiments as :class:`~ecglib.units.Unit` records, in the paper's order.
+
+    One unit per pre-training experiment and one per (fine-tuning experiment, fold); a transfer
+    unit needs its model's pre-training unit (and names its key as ``init``). With
+    ``final`` ("resnet" or "vit"), a last unit trains that model's final network on every
+    fine-tuning ECG from its pre-training, for the median of the transfer experiment's best
+    epochs: it needs the pre-training and every fold of the transfer experiment.
+
+    Payloads (:func:`trained_from_payload`, :func:`results_from_payloads`): ``state`` (the weights;
+    pre-training and final units only, None for a fine-tuning fold), ``target_mean``,
+    ``target_std``, ``best_epochs``, ``histories`` (one per network) and ``predicted`` (bpm and ms
+    on the reported rows of the split; None for the final model).
+
+    Raises
+    ------
+    ValueError
+        a transfer experiment without its pre-training experiment before it in ``experiments``.
+    """
+    common = {"code": CODE_VERSION, "settings": _settings_part(settings)}
+    grid: list[Unit] = []
+    pre_units: dict[str, Unit] = {}
     for number in experiments:
         spec = experiment(number)
-        kwargs = kwargs_by_model[spec.model]
+        kwargs = dict(kwargs_by_model[spec.model])
         if spec.dataset == "pretrain":
-            splits, signals, data = [pretrain_split], pretrain_signals, pretrain
+            splits, signals, data, digest = (
+                [inputs.pretrain_split],
+                inputs.pretrain_signals,
+                inputs.pretrain,
+                inputs.pretrain_digest,
+            )
         else:
-            splits, signals, data = list(folds), finetune_signals, finetune
-        init_state, lr = None, None
+            splits, signals, data, digest = (
+                inputs.folds,
+                inputs.finetune_signals,
+                inputs.finetune,
+                inputs.finetune_digest,
+            )
+        needs: tuple[str, ...] = ()
+        init, lr = "random", None
         if spec.init == "transfer":
             source = pretraining_experiment(spec.model)
-            if spec.model not in pretrained:
+            if spec.model not in pre_units:
                 raise ValueError(f"experiment {number} needs experiment {source.number} (pre-training) first")
-            init_state, lr = pretrained[spec.model].state_dict, settings.finetune_lr
-        best_epochs[number] = []
+            needs, init, lr = (pre_units[spec.model].name,), pre_units[spec.model].key, settings.finetune_lr
         for fold, split in enumerate(splits):
-            trained = train_model(
+            run_seed = derive_seed(seed, "experiment", number, fold)
+            parts = {
+                **common,
+                "role": spec.dataset if spec.dataset == "pretrain" else spec.init,
+                "experiment": number,
+                "model": spec.model,
+                "model_kwargs": kwargs,
+                "data": digest,
+                "train": split.train,
+                "val": split.val,
+                "test": split.test,
+                "seed": run_seed,
+                "init": init,
+            }
+            compute = partial(
+                _experiment_compute,
                 spec.model,
                 kwargs,
                 signals,
                 data.targets,
                 split,
                 settings=settings,
-                seed=derive_seed(seed, "experiment", number, fold),
+                seed=run_seed,
                 device=device,
-                init_state=init_state,
                 lr=lr,
+                pre_name=needs[0] if needs else None,
+                keep_state=spec.dataset == "pretrain",
             )
+            unit = Unit(unit_name(number, fold), parts, compute, needs)
+            grid.append(unit)
+            if spec.dataset == "pretrain":
+                pre_units[spec.model] = unit
+    if final is not None:
+        number = transfer_experiment(final).number
+        if number not in experiments or final not in pre_units:
+            raise ValueError(
+                f"the final {final} needs experiments {pretraining_experiment(final).number} "
+                f"and {number} first"
+            )
+        pre = pre_units[final]
+        folds = [unit for unit in grid if unit.name.startswith(f"exp{number}/")]
+        kwargs = dict(kwargs_by_model[final])
+        parts = {
+            **common,
+            "role": "final",
+            "model": final,
+            "model_kwargs": kwargs,
+            "data": inputs.finetune_digest,
+            "seed": int(seed),
+            "init": pre.key,
+            "epochs_from": [unit.key for unit in folds],  # the median of their best epochs
+        }
+        compute = partial(
+            _final_compute,
+            final,
+            kwargs,
+            inputs.finetune_signals,
+            inputs.finetune.targets,
+            settings=settings,
+            seed=seed,
+            device=device,
+            pre_name=pre.name,
+            fold_names=[unit.name for unit in folds],
+        )
+        grid.append(Unit(final_unit_name(final), parts, compute, (pre.name, *(u.name for u in folds))))
+    return grid
+
+
+def _history_payload(frame: pd.DataFrame) -> dict[str, Any]:
+    """A history as tensors of each column's own dtype (so it comes back identical)."""
+    return {
+        "columns": [str(column) for column in frame.columns],
+        "values": {
+            str(column): torch.from_numpy(frame[column].to_numpy().copy()) for column in frame.columns
+        },
+    }
+
+
+def _history_from_payload(payload: Mapping[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame({column: payload["values"][column].numpy() for column in payload["columns"]})
+
+
+def trained_payload(trained: Trained, *, keep_state: bool) -> dict[str, Any]:
+    """A :class:`Trained` as a unit payload (``state`` None unless ``keep_state``)."""
+    return {
+        "state": dict(trained.state_dict) if keep_state else None,
+        "target_mean": torch.from_numpy(np.asarray(trained.target_mean, dtype=np.float64).copy()),
+        "target_std": torch.from_numpy(np.asarray(trained.target_std, dtype=np.float64).copy()),
+        "best_epochs": [int(epoch) for epoch in trained.best_epochs],
+        "histories": [_history_payload(history) for history in trained.histories],
+    }
+
+
+def trained_from_payload(payload: Mapping[str, Any]) -> Trained:
+    """The :class:`Trained` of a unit payload (``state_dict`` empty for a fine-tuning fold)."""
+    return Trained(
+        dict(payload["state"] or {}),
+        payload["target_mean"].numpy(),
+        payload["target_std"].numpy(),
+        list(payload["best_epochs"]),
+        [_history_from_payload(history) for history in payload["histories"]],
+    )
+
+
+def _experiment_compute(
+    model, kwargs, signals, targets, split, needed, *, settings, seed, device, lr, pre_name, keep_state
+) -> dict[str, Any]:
+    init_state = None if pre_name is None else needed[pre_name]["state"]
+    trained = train_model(
+        model,
+        kwargs,
+        signals,
+        targets,
+        split,
+        settings=settings,
+        seed=seed,
+        device=device,
+        init_state=init_state,
+        lr=lr,
+    )
+    rows = reported_rows(split, settings.report_split)
+    predicted = predict_targets(model, kwargs, trained, signals[rows], device=device)
+    return {
+        **trained_payload(trained, keep_state=keep_state),
+        "predicted": torch.from_numpy(np.asarray(predicted).copy()),
+    }
+
+
+def _final_compute(
+    model, kwargs, signals, targets, needed, *, settings, seed, device, pre_name, fold_names
+) -> dict[str, Any]:
+    best = [epoch for name in fold_names for epoch in needed[name]["best_epochs"]]
+    trained = final_model(
+        model,
+        kwargs,
+        signals,
+        targets,
+        epochs=max(1, int(np.median(best))),
+        settings=settings,
+        seed=seed,
+        device=device,
+        init_state=needed[pre_name]["state"],
+    )
+    return {**trained_payload(trained, keep_state=True), "predicted": None}
+
+
+def results_from_payloads(
+    payloads: Mapping[str, Any],
+    inputs: UnitInputs,
+    *,
+    settings: TrainSettings,
+    experiments: Sequence[int] = tuple(e.number for e in EXPERIMENTS),
+) -> ExperimentResults:
+    """The :class:`ExperimentResults` of the units' payloads (as :func:`run_experiments` returns them).
+
+    Predictions are put beside the split's reported rows, the true targets and the mean
+    predictor (the training split's target mean) of ``inputs``.
+    """
+    frames, pretrained, best_epochs, histories = [], {}, {}, {}
+    for number in experiments:
+        spec = experiment(number)
+        if spec.dataset == "pretrain":
+            splits, data = [inputs.pretrain_split], inputs.pretrain
+        else:
+            splits, data = inputs.folds, inputs.finetune
+        best_epochs[number] = []
+        for fold, split in enumerate(splits):
+            payload = payloads[unit_name(number, fold)]
+            trained = trained_from_payload(payload)
             if spec.dataset == "pretrain":
                 pretrained[spec.model] = trained
             rows = reported_rows(split, settings.report_split)
-            predicted = predict_targets(spec.model, kwargs, trained, signals[rows], device=device)
+            predicted = payload["predicted"].numpy()
             baseline = np.nanmean(data.targets[split.train], axis=0)
             frames.append(
                 _prediction_rows(number, fold, rows, data.patient_ids, data.targets, predicted, baseline)
@@ -726,6 +1034,134 @@ def run_experiments(
             best_epochs[number] += trained.best_epochs
             histories[(number, fold)] = trained.histories
     return ExperimentResults(pd.concat(frames, ignore_index=True), pretrained, best_epochs, histories)
+
+
+def settings_from_params(cfg: Mapping[str, Any]) -> TrainSettings:
+    """The :class:`TrainSettings` of a profile."""
+    return TrainSettings(
+        epochs=cfg["epochs"],
+        lr=cfg["lr"],
+        batch_size=cfg["batch_size"],
+        optimizer=cfg["optimizer"],
+        weight_decay=cfg["weight_decay"],
+        early_stopping_patience=cfg["early_stopping_patience"],
+        loss=cfg["loss"],
+        report_split=cfg["report_split"],
+        finetune_lr=cfg["finetune_lr"],
+    )
+
+
+def kwargs_from_params(cfg: Mapping[str, Any], *, n_samples: int) -> dict[str, dict[str, Any]]:
+    """Model -> constructor arguments of a profile (:func:`model_kwargs` of every model)."""
+    return {m: model_kwargs(m, cfg, n_samples=n_samples, per_target=cfg["per_target"]) for m in MODELS}
+
+
+def splits_from_params(
+    cfg: Mapping[str, Any], pretrain: IntervalSet, finetune: IntervalSet
+) -> tuple[Split, list[Split]]:
+    """The pre-training split and the fine-tuning folds of a profile."""
+    pretrain_split = pretraining_split(
+        pretrain.patient_ids,
+        val_fraction=cfg["pretrain_val_fraction"],
+        test_fraction=cfg["pretrain_test_fraction"],
+        seed=cfg["seed"],
+    )
+    folds = finetuning_folds(
+        finetune.patient_ids,
+        protocol=cfg["finetune_protocol"],
+        n_folds=cfg["finetune_n_folds"],
+        val_fraction=cfg["finetune_val_fraction"],
+        test_fraction=cfg["finetune_test_fraction"],
+        seed=cfg["seed"],
+    )
+    return pretrain_split, folds
+
+
+def unit_inputs_from_params(cfg: Mapping[str, Any], *, data_root=None) -> UnitInputs:
+    """The profile's data prepared as the notebook prepares them (GAN ECGs generated on the CPU),
+    split and resampled to ``model_fs_hz``: what ``ecglib plan deepfake`` plans over."""
+    pretrain = pretraining_from_params(cfg, device="cpu", data_root=data_root)
+    finetune = finetuning_from_params(cfg, data_root=data_root)
+    pretrain_split, folds = splits_from_params(cfg, pretrain, finetune)
+    return unit_inputs(
+        to_model_input(pretrain.signals_mv, fs_hz=pretrain.fs_hz, model_fs_hz=cfg["model_fs_hz"]),
+        pretrain,
+        pretrain_split,
+        to_model_input(finetune.signals_mv, fs_hz=finetune.fs_hz, model_fs_hz=cfg["model_fs_hz"]),
+        finetune,
+        folds,
+    )
+
+
+def plan_from_params(cfg: Mapping[str, Any], inputs: UnitInputs, *, device="cpu") -> list[Unit]:
+    """:func:`plan_units` with the profile's models, settings and seed, and its final model when
+    ``save_final_model`` (the notebook's units)."""
+    n_samples = int(inputs.pretrain_signals.shape[1])
+    return plan_units(
+        inputs,
+        kwargs_by_model=kwargs_from_params(cfg, n_samples=n_samples),
+        settings=settings_from_params(cfg),
+        seed=cfg["seed"],
+        device=device,
+        final=cfg["final_model"] if cfg["save_final_model"] else None,
+    )
+
+
+#: ECGs a stand-in fine-tuning set has when the profile does not say: LUDB's records here, and all of
+#: PTB-XL (an upper bound: its normal subset is smaller and unknown without the data)
+STAND_IN_FINETUNE_SIZES = {"ludb": 150, "ptbxl-plus": 21_799}
+#: seconds of every ECG of the study (the GAN's, LUDB's, PTB-XL's: 10 s)
+ECG_SECONDS = 10.0
+
+
+def stand_in_inputs(cfg: Mapping[str, Any]) -> UnitInputs:
+    """Shape-only stand-ins of the profile's data, for :func:`plan_from_params` without the data.
+
+    ``pretrain_n_ecgs`` pre-training ECGs (none dropped: the quality gate needs the data) and
+    ``finetune_n_ecgs`` fine-tuning ECGs (else :data:`STAND_IN_FINETUNE_SIZES`), one patient
+    each, split by the profile's own protocol; zero-length signals of the model input's shape;
+    digests that name the profile, not data. The units (names, needs, splits' sizes) are the
+    profile's; their keys name no real data, so they are for dry runs only.
+    """
+    n_samples = int(round(cfg["model_fs_hz"] * ECG_SECONDS))
+    n_pretrain = int(cfg["pretrain_n_ecgs"])
+    n_finetune = cfg["finetune_n_ecgs"] or STAND_IN_FINETUNE_SIZES.get(cfg["data_source"], 0)
+    if cfg["data_source"] == "ludb" and cfg["ludb_records"]:
+        n_finetune = len(cfg["ludb_records"])
+
+    def stand_in(n: int, source: str) -> IntervalSet:
+        ids = np.array([f"stand-in-{k}" for k in range(n)])
+        return IntervalSet(
+            np.zeros((0, n_samples, len(EIGHT_LEADS)), np.float32),
+            np.zeros((n, len(TARGETS))),
+            ids,
+            0.0,
+            source,
+        )
+
+    pretrain, finetune = (
+        stand_in(n_pretrain, cfg["pretrain_source"]),
+        stand_in(int(n_finetune), cfg["data_source"]),
+    )
+    pretrain_split, folds = splits_from_params(cfg, pretrain, finetune)
+    name = f"stand-in:deepfake/{cfg['profile']}"
+    return UnitInputs(
+        pretrain.signals_mv,
+        pretrain,
+        pretrain_split,
+        finetune.signals_mv,
+        finetune,
+        folds,
+        f"{name}/{cfg['pretrain_source']}",
+        f"{name}/{cfg['data_source']}",
+    )
+
+
+def unit_cache_dir(cfg: Mapping[str, Any]):
+    """Folder of this study's cached units (None when ``use_cache`` is off)."""
+    from ecglib.data import cache_dir
+
+    return cache_dir() / "units" / "deepfake" if cfg["use_cache"] else None
 
 
 # --------------------------------------------------------------------------- tables
