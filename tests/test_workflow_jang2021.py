@@ -247,3 +247,79 @@ def test_run_data_starvation_equals_its_units_stored_and_read_back(tmp_path):
     pd.testing.assert_frame_equal(cached.curves, direct.curves)
     pd.testing.assert_frame_equal(cached.settings, direct.settings)
     assert list(cached.trials["seconds"]) == [payload["seconds"] for payload in stored.values()]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("profile", ["smoke", "local", "paper"])
+def test_the_plan_trains_what_the_adaptors_pass(profile, monkeypatch, tmp_path):
+    """The pre-training unit calls pretrain_autoencoder as pretrain_from_params does, and the classifier
+    units are built with run_data_starvation_from_params' settings (both adaptors are checked against
+    the notebook's former calls in tests/test_training_adaptors.py)."""
+    _no_data(monkeypatch, tmp_path)
+    cfg = params.load("jang2021", profile)
+    inputs = study.stand_in_inputs(cfg)
+    corpus_size = sum(len(part) for part in (inputs.corpus_split.train, inputs.corpus_split.val))
+    corpus_size += len(inputs.corpus_split.test)
+    if corpus_size * cfg.window_samples > 5e7:  # the paper's 100,000 GAN ECGs: a smaller corpus
+        inputs.corpus_split = study.corpus_split_from_params(
+            cfg,
+            study.PretrainCorpus(np.zeros((0, 1, 1)), np.array([]), np.array([f"g{i}" for i in range(500)])),
+        )
+        corpus_size = 500
+    inputs.corpus_signals = np.random.default_rng(0).normal(size=(corpus_size, cfg.window_samples, 1))
+    calls = {}
+
+    def record(name):
+        def fake(*args, **kwargs):
+            calls.setdefault(name, []).append((args, kwargs))
+            raise _Stop
+
+        return fake
+
+    monkeypatch.setattr(study, "pretrain_autoencoder", record("pretrain"))
+    real_units = study.starvation_units
+
+    def spy_units(*args, **kwargs):
+        calls.setdefault("units", []).append((args, kwargs))
+        return real_units(*args, **kwargs)
+
+    monkeypatch.setattr(study, "starvation_units", spy_units)
+    grid, runs = study.plan_from_params(cfg, inputs, device="cpu")
+    with pytest.raises(_Stop):
+        grid[0].compute({})
+    train, val = (
+        inputs.corpus_signals[inputs.corpus_split.train],
+        inputs.corpus_signals[inputs.corpus_split.val],
+    )
+    with pytest.raises(_Stop):
+        study.pretrain_from_params(cfg, train, val, device="cpu")
+    (unit_args, unit_kwargs), (adaptor_args, adaptor_kwargs) = calls["pretrain"]
+    assert all(np.array_equal(a, b) for a, b in zip(unit_args, adaptor_args)) and len(unit_args) == 2
+    assert unit_kwargs == adaptor_kwargs
+
+    monkeypatch.setattr(study, "run_data_starvation", record("starvation"))
+    arms = {"transfer": inputs.signals, "random": inputs.signals}
+    with pytest.raises(_Stop):
+        study.run_data_starvation_from_params(
+            cfg,
+            arms,
+            inputs.targets,
+            split=inputs.split,
+            n_classes=inputs.n_classes,
+            encoder_state={},
+            device="cpu",
+        )
+    [(_, planned)] = calls["units"]
+    [(_, adaptor)] = calls["starvation"]
+    planned = {k: v for k, v in planned.items() if k not in ("encoder", "input_digests")}
+    adaptor = {k: v for k, v in adaptor.items() if k != "encoder_state"}
+    assert planned.keys() == adaptor.keys()
+    for key, value in adaptor.items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(planned[key], value), key
+        else:
+            assert planned[key] == value, key
+    assert len(runs) == len(grid) - 1 - int(study.FEATURES_UNIT in {unit.name for unit in grid})

@@ -8,8 +8,14 @@ optimiser), the paper-layout tables, Figures 4 and 5, and the verdict. Models li
 :mod:`ecglib.models.cae` and :mod:`ecglib.models.googlenet2d`; the training loop in
 :mod:`ecglib.train`.
 
-Data functions take explicit keywords; only the adaptors :func:`downstream_from_params`,
-:func:`corpus_from_params`, :func:`preprocess_kwargs` and :func:`cae_kwargs` read a profile.
+Data functions take explicit keywords; only the adaptors (``*_from_params``,
+:func:`preprocess_kwargs`, :func:`cae_kwargs`, :func:`image_feature_kwargs`,
+:func:`stand_in_inputs`, :func:`unit_cache_dir`) read a profile.
+
+The grid runs as cached units (:mod:`ecglib.units`, :func:`plan_from_params`): the autoencoder's
+pre-training, the image arm's features, and one classifier per training size, trial and arm; the
+notebook runs the missing ones and aggregates (:func:`starvation_from_payloads`), and
+``ecglib plan jang2021`` / ``ecglib unit run`` (``workflow/Snakefile``) run them one by one.
 
 Arms (names used in every table): ``transfer`` (classifier whose encoder starts from the
 pre-trained autoencoder), ``random`` (the same network, randomly initialised) and
