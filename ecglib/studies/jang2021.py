@@ -771,6 +771,10 @@ def run_data_starvation(
 ) -> StarvationResult:
     """Train every arm on every training size and trial with identical data and settings.
 
+    The runs are the units of :func:`starvation_units`, computed here in memory (nothing stored)
+    and aggregated by :func:`starvation_from_payloads`; the notebook runs the same units through
+    the cache (:func:`plan_from_params`).
+
     Parameters
     ----------
     inputs : arm -> ndarray of shape (n_examples, n_samples, 1): the signals for the 1-D arms,
