@@ -197,6 +197,9 @@ def test_unit_run_needs_the_pretraining_then_computes_once_as_the_notebook(cache
         cli_payload.pop("seconds", None), notebook_payload.pop("seconds", None)  # wall time
         _same_payload(cli_payload, notebook_payload)
     assert payloads[tuned["name"]]["n_loaded"] > 0  # the encoder came from the pre-training
+    # a key of other parameters is not a unit of this plan (one line)
+    code, _, err = _cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke")
+    assert code == 1 and "is not a unit of jang2021/smoke" in err and len(err.strip().splitlines()) == 1
     features = payloads[study.FEATURES_UNIT]["features"]
     assert features.shape == (66, 1024, 1) and features.dtype == torch.float32
 
