@@ -1,7 +1,7 @@
 """Jang 2021's grid as units (issue 16): ``ecglib plan jang2021``, ``ecglib unit run`` and the Snakefile.
 
 The paper plan is checked over stand-ins (Chapman is absent here) against the count the protocol
-implies; one tiny smoke grid (66 simulated records, 40 GAN ECGs, one training size, two trials,
+implies; one tiny smoke grid (132 simulated records, 40 GAN ECGs, one training size, two trials,
 two epochs) is run unit by unit through the command line and compared with the notebook's way
 (``units.run_units`` over the same plan); the direct :func:`run_data_starvation` equals its units
 stored and read back.
@@ -24,7 +24,7 @@ from ecglib.studies import jang2021 as study
 
 #: a tiny smoke grid: the pre-training, the image features, 2 arms x 1 size x 2 trials
 TINY_OVERRIDES = {
-    "sim_n_examples": 66,
+    "sim_n_examples": 132,
     "pretrain_n_gan": 40,
     "pretrain_epochs": 1,
     "arms": ["transfer", "image_transfer"],
@@ -201,7 +201,7 @@ def test_unit_run_needs_the_pretraining_then_computes_once_as_the_notebook(cache
     code, _, err = _cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke")
     assert code == 1 and "is not a unit of jang2021/smoke" in err and len(err.strip().splitlines()) == 1
     features = payloads[study.FEATURES_UNIT]["features"]
-    assert features.shape == (66, 1024, 1) and features.dtype == torch.float32
+    assert features.shape == (132, 1024, 1) and features.dtype == torch.float32
 
 
 # --------------------------------------------------------------------------- run_data_starvation
