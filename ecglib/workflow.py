@@ -96,6 +96,20 @@ def _deepfake_cache(cfg: _params.Params) -> Path | None:
     return df.unit_cache_dir(cfg)
 
 
+def _jang2021(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
+    from ecglib.studies import jang2021 as jd
+
+    inputs = jd.stand_in_inputs(cfg) if stand_in else jd.unit_inputs_from_params(cfg, data_root=data_root)
+    grid, _ = jd.plan_from_params(cfg, inputs, device=device)
+    return grid
+
+
+def _jang2021_cache(cfg: _params.Params) -> Path | None:
+    from ecglib.studies import jang2021 as jd
+
+    return jd.unit_cache_dir(cfg)
+
+
 @dataclass(frozen=True)
 class StudyUnits:
     """How a study's grid becomes units: ``plan(cfg, data_root, device, stand_in)`` and its cache folder."""
@@ -110,6 +124,7 @@ UNIT_PLANS: dict[str, StudyUnits] = {
     "vavekanand": StudyUnits(_vavekanand, _vavekanand_cache),
     "surrey": StudyUnits(_surrey, _surrey_cache),
     "deepfake": StudyUnits(_deepfake, _deepfake_cache),
+    "jang2021": StudyUnits(_jang2021, _jang2021_cache),
 }
 
 #: the profile keys a unit job's resources come from -> the resource names of Snakemake / SLURM

@@ -38,6 +38,7 @@ seed = 0
 data_source = "sim-chapman"  # sim-chapman | mitbih | chapman (paper)
 device = "auto"
 n_threads = 1
+use_cache = True
 sim_n_examples = 264
 sim_class_balance = "uniform"
 mitbih_lead = "MLII"
@@ -91,6 +92,10 @@ spectrogram_nperseg = 32
 spectrogram_max_freq_hz = 50.0
 spectrogram_colormap = "viridis"
 n_reconstruction_examples = 3
+unit_cpus = 1  # cluster request per unit job (workflow/Snakefile)
+unit_mem_mb = 2000
+unit_runtime_min = 10
+unit_gpus = 0
 output_dir = None
 
 # %%
@@ -102,12 +107,9 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures, paper_tables
-from ecglib.data import splits
-from ecglib.models import cae
+from ecglib import claims, figures, paper_tables, units
 from ecglib.seeds import derive_seed
 from ecglib.studies import jang2021 as study
-from ecglib.train import predict
 
 cfg = ecglib.params.check("jang2021", globals())
 run = ecglib.runner.start_run(cfg, output_dir=output_dir)
@@ -135,14 +137,7 @@ print(
 with run.stage("data"):
     study.check_data_present(cfg.data_source, chapman_denoised=cfg.chapman_denoised, data_root=run.data_root)
     examples = study.downstream_from_params(cfg, data_root=run.data_root)
-    split = splits.patient_split(
-        examples.patient_ids,
-        examples.targets,
-        test_fraction=cfg.test_fraction,
-        val_fraction=cfg.val_fraction if cfg.model_selection == "validation" else 0.0,
-        seed=cfg.seed,
-    )
-    splits.assert_patient_disjoint(examples.patient_ids, split.train, split.val, split.test)
+    split = study.split_from_params(cfg, examples)  # patient-wise, checked disjoint
 run.record_data(
     cfg.data_source,
     n_examples=len(examples),
@@ -185,17 +180,13 @@ table1
 # stopping) / test (the reported reconstruction error).
 
 # %%
-held_out_patients = set(examples.patient_ids[split.val]) | set(examples.patient_ids[split.test])
 with run.stage("pretraining_corpus"):
     corpus = study.corpus_from_params(
-        cfg, exclude_patients={cfg.data_source: held_out_patients}, data_root=run.data_root
+        cfg,
+        exclude_patients={cfg.data_source: study.held_out_patients(examples, split)},
+        data_root=run.data_root,
     )
-    corpus_split = study.pretraining_split(
-        corpus,
-        test_fraction=cfg.pretrain_test_fraction,
-        val_fraction=cfg.pretrain_val_fraction,
-        seed=cfg.seed,
-    )
+    corpus_split = study.corpus_split_from_params(cfg, corpus)
 run.record_data(
     "deepfake-gan",
     n_examples=corpus.counts.get("deepfake-gan", 0),
@@ -249,11 +240,63 @@ print(
     f"f = {cfg.cae_base_filters}; up to {cfg.pretrain_epochs} epochs x {n_steps_per_epoch} steps"
 )
 run.provenance["cae_time_scale"] = {k: v for k, v in scale.items() if k != "downsample"}
-with run.stage("pretrain"):
-    pretrained = study.pretrain_from_params(
-        cfg, corpus.signals[corpus_split.train], corpus.signals[corpus_split.val], device=run.device
-    )
-pretrained.history
+
+# %% [markdown]
+# ## Protocol 2: the three arms
+#
+# **Paper.** (1) transfer: classifier initialised with the CAE encoder; (2) random
+# initialisation of the same network; (3) 2-D transfer: spectrogram images into a fixed
+# ImageNet GoogLeNet, trained classifier. Same epochs, learning rate, data and optimiser.
+#
+# **Ours.** The 2-D arm's features are computed once (one unit below; the extractor is frozen and
+# in evaluation mode) and the classifier head is trained on them with the same loop. The ImageNet weights cannot
+# be downloaded here: without them the arm either runs with a random-weight extractor, labelled
+# "ImageNet weights unavailable" in every table and figure, or is skipped (`googlenet_when_missing`).
+# The 1-D arms take the signals as they are.
+
+# %%
+image_arm = study.image_arm_from_params(cfg)
+image_info = image_arm.info  # None: no image arm
+if image_arm.note:
+    print(image_arm.note)
+arm_labels = image_arm.arm_labels()
+run.provenance["image_arm"] = image_arm.provenance()
+run.save()
+
+# %% [markdown]
+# ## Protocol 3: data starvation
+#
+# **Paper.** Training on 100 %, 50 % and 25 % of the training split, 10 bootstrap trials per size
+# and arm, 150 epochs, Adam, lr 0.005; weighted F1 on the test set; the best test F1 over the
+# epochs is reported. Its F1 gains at 100 % and 50 % are ~0.012 with SDs ~0.004: a handful of
+# trials cannot resolve them, so `local` and `paper` run the paper's 10 bootstrap trials. **Ours.** The same loop
+# (`study.run_data_starvation`; here one unit per size, trial and arm, `study.starvation_units`) with each trial's
+# draw and seed shared by all arms; the headline F1 is the test F1 at the epoch with the best
+# validation F1 (`model_selection = validation`), and the paper's best-test-epoch F1 is kept
+# beside it (`f1_best_test_epoch`).
+
+# %% [markdown]
+# ## The grid, as cached units
+#
+# Protocols 1-3 are units of work (`ecglib.units`): the autoencoder's pre-training, the image arm's
+# GoogLeNet features (when the arm runs), and one classifier per training size, trial and arm, each
+# keyed by a digest of its data, split indices, hyper-parameters, seed, initial encoder and code
+# version (`study.plan_from_params`). Missing units are trained (`use_cache`: a resumed run trains
+# nothing twice); everything below only reads their results. `ecglib plan jang2021` lists the same
+# units and `ecglib unit run` computes one (e.g. as a job of `workflow/Snakefile`).
+
+# %%
+unit_inputs = study.unit_inputs(examples, split, corpus, corpus_split, image_arm)
+with run.stage("units"):
+    grid, runs = study.plan_from_params(cfg, unit_inputs, device=run.device)
+    cache_folder = study.unit_cache_dir(cfg)
+    todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
+    print(f"{len(grid)} units, {len(todo)} to train")
+    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+run.provenance["units"] = {"n_units": len(grid), "n_trained": len(todo), "cache_dir": str(cache_folder)}
+pretrained = study.pretrained_from_payload(payloads[study.PRETRAIN_UNIT])
+arms_trained = {item.arm for item in runs.values()}
+pretrained["history"]
 
 # %% [markdown]
 # ### Reconstruction error (held-out corpus test part), beside the paper's and a PCA's
@@ -266,9 +309,7 @@ pretrained.history
 # encoder beats it (`study.AUTOENCODER_GATE`).
 
 # %%
-recon_errors = cae.reconstruction_errors(
-    pretrained.model, corpus.signals[corpus_split.test], device=run.device
-)
+recon_errors = pretrained["test_errors"]  # computed by the pre-training unit with its best weights
 recon_total = float(recon_errors.mean())
 recon_per_point = recon_total / cfg.window_samples
 pca_errors, pca_components = study.pca_reconstruction_errors(
@@ -308,11 +349,9 @@ recon_table
 # ### Figure 4: original and reconstructed ECGs
 
 # %%
-shown = corpus_split.test[: cfg.n_reconstruction_examples]
-recon_signals = predict(
-    pretrained.model, corpus.signals[shown], batch_size=cfg.pretrain_batch_size, device=run.device
-)
-shown_errors = cae.reconstruction_errors(pretrained.model, corpus.signals[shown], device=run.device)
+shown = pretrained["shown"]  # the first held-out ECGs, reconstructed by the pre-training unit
+recon_signals = pretrained["shown_reconstructions"]
+shown_errors = pretrained["shown_errors"]
 fig4 = figures.signal_vs_reconstruction(
     corpus.signals[shown, :, 0],
     recon_signals[:, 0, :],
@@ -323,55 +362,10 @@ fig4 = figures.signal_vs_reconstruction(
 ecglib.report.save_figure(run, fig4, "fig4_reconstructions", data_source="deepfake-gan")
 
 # %% [markdown]
-# ## Protocol 2: the three arms
-#
-# **Paper.** (1) transfer: classifier initialised with the CAE encoder; (2) random
-# initialisation of the same network; (3) 2-D transfer: spectrogram images into a fixed
-# ImageNet GoogLeNet, trained classifier. Same epochs, learning rate, data and optimiser.
-#
-# **Ours.** The 2-D arm's features are computed once (the extractor is frozen and in evaluation
-# mode) and the classifier head is trained on them with the same loop. The ImageNet weights cannot
-# be downloaded here: without them the arm either runs with a random-weight extractor, labelled
-# "ImageNet weights unavailable" in every table and figure, or is skipped (`googlenet_when_missing`).
-# The 1-D arms take the signals as they are.
+# ### Protocol 3's runs: did every arm get the same data and settings?
 
 # %%
-inputs = study.one_d_inputs(examples.signals_mv, arms=cfg.arms)
-image_arm = study.image_arm_from_params(cfg)
-image_info = image_arm.info  # None: no image arm
-if image_arm.extractor is not None:
-    with run.stage("image_features"):
-        inputs["image_transfer"] = study.image_features_from_params(
-            cfg, examples.signals_mv, image_arm.extractor, device=run.device
-        )
-if image_arm.note:
-    print(image_arm.note)
-arm_labels = image_arm.arm_labels()
-run.provenance["image_arm"] = image_arm.provenance()
-run.save()
-
-# %% [markdown]
-# ## Protocol 3: data starvation
-#
-# **Paper.** Training on 100 %, 50 % and 25 % of the training split, 10 bootstrap trials per size
-# and arm, 150 epochs, Adam, lr 0.005; weighted F1 on the test set; the best test F1 over the
-# epochs is reported. Its F1 gains at 100 % and 50 % are ~0.012 with SDs ~0.004: a handful of
-# trials cannot resolve them, so `local` and `paper` run the paper's 10 bootstrap trials. **Ours.** The same loop (`study.run_data_starvation`) with each trial's
-# draw and seed shared by all arms; the headline F1 is the test F1 at the epoch with the best
-# validation F1 (`model_selection = validation`), and the paper's best-test-epoch F1 is kept
-# beside it (`f1_best_test_epoch`).
-
-# %%
-with run.stage("classifiers"):
-    starvation = study.run_data_starvation_from_params(
-        cfg,
-        inputs,
-        examples.targets,
-        split=split,
-        n_classes=len(examples.target_names),
-        encoder_state=pretrained.model.encoder.state_dict(),
-        device=run.device,
-    )
+starvation = study.starvation_from_payloads(runs, payloads)
 trials = starvation.trials
 shared = study.shared_settings_check(starvation.settings)
 ecglib.report.save_table(
@@ -410,7 +404,7 @@ f1_label = (
 f1_ddof = study.table_ddof(cfg.sd_convention, reported, "table2_best_f1")
 lci_ddof = study.table_ddof(cfg.sd_convention, reported, "table3_lci")
 table_caption = f"{paper_tables.sd_caption(f1_ddof, 'welch')}; n = {cfg.n_trials} trials per arm and size"
-arms_run = [arm for arm in ("random", "image_transfer", "transfer") if arm in inputs]
+arms_run = [arm for arm in ("random", "image_transfer", "transfer") if arm in arms_trained]
 table2 = study.results_table(
     trials, "f1", arms=arms_run, pairs=study.F1_COMPARISONS, ddof=f1_ddof, arm_labels=arm_labels
 )
@@ -472,7 +466,7 @@ comparison_f1
 # curve: ours after `epochs` epochs is not comparable with the paper's after 150.
 
 # %%
-lci_arms = [arm for arm in ("random", "transfer") if arm in inputs]
+lci_arms = [arm for arm in ("random", "transfer") if arm in arms_trained]
 lci_note = study.lci_epochs_note(cfg.epochs, reported["protocol"]["epochs"])
 lci_caption = f"{paper_tables.sd_caption(lci_ddof, 'welch')}; n = {cfg.n_trials} trials per arm and size"
 table3 = study.results_table(
@@ -523,7 +517,9 @@ comparison_lci
 # %%
 fig5 = figures.epoch_curves(
     study.learning_curves(
-        starvation.curves, arms=[a for a in ("transfer", "random") if a in inputs], arm_labels=arm_labels
+        starvation.curves,
+        arms=[a for a in ("transfer", "random") if a in arms_trained],
+        arm_labels=arm_labels,
     ),
     ylabel="test weighted F1",
     sharey=True,
@@ -571,6 +567,6 @@ metrics["n_pretrain_examples"] = float(len(corpus.signals))
 metrics["arms_share_settings"] = float(shared["identical"].all())
 metrics["image_arm_imagenet_weights"] = float(image_info is not None and image_info.is_imagenet)
 metrics["autoencoder_learned"] = float(bool(learned))
-metrics["pretrain_epochs_run"] = float(len(pretrained.history))
+metrics["pretrain_epochs_run"] = float(len(pretrained["history"]))
 run.finish(metrics=metrics)
 metrics

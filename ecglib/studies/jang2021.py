@@ -8,8 +8,14 @@ optimiser), the paper-layout tables, Figures 4 and 5, and the verdict. Models li
 :mod:`ecglib.models.cae` and :mod:`ecglib.models.googlenet2d`; the training loop in
 :mod:`ecglib.train`.
 
-Data functions take explicit keywords; only the adaptors :func:`downstream_from_params`,
-:func:`corpus_from_params`, :func:`preprocess_kwargs` and :func:`cae_kwargs` read a profile.
+Data functions take explicit keywords; only the adaptors (``*_from_params``,
+:func:`preprocess_kwargs`, :func:`cae_kwargs`, :func:`image_feature_kwargs`,
+:func:`stand_in_inputs`, :func:`unit_cache_dir`) read a profile.
+
+The grid runs as cached units (:mod:`ecglib.units`, :func:`plan_from_params`): the autoencoder's
+pre-training, the image arm's features, and one classifier per training size, trial and arm; the
+notebook runs the missing ones and aggregates (:func:`starvation_from_payloads`), and
+``ecglib plan jang2021`` / ``ecglib unit run`` (``workflow/Snakefile``) run them one by one.
 
 Arms (names used in every table): ``transfer`` (classifier whose encoder starts from the
 pre-trained autoencoder), ``random`` (the same network, randomly initialised) and
@@ -23,17 +29,19 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ecglib import claims, paper_tables, preprocess, segment, stats
+from ecglib import claims, paper_tables, preprocess, segment, stats, units
 from ecglib.data import LabelledSet
 from ecglib.errors import DataMissingError
 from ecglib.metrics import learning_curve_index, learning_curve_never_drops
 from ecglib.seeds import derive_seed
+from ecglib.units import Unit
 
 ARMS: tuple[str, ...] = ("transfer", "random", "image_transfer")
 ARM_TITLES = {
@@ -337,6 +345,33 @@ def check_data_present(source: str, *, chapman_denoised: bool = False, data_root
         mitbih.list_records(data_root)
 
 
+def split_from_params(cfg: Mapping[str, Any], examples: LabelledSet):
+    """The patient-wise train / validation / test split of the downstream examples (the notebook's).
+
+    The validation part (``val_fraction``) exists only under ``model_selection = validation``.
+
+    Returns
+    -------
+    ecglib.data.splits.Split, checked patient-disjoint
+    """
+    from ecglib.data import splits
+
+    split = splits.patient_split(
+        examples.patient_ids,
+        examples.targets,
+        test_fraction=cfg["test_fraction"],
+        val_fraction=cfg["val_fraction"] if cfg["model_selection"] == "validation" else 0.0,
+        seed=cfg["seed"],
+    )
+    splits.assert_patient_disjoint(examples.patient_ids, split.train, split.val, split.test)
+    return split
+
+
+def held_out_patients(examples: LabelledSet, split) -> set[str]:
+    """The downstream validation and test patients (never in the pre-training corpus)."""
+    return set(examples.patient_ids[split.val]) | set(examples.patient_ids[split.test])
+
+
 # --------------------------------------------------------------------------- pre-training corpus
 
 
@@ -478,6 +513,16 @@ def pretraining_split(corpus: PretrainCorpus, *, test_fraction: float, val_fract
 
     return patient_split(
         corpus.group_ids, None, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed
+    )
+
+
+def corpus_split_from_params(cfg: Mapping[str, Any], corpus: PretrainCorpus):
+    """:func:`pretraining_split` with the profile's ``pretrain_test_fraction``, ``pretrain_val_fraction`` and seed."""
+    return pretraining_split(
+        corpus,
+        test_fraction=cfg["pretrain_test_fraction"],
+        val_fraction=cfg["pretrain_val_fraction"],
+        seed=cfg["seed"],
     )
 
 
@@ -726,6 +771,10 @@ def run_data_starvation(
 ) -> StarvationResult:
     """Train every arm on every training size and trial with identical data and settings.
 
+    The runs are the units of :func:`starvation_units`, computed here in memory (nothing stored)
+    and aggregated by :func:`starvation_from_payloads`; the notebook runs the same units through
+    the cache (:func:`plan_from_params`).
+
     Parameters
     ----------
     inputs : arm -> ndarray of shape (n_examples, n_samples, 1): the signals for the 1-D arms,
@@ -742,16 +791,172 @@ def run_data_starvation(
     -------
     StarvationResult
     """
-    from ecglib.train import fit
+    grid, runs = starvation_units(
+        inputs,
+        targets,
+        train_index=train_index,
+        val_index=val_index,
+        test_index=test_index,
+        n_classes=n_classes,
+        train_fractions=train_fractions,
+        n_trials=n_trials,
+        trial_resampling=trial_resampling,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        model_selection=model_selection,
+        head_hidden_units=head_hidden_units,
+        cae_options=cae_options,
+        encoder=encoder_state,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+    return starvation_from_payloads(runs, units.run_units(grid, cache_dir=None, use_cache=False))
 
+
+# --------------------------------------------------------------------------- the grid as units
+# Protocols 1-3 as cached units (ecglib.units): the autoencoder's pre-training, the image arm's
+# GoogLeNet features, then one unit per classifier (training size x trial x arm). The notebook
+# runs the missing ones (ecglib.units.run_units) and aggregates (starvation_from_payloads);
+# `ecglib plan jang2021` / `ecglib unit run` run them one by one (ecglib.workflow). A unit computed
+# either way is the same file, bit for bit.
+
+#: bump when a unit's computation changes its results
+CODE_VERSION = "jang2021-unit-1"
+#: name of the autoencoder's pre-training unit
+PRETRAIN_UNIT = "pretrain"
+#: name of the image arm's feature unit (spectrograms through the frozen GoogLeNet)
+FEATURES_UNIT = "image_features"
+
+
+def classifier_unit(arm: str, train_fraction: float, trial: int) -> str:
+    """The name of one classifier's unit, e.g. ``classifier/transfer/50%/trial3``."""
+    return f"classifier/{arm}/{100 * float(train_fraction):g}%/trial{trial}"
+
+
+@dataclass(frozen=True)
+class ClassifierRun:
+    """What one classifier unit is (a row of :class:`StarvationResult` once run).
+
+    Attributes
+    ----------
+    arm, train_fraction, trial : the cell of the experiment
+    settings : its row of ``StarvationResult.settings`` but ``encoder_tensors_from_cae`` (known
+        once the model is built: the payload's ``n_loaded``)
+    use_val : model selection on the validation split (else the paper's best test epoch)
+    """
+
+    arm: str
+    train_fraction: float
+    trial: int
+    settings: Mapping[str, Any]
+    use_val: bool
+
+
+def _array_digest(array: np.ndarray) -> str:
+    return units.unit_key(array=np.asarray(array))
+
+
+def starvation_units(
+    inputs: Mapping[str, np.ndarray | Unit],
+    targets: np.ndarray,
+    *,
+    train_index: np.ndarray,
+    val_index: np.ndarray,
+    test_index: np.ndarray,
+    n_classes: int,
+    train_fractions: Sequence[float],
+    n_trials: int,
+    trial_resampling: str,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    optimizer: str,
+    model_selection: str,
+    head_hidden_units: Sequence[int],
+    cae_options: Mapping[str, Any],
+    encoder: Mapping[str, torch.Tensor] | Unit | None,
+    seed: int,
+    device,
+    progress: bool = True,
+    input_digests: Mapping[str, str] | None = None,
+) -> tuple[list[Unit], dict[str, ClassifierRun]]:
+    """The classifiers of :func:`run_data_starvation` as units: one per training size, trial and arm.
+
+    Parameters
+    ----------
+    inputs : arm -> its examples (as in :func:`run_data_starvation`), or the :class:`~ecglib.units.Unit`
+        whose payload's ``"features"`` they are (the image arm's :func:`image_features_unit`)
+    encoder : the autoencoder's encoder state dict, or the pre-training unit
+        (:func:`pretrain_unit`) whose payload's ``"encoder_state"`` it is; None without a transfer arm
+    input_digests : arm -> digest of its input array (default: computed from the array; a unit
+        input is named by its key); stand-ins pass names of no real data
+    (other parameters: as :func:`run_data_starvation`)
+
+    Returns
+    -------
+    units : list of Unit in the experiment's order (size, trial, arm), whose ``needs`` are the
+        unit inputs (not in the list: put them first)
+    runs : unit name -> :class:`ClassifierRun`, for :func:`starvation_from_payloads`
+
+    A unit's key names the code version, the arm, its input (digest or unit key), the targets,
+    the train / validation / test indices of its trial, the training settings, the model (CAE
+    options for the 1-D arms, the head for all), its seed and its initial encoder (the
+    pre-training's key, or a digest of the state dict); not the device.
+    """
     if model_selection not in MODEL_SELECTIONS:
         raise ValueError(f"model_selection must be one of {MODEL_SELECTIONS}, got {model_selection!r}")
     use_val = model_selection == "validation"
     if use_val and len(val_index) == 0:
         raise ValueError("model_selection='validation' needs a validation split (val_fraction > 0)")
+    if "transfer" in inputs and encoder is None:
+        raise ValueError("the transfer arm needs the autoencoder's encoder state dict")
     monitor = "val_f1_weighted" if use_val else "test_f1_weighted"
     targets = np.asarray(targets)
-    trial_rows, curve_rows, setting_rows = [], [], []
+    val_index = np.asarray(val_index, dtype=np.int64) if use_val else np.zeros(0, dtype=np.int64)
+    test_index = np.asarray(test_index, dtype=np.int64)
+    digests = dict(input_digests or {})
+    by_array: dict[int, str] = {}
+    sources: dict[str, np.ndarray | str] = {}
+    needs: dict[str, tuple[str, ...]] = {}
+    for arm, source in inputs.items():
+        if isinstance(source, Unit):
+            digests[arm], sources[arm], needs[arm] = source.key, source.name, (source.name,)
+        else:
+            if arm not in digests:
+                if id(source) not in by_array:
+                    by_array[id(source)] = _array_digest(source)
+                digests[arm] = by_array[id(source)]
+            sources[arm], needs[arm] = source, ()
+    if isinstance(encoder, Unit):
+        init, encoder_source = encoder.key, encoder.name
+        if "transfer" in inputs:
+            needs["transfer"] += (encoder.name,)
+    elif encoder is not None:
+        init, encoder_source = units.unit_key(state=dict(encoder)), encoder
+    else:
+        init, encoder_source = None, None
+    training = dict(
+        epochs=int(epochs),
+        lr=float(lr),
+        batch_size=int(batch_size),
+        optimizer=optimizer,
+        model_selection=model_selection,
+    )
+    common = {
+        "code": CODE_VERSION,
+        "role": "classifier",
+        **training,
+        "targets": targets,
+        "n_classes": int(n_classes),
+        "val": val_index,
+        "test": test_index,
+        "head": [int(units_) for units_ in head_hidden_units],
+    }
+    grid: list[Unit] = []
+    runs: dict[str, ClassifierRun] = {}
     for fraction_number, fraction in enumerate(train_fractions):
         positions = trial_indices(
             len(train_index),
@@ -764,72 +969,44 @@ def run_data_starvation(
         for trial, trial_positions in enumerate(positions, start=1):
             trial_train = np.asarray(train_index)[trial_positions]
             trial_seed = derive_seed(seed, "trial", fraction_number, trial)
-            for arm, signals in inputs.items():
-                model, n_loaded = build_model(
-                    arm,
+            for arm in inputs:
+                name = classifier_unit(arm, fraction, trial)
+                parts = {
+                    **common,
+                    "arm": arm,
+                    "inputs": digests[arm],
+                    "train": np.asarray(trial_train, dtype=np.int64),
+                    "seed": int(trial_seed),
+                    "model": dict(cae_options)
+                    if arm in ("transfer", "random")
+                    else "googlenet-features-head",
+                    "init": init if arm == "transfer" else "random",
+                }
+                compute = partial(
+                    _classifier_compute,
+                    sources[arm],
+                    targets,
+                    trial_train,
+                    val_index,
+                    test_index,
+                    arm=arm,
+                    encoder=encoder_source if arm == "transfer" else None,
                     n_classes=n_classes,
                     seed=trial_seed,
                     cae_options=cae_options,
                     head_hidden_units=head_hidden_units,
-                    encoder_state=encoder_state,
-                    n_features=signals.shape[1],
-                )
-                result = fit(
-                    model,
-                    (signals[trial_train], targets[trial_train]),
-                    (signals[val_index], targets[val_index]) if use_val else None,
-                    (signals[test_index], targets[test_index]),
-                    task="single_label",
-                    epochs=epochs,
-                    lr=lr,
-                    batch_size=batch_size,
-                    seed=trial_seed,
-                    device=device,
-                    optimizer=optimizer,
+                    use_val=use_val,
                     monitor=monitor,
-                    monitor_mode="max",
-                    select_on_test=not use_val,
+                    device=device,
                     progress=progress,
                     label=f"{arm} {fraction:.0%} trial {trial}",
+                    **training,
                 )
-                history = result.history
-                test_curve = history["test_f1_weighted"].to_numpy()
-                val_curve = history["val_f1_weighted"].to_numpy() if use_val else None
-                f1_selected = float(
-                    history.loc[history["epoch"] == result.best_epoch, "test_f1_weighted"].iloc[0]
-                )
-                f1_best_test = float(test_curve.max())
-                trial_rows.append(
-                    dict(
-                        arm=arm,
-                        train_fraction=fraction,
-                        trial=trial,
-                        n_train=len(trial_train),
-                        best_epoch=result.best_epoch,
-                        f1_selected=f1_selected,
-                        f1_best_test_epoch=f1_best_test,
-                        f1=f1_selected if use_val else f1_best_test,
-                        lci_test=learning_curve_index(test_curve) if len(test_curve) > 1 else np.nan,
-                        lci_test_never_drops=bool(
-                            len(test_curve) > 1 and learning_curve_never_drops(test_curve)
-                        ),
-                        lci_val=learning_curve_index(val_curve) if use_val and len(val_curve) > 1 else np.nan,
-                        seconds=float(np.sum(result.epoch_seconds)),
-                    )
-                )
-                for _, row in history.iterrows():
-                    curve_rows.append(
-                        dict(
-                            arm=arm,
-                            train_fraction=fraction,
-                            trial=trial,
-                            epoch=int(row["epoch"]),
-                            train_loss=row["train_loss"],
-                            test_f1_weighted=row["test_f1_weighted"],
-                            val_f1_weighted=row["val_f1_weighted"] if use_val else np.nan,
-                        )
-                    )
-                setting_rows.append(
+                grid.append(Unit(name, parts, compute, needs[arm]))
+                runs[name] = ClassifierRun(
+                    arm,
+                    fraction,
+                    trial,
                     dict(
                         arm=arm,
                         train_fraction=fraction,
@@ -847,9 +1024,122 @@ def run_data_starvation(
                         train_indices_sha=_index_digest(trial_train),
                         val_indices_sha=_index_digest(val_index) if use_val else "",
                         test_indices_sha=_index_digest(test_index),
-                        encoder_tensors_from_cae=n_loaded,
-                    )
+                    ),
+                    use_val,
                 )
+    return grid, runs
+
+
+def _classifier_compute(
+    source,
+    targets,
+    trial_train,
+    val_index,
+    test_index,
+    needed,
+    *,
+    arm,
+    encoder,
+    n_classes,
+    seed,
+    cae_options,
+    head_hidden_units,
+    use_val,
+    monitor,
+    device,
+    progress,
+    label,
+    epochs,
+    lr,
+    batch_size,
+    optimizer,
+    model_selection,
+) -> dict:
+    """Train one classifier (one arm, size and trial); payload: its history, selected epoch, seconds
+    and how many encoder tensors came from the autoencoder."""
+    from ecglib.train import fit
+
+    signals = needed[source]["features"].numpy() if isinstance(source, str) else source
+    encoder_state = needed[encoder]["encoder_state"] if isinstance(encoder, str) else encoder
+    model, n_loaded = build_model(
+        arm,
+        n_classes=n_classes,
+        seed=seed,
+        cae_options=cae_options,
+        head_hidden_units=head_hidden_units,
+        encoder_state=encoder_state,
+        n_features=signals.shape[1],
+    )
+    result = fit(
+        model,
+        (signals[trial_train], targets[trial_train]),
+        (signals[val_index], targets[val_index]) if use_val else None,
+        (signals[test_index], targets[test_index]),
+        task="single_label",
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        optimizer=optimizer,
+        monitor=monitor,
+        monitor_mode="max",
+        select_on_test=not use_val,
+        progress=progress,
+        label=label,
+    )
+    return {
+        "history": units.frame_payload(result.history),
+        "best_epoch": int(result.best_epoch),
+        "seconds": float(np.sum(result.epoch_seconds)),
+        "n_loaded": int(n_loaded),
+    }
+
+
+def starvation_from_payloads(
+    runs: Mapping[str, ClassifierRun], payloads: Mapping[str, Any]
+) -> StarvationResult:
+    """:class:`StarvationResult` of the classifier units ``runs`` (in their order) from their payloads."""
+    trial_rows, curve_rows, setting_rows = [], [], []
+    for name, run in runs.items():
+        payload = payloads[name]
+        history = units.frame_from_payload(payload["history"])
+        use_val = run.use_val
+        test_curve = history["test_f1_weighted"].to_numpy()
+        val_curve = history["val_f1_weighted"].to_numpy() if use_val else None
+        f1_selected = float(
+            history.loc[history["epoch"] == payload["best_epoch"], "test_f1_weighted"].iloc[0]
+        )
+        f1_best_test = float(test_curve.max())
+        trial_rows.append(
+            dict(
+                arm=run.arm,
+                train_fraction=run.train_fraction,
+                trial=run.trial,
+                n_train=run.settings["n_train"],
+                best_epoch=payload["best_epoch"],
+                f1_selected=f1_selected,
+                f1_best_test_epoch=f1_best_test,
+                f1=f1_selected if use_val else f1_best_test,
+                lci_test=learning_curve_index(test_curve) if len(test_curve) > 1 else np.nan,
+                lci_test_never_drops=bool(len(test_curve) > 1 and learning_curve_never_drops(test_curve)),
+                lci_val=learning_curve_index(val_curve) if use_val and len(val_curve) > 1 else np.nan,
+                seconds=payload["seconds"],
+            )
+        )
+        for _, row in history.iterrows():
+            curve_rows.append(
+                dict(
+                    arm=run.arm,
+                    train_fraction=run.train_fraction,
+                    trial=run.trial,
+                    epoch=int(row["epoch"]),
+                    train_loss=row["train_loss"],
+                    test_f1_weighted=row["test_f1_weighted"],
+                    val_f1_weighted=row["val_f1_weighted"] if use_val else np.nan,
+                )
+            )
+        setting_rows.append(dict(**run.settings, encoder_tensors_from_cae=payload["n_loaded"]))
     return StarvationResult(pd.DataFrame(trial_rows), pd.DataFrame(curve_rows), pd.DataFrame(setting_rows))
 
 
@@ -887,24 +1177,50 @@ def image_arm_from_params(cfg: Mapping[str, Any]) -> ImageArm:
     )
 
 
-def image_features_from_params(
-    cfg: Mapping[str, Any], signals_mv: np.ndarray, extractor: torch.nn.Module, *, device
+def image_features(
+    signals_mv: np.ndarray,
+    extractor: torch.nn.Module,
+    *,
+    fs_hz: float,
+    image_size: int,
+    nperseg: int,
+    max_freq_hz: float,
+    colormap: str,
+    device,
 ) -> np.ndarray:
-    """Spectrogram GoogLeNet features ``(n, 1024, 1)`` of lead signals ``(n, n_samples, 1)``,
-    with the profile's ``fs_hz``, ``image_size`` and ``spectrogram_*`` settings."""
+    """Spectrogram GoogLeNet features ``(n, 1024, 1)`` of lead signals ``(n, n_samples, 1)``
+    (:func:`ecglib.models.googlenet2d.spectrogram_features`)."""
     from ecglib.models import googlenet2d
 
     features = googlenet2d.spectrogram_features(
         signals_mv[:, :, 0],
-        fs_hz=cfg["fs_hz"],
+        fs_hz=fs_hz,
         extractor=extractor,
-        image_size=cfg["image_size"],
+        image_size=image_size,
         device=device,
+        nperseg=nperseg,
+        max_freq_hz=max_freq_hz,
+        colormap=colormap,
+    )
+    return features[:, :, None]
+
+
+def image_features_from_params(
+    cfg: Mapping[str, Any], signals_mv: np.ndarray, extractor: torch.nn.Module, *, device
+) -> np.ndarray:
+    """:func:`image_features` with the profile's ``fs_hz``, ``image_size`` and ``spectrogram_*`` settings."""
+    return image_features(signals_mv, extractor, device=device, **image_feature_kwargs(cfg))
+
+
+def image_feature_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The :func:`image_features` keywords (but the device) from a study's parameters."""
+    return dict(
+        fs_hz=cfg["fs_hz"],
+        image_size=cfg["image_size"],
         nperseg=cfg["spectrogram_nperseg"],
         max_freq_hz=cfg["spectrogram_max_freq_hz"],
         colormap=cfg["spectrogram_colormap"],
     )
-    return features[:, :, None]
 
 
 def run_data_starvation_from_params(
@@ -940,6 +1256,347 @@ def run_data_starvation_from_params(
         seed=derive_seed(cfg["seed"], "classifiers"),
         device=device,
     )
+
+
+# --------------------------------------------------------------------------- the whole grid as units
+
+
+def pretrain_unit(
+    corpus_signals: np.ndarray,
+    corpus_split,
+    *,
+    corpus_digest: str,
+    cae_options: Mapping[str, Any],
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    early_stopping_patience: int,
+    min_epochs: int,
+    lr_schedule: str,
+    lr_min: float,
+    seed: int,
+    n_shown: int,
+    device,
+) -> Unit:
+    """Protocol 1 as a unit: :func:`pretrain_autoencoder` on the corpus split, then what the notebook
+    reports of it.
+
+    Its key names the code version, the corpus (``corpus_digest``), the split's indices, the CAE
+    options, the training settings, the study seed and ``n_shown``. Payload: ``encoder_state`` (the
+    best weights of the encoder, on the CPU), ``history`` (:func:`ecglib.units.frame_payload`),
+    ``best_epoch``, ``test_errors`` (summed squared error of every held-out ECG),
+    ``shown`` (the first ``n_shown`` held-out ECGs: corpus indices), ``shown_reconstructions``
+    (their reconstructions, ``(n_shown, 1, n_samples)``) and ``shown_errors``.
+    """
+    training = dict(
+        epochs=int(epochs),
+        lr=float(lr),
+        batch_size=int(batch_size),
+        early_stopping_patience=int(early_stopping_patience),
+        min_epochs=int(min_epochs),
+        lr_schedule=lr_schedule,
+        lr_min=float(lr_min),
+    )
+    parts = {
+        "code": CODE_VERSION,
+        "role": "pretrain",
+        "corpus": corpus_digest,
+        "train": np.asarray(corpus_split.train, dtype=np.int64),
+        "val": np.asarray(corpus_split.val, dtype=np.int64),
+        "test": np.asarray(corpus_split.test, dtype=np.int64),
+        "cae": dict(cae_options),
+        **training,
+        "seed": int(seed),
+        "n_shown": int(n_shown),
+    }
+    compute = partial(
+        _pretrain_compute,
+        corpus_signals,
+        corpus_split,
+        cae_options=cae_options,
+        seed=seed,
+        n_shown=n_shown,
+        device=device,
+        **training,
+    )
+    return Unit(PRETRAIN_UNIT, parts, compute)
+
+
+def _pretrain_compute(signals, split, needed, *, n_shown, device, **kwargs) -> dict:
+    from ecglib.models import cae
+    from ecglib.train import predict
+
+    result = pretrain_autoencoder(signals[split.train], signals[split.val], device=device, **kwargs)
+    shown = np.asarray(split.test[:n_shown], dtype=np.int64)
+    return {
+        "encoder_state": {
+            name: tensor.detach().cpu().clone() for name, tensor in result.model.encoder.state_dict().items()
+        },
+        "history": units.frame_payload(result.history),
+        "best_epoch": int(result.best_epoch),
+        "test_errors": torch.as_tensor(
+            cae.reconstruction_errors(result.model, signals[split.test], device=device)
+        ),
+        "shown": torch.as_tensor(shown),
+        "shown_reconstructions": torch.as_tensor(
+            predict(result.model, signals[shown], batch_size=kwargs["batch_size"], device=device)
+        ),
+        "shown_errors": torch.as_tensor(
+            cae.reconstruction_errors(result.model, signals[shown], device=device)
+        ),
+    }
+
+
+def image_features_unit(
+    signals_mv: np.ndarray,
+    extractor: torch.nn.Module,
+    *,
+    signals_digest: str,
+    extractor_id: str,
+    fs_hz: float,
+    image_size: int,
+    nperseg: int,
+    max_freq_hz: float,
+    colormap: str,
+    device,
+) -> Unit:
+    """The image arm's input as a unit: :func:`image_features` of every example, computed once.
+
+    Its key names the code version, the signals (``signals_digest``), the extractor
+    (``extractor_id``: ``imagenet:<sha256>`` or ``random:<seed>``) and the spectrogram settings.
+    Payload: ``features``, a float32 tensor ``(n, 1024, 1)``.
+    """
+    settings = dict(
+        fs_hz=float(fs_hz),
+        image_size=int(image_size),
+        nperseg=int(nperseg),
+        max_freq_hz=float(max_freq_hz),
+        colormap=colormap,
+    )
+    parts = {
+        "code": CODE_VERSION,
+        "role": "image_features",
+        "signals": signals_digest,
+        "extractor": extractor_id,
+        **settings,
+    }
+    return Unit(
+        FEATURES_UNIT, parts, partial(_features_compute, signals_mv, extractor, device=device, **settings)
+    )
+
+
+def _features_compute(signals_mv, extractor, needed, **kwargs) -> dict:
+    return {"features": torch.as_tensor(image_features(signals_mv, extractor, **kwargs))}
+
+
+@dataclass
+class UnitInputs:
+    """What the units train on: the notebook's data (:func:`unit_inputs`) or shape-only stand-ins.
+
+    Attributes
+    ----------
+    signals : ndarray (n, window_samples, 1), the downstream examples
+    targets : int64 array (n,), class ids
+    n_classes : number of classes
+    split : the downstream split (``.train/.val/.test``)
+    corpus_signals : ndarray (n_corpus, window_samples, 1), the pre-training corpus
+    corpus_split : its train / validation / test split
+    image_arm : :class:`ImageArm`
+    signals_digest, corpus_digest : unit keys of the signals and of the corpus (named by the units)
+    """
+
+    signals: np.ndarray
+    targets: np.ndarray
+    n_classes: int
+    split: Any
+    corpus_signals: np.ndarray
+    corpus_split: Any
+    image_arm: ImageArm
+    signals_digest: str
+    corpus_digest: str
+
+
+def unit_inputs(
+    examples: LabelledSet, split, corpus: PretrainCorpus, corpus_split, image_arm: ImageArm
+) -> UnitInputs:
+    """:class:`UnitInputs` of the notebook's examples, split, corpus, corpus split and image arm (digested once)."""
+    return UnitInputs(
+        signals=examples.signals_mv,
+        targets=np.asarray(examples.targets),
+        n_classes=len(examples.target_names),
+        split=split,
+        corpus_signals=corpus.signals,
+        corpus_split=corpus_split,
+        image_arm=image_arm,
+        signals_digest=_array_digest(examples.signals_mv),
+        corpus_digest=_array_digest(corpus.signals),
+    )
+
+
+def unit_inputs_from_params(cfg: Mapping[str, Any], *, data_root=None) -> UnitInputs:
+    """The notebook's data steps (downstream set, split, corpus without the held-out patients, its
+    split, the image arm) with the profile's keys, for ``ecglib plan`` / ``ecglib unit run``.
+
+    Raises
+    ------
+    DataMissingError
+        the downstream dataset is absent (before anything is read).
+    """
+    check_data_present(cfg["data_source"], chapman_denoised=cfg["chapman_denoised"], data_root=data_root)
+    examples = downstream_from_params(cfg, data_root=data_root)
+    split = split_from_params(cfg, examples)
+    corpus = corpus_from_params(
+        cfg, exclude_patients={cfg["data_source"]: held_out_patients(examples, split)}, data_root=data_root
+    )
+    return unit_inputs(
+        examples, split, corpus, corpus_split_from_params(cfg, corpus), image_arm_from_params(cfg)
+    )
+
+
+def extractor_id(image_arm: ImageArm, seed: int) -> str | None:
+    """What determines the image arm's extractor: ``imagenet:<sha256>``, ``random:<seed>``, or None (no arm)."""
+    if image_arm.extractor is None:
+        return None
+    if image_arm.info.is_imagenet:
+        return f"imagenet:{image_arm.info.sha256}"
+    return f"random:{derive_seed(seed, 'googlenet')}"
+
+
+def plan_from_params(
+    cfg: Mapping[str, Any], inputs: UnitInputs, *, device
+) -> tuple[list[Unit], dict[str, ClassifierRun]]:
+    """The notebook's grid: the pre-training unit, the image arm's feature unit (when the arm runs),
+    then one classifier unit per training size, trial and arm (:func:`starvation_units`), with the
+    profile's settings: what :func:`pretrain_from_params`, :func:`image_features_from_params` and
+    :func:`run_data_starvation_from_params` run.
+
+    Returns
+    -------
+    (units, runs): the list for :func:`ecglib.units.run_units` (needs first) and the classifier
+    units' :class:`ClassifierRun` for :func:`starvation_from_payloads`
+    """
+    pre = pretrain_unit(
+        inputs.corpus_signals,
+        inputs.corpus_split,
+        corpus_digest=inputs.corpus_digest,
+        cae_options=cae_kwargs(cfg),
+        epochs=cfg["pretrain_epochs"],
+        lr=cfg["pretrain_lr"],
+        batch_size=cfg["pretrain_batch_size"],
+        early_stopping_patience=cfg["pretrain_patience"],
+        min_epochs=cfg["pretrain_min_epochs"],
+        lr_schedule=cfg["pretrain_lr_schedule"],
+        lr_min=cfg["pretrain_lr_min"],
+        seed=cfg["seed"],
+        n_shown=cfg["n_reconstruction_examples"],
+        device=device,
+    )
+    grid = [pre]
+    arm_inputs: dict[str, np.ndarray | Unit] = dict(one_d_inputs(inputs.signals, arms=cfg["arms"]))
+    digests = {arm: inputs.signals_digest for arm in arm_inputs}
+    if inputs.image_arm.extractor is not None:
+        features = image_features_unit(
+            inputs.signals,
+            inputs.image_arm.extractor,
+            signals_digest=inputs.signals_digest,
+            extractor_id=extractor_id(inputs.image_arm, cfg["seed"]),
+            device=device,
+            **image_feature_kwargs(cfg),
+        )
+        grid.append(features)
+        arm_inputs["image_transfer"] = features
+    classifiers, runs = starvation_units(
+        arm_inputs,
+        inputs.targets,
+        train_index=inputs.split.train,
+        val_index=inputs.split.val,
+        test_index=inputs.split.test,
+        n_classes=inputs.n_classes,
+        train_fractions=cfg["train_fractions"],
+        n_trials=cfg["n_trials"],
+        trial_resampling=cfg["trial_resampling"],
+        epochs=cfg["epochs"],
+        lr=cfg["lr"],
+        batch_size=cfg["batch_size"],
+        optimizer=cfg["optimizer"],
+        model_selection=cfg["model_selection"],
+        head_hidden_units=cfg["head_hidden_units"],
+        cae_options=cae_kwargs(cfg),
+        encoder=pre,
+        seed=derive_seed(cfg["seed"], "classifiers"),
+        device=device,
+        input_digests=digests,
+    )
+    return grid + classifiers, runs
+
+
+#: stand-in sizes (examples, classes) of a downstream source that is absent: Chapman as the paper's
+#: Table 1 (``reported.yaml``); MIT-BIH as the published local run found it (results/jang2021/local:
+#: 432 windows of 5 rhythms under that profile's caps)
+STAND_IN_MITBIH = (432, 5)
+
+
+def stand_in_inputs(cfg: Mapping[str, Any]) -> UnitInputs:
+    """Shape-only stand-ins of the profile's data, for :func:`plan_from_params` without them.
+
+    Downstream: ``reported.yaml``'s Chapman size and classes (10,646 ECGs, 11 rhythms), MIT-BIH
+    :data:`STAND_IN_MITBIH`, ``sim_n_examples`` for the simulated set; split in consecutive
+    blocks of the profile's fractions. Corpus: ``pretrain_n_gan`` examples (the public sources
+    cannot be counted without their data), split likewise. No signals (zero-length arrays of the
+    profile's window) and digests that name the profile, not data; the image arm is the profile's
+    (it needs no data). The units (names, needs, training sizes) are the profile's; their keys
+    name no real data, so they are for dry runs only (their ``compute`` cannot run).
+    """
+    from ecglib.data.splits import Split
+    from ecglib.params import reported
+
+    if cfg["data_source"] == "chapman":
+        paper = reported("jang2021")["datasets"]
+        n, n_classes = int(paper["downstream_ecgs"]), int(paper["downstream_classes"])
+    elif cfg["data_source"] == "mitbih":
+        n, n_classes = STAND_IN_MITBIH
+    else:
+        n, n_classes = int(cfg["sim_n_examples"]), 11
+
+    def blocks(count: int, test_fraction: float, val_fraction: float) -> Split:
+        n_test, n_val = int(round(test_fraction * count)), int(round(val_fraction * count))
+        ids = np.arange(count, dtype=np.int64)
+        n_train = count - n_test - n_val
+        return Split(train=ids[:n_train], val=ids[n_train : n_train + n_val], test=ids[n_train + n_val :])
+
+    validation = cfg["model_selection"] == "validation"
+    window = int(cfg["window_samples"])
+    name = f"stand-in:jang2021/{cfg['profile']}"
+    return UnitInputs(
+        signals=np.zeros((0, window, 1), np.float32),
+        targets=np.arange(n, dtype=np.int64) % n_classes,
+        n_classes=n_classes,
+        split=blocks(n, cfg["test_fraction"], cfg["val_fraction"] if validation else 0.0),
+        corpus_signals=np.zeros((0, window, 1), np.float32),
+        corpus_split=blocks(
+            int(cfg["pretrain_n_gan"]), cfg["pretrain_test_fraction"], cfg["pretrain_val_fraction"]
+        ),
+        image_arm=image_arm_from_params(cfg),
+        signals_digest=f"{name}/signals",
+        corpus_digest=f"{name}/corpus",
+    )
+
+
+def unit_cache_dir(cfg: Mapping[str, Any]):
+    """Folder of this study's cached units (None when ``use_cache`` is off)."""
+    from ecglib.data import cache_dir
+
+    return cache_dir() / "units" / "jang2021" if cfg["use_cache"] else None
+
+
+def pretrained_from_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The pre-training unit's payload as the notebook reads it: ``history`` (DataFrame), ``best_epoch``,
+    ``test_errors``, ``shown``, ``shown_reconstructions``, ``shown_errors`` (NumPy) and ``encoder_state``."""
+    out = dict(payload)
+    out["history"] = units.frame_from_payload(payload["history"])
+    for name in ("test_errors", "shown", "shown_reconstructions", "shown_errors"):
+        out[name] = payload[name].numpy()
+    return out
 
 
 SHARED_SETTINGS = (
