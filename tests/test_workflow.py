@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ecglib import cli, units, workflow
+from ecglib import STUDIES, cli, units, workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -154,14 +154,21 @@ def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
     ("argv", "message"),
     [
         (["plan", "nosuch"], "unknown study 'nosuch'"),
-        (["plan", "surrey"], "surrey has no unit plan yet; run it whole with `ecglib run surrey`"),
-        (["unit", "run", "jang2021", "0" * 40], "jang2021 has no unit plan yet"),
+        (["unit", "run", "jang2021", "0" * 40], f"{'0' * 40} is not a unit of jang2021/smoke"),
         (["plan", "nguyen2025", "--set", "use_cache=false"], "use_cache is false"),
     ],
 )
 def test_plan_errors_are_one_line(cache, capsys, argv, message):
     code, out, err = _cli(capsys, *argv)
     assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_study_is_on_units_and_a_study_without_a_plan_says_so(cache, capsys, monkeypatch):
+    assert set(workflow.UNIT_PLANS) == set(STUDIES)
+    monkeypatch.delitem(workflow.UNIT_PLANS, "surrey")
+    code, out, err = _cli(capsys, "plan", "surrey")
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert "surrey has no unit plan yet; run it whole with `ecglib run surrey`" in err
 
 
 # --------------------------------------------------------------------------- Vavekanand
