@@ -257,6 +257,35 @@ class Run:
             log.info("stage %s: %.1f s", name, seconds)
             self.save()
 
+    def run_units(self, grid: list, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The payload of every unit of ``grid`` (:class:`ecglib.units.Unit`), training the missing ones.
+
+        The units live in this study's unit cache (:func:`ecglib.units.study_cache_dir`; none when
+        ``use_cache`` is off), where ``ecglib unit run`` puts them too. Prints how many units the
+        grid has and how many are trained now, and adds both to ``run.json`` (``units``). A study
+        that runs its grid in parts (one stage each) passes the payloads of the earlier parts as
+        ``given`` (not counted again, not read again).
+        """
+        from ecglib import units
+
+        given = given or {}
+        grid_left = [unit for unit in grid if unit.name not in given]
+        folder = units.study_cache_dir(self.study, self.cfg["use_cache"])
+        todo = units.missing(grid_left, folder) if folder is not None else [unit.name for unit in grid_left]
+        n_read = len(grid_left) - len(todo)
+        print(
+            f"{len(grid_left)} units, {len(todo)} to train"
+            + (f" ({n_read} read from {folder})" if n_read else "")
+        )
+        payloads = units.run_units(grid, cache_dir=folder, use_cache=folder is not None, given=given)
+        record = self.provenance.setdefault(
+            "units", {"cache_dir": None if folder is None else str(folder), "n_units": 0, "n_trained": 0}
+        )
+        record["n_units"] += len(grid_left)
+        record["n_trained"] += len(todo)
+        self.save()
+        return payloads
+
     def record_data(self, name: str, *, files: Iterable[Path] = (), **facts: Any) -> dict[str, Any]:
         """Note a data source used by this run: registry facts, file checksums and ``facts``.
 

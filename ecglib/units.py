@@ -190,6 +190,17 @@ class Unit:
         return unit_key(**self.key_parts)
 
 
+def study_cache_dir(study: str, use_cache: bool) -> Path | None:
+    """Folder of a study's cached units, ``<ecglib cache>/units/<study>`` (None when ``use_cache`` is off).
+
+    The notebook (:meth:`ecglib.runner.Run.run_units`) and the workflow's jobs (``ecglib unit run``)
+    meet there.
+    """
+    from ecglib.data import cache_dir
+
+    return cache_dir() / "units" / study if use_cache else None
+
+
 def missing(units: Iterable[Unit], cache_dir: str | os.PathLike) -> list[str]:
     """Names of the units not (readably) stored under ``cache_dir``, in order."""
     return [unit.name for unit in units if not unit_path(unit.key, cache_dir).is_file()]
@@ -201,18 +212,23 @@ def run_units(
     cache_dir: str | os.PathLike | None,
     use_cache: bool,
     on_done: Callable[[str, bool], None] | None = None,
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Payloads of every unit, computing only those not in the cache, dependencies first.
 
     ``on_done(name, was_cached)`` is called after each unit (e.g. to count or log). Units are
     run in list order; one whose ``needs`` come later in the list raises ``ValueError``.
+    ``given``: payloads at hand (unit name -> payload, e.g. from an earlier part of the grid run in
+    another stage); those units are neither read nor computed again, and are returned too.
     """
     names = [unit.name for unit in units]
     if len(set(names)) != len(names):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         raise ValueError(f"unit names must be unique, repeated: {duplicated[:5]}")
-    payloads: dict[str, Any] = {}
+    payloads: dict[str, Any] = dict(given or {})
     for unit in units:
+        if unit.name in payloads:
+            continue
         absent = [name for name in unit.needs if name not in payloads]
         if absent:
             raise ValueError(f"unit {unit.name!r} needs {absent}, which do not come before it")

@@ -48,12 +48,6 @@ def _nguyen2025(cfg: _params.Params, data_root: Path, device, stand_in: bool) ->
     return grid
 
 
-def _nguyen2025_cache(cfg: _params.Params) -> Path | None:
-    from ecglib.studies import nguyen2025 as nd
-
-    return nd.unit_cache_dir(cfg)
-
-
 def _vavekanand(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
     from ecglib.studies import vavekanand as vv
 
@@ -64,12 +58,6 @@ def _vavekanand(cfg: _params.Params, data_root: Path, device, stand_in: bool) ->
     return vv.plan_from_params(cfg, inputs, device=device)
 
 
-def _vavekanand_cache(cfg: _params.Params) -> Path | None:
-    from ecglib.studies import vavekanand as vv
-
-    return vv.unit_cache_dir(cfg)
-
-
 def _surrey(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
     from ecglib.studies import surrey as sr
 
@@ -77,23 +65,11 @@ def _surrey(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> lis
     return sr.plan_from_params(cfg, inputs, device=device)
 
 
-def _surrey_cache(cfg: _params.Params) -> Path | None:
-    from ecglib.studies import surrey as sr
-
-    return sr.unit_cache_dir(cfg)
-
-
 def _deepfake(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
     from ecglib.studies import deepfake as df
 
     inputs = df.stand_in_inputs(cfg) if stand_in else df.unit_inputs_from_params(cfg, data_root=data_root)
     return df.plan_from_params(cfg, inputs, device=device)
-
-
-def _deepfake_cache(cfg: _params.Params) -> Path | None:
-    from ecglib.studies import deepfake as df
-
-    return df.unit_cache_dir(cfg)
 
 
 def _jang2021(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> list[Unit]:
@@ -104,27 +80,16 @@ def _jang2021(cfg: _params.Params, data_root: Path, device, stand_in: bool) -> l
     return grid
 
 
-def _jang2021_cache(cfg: _params.Params) -> Path | None:
-    from ecglib.studies import jang2021 as jd
-
-    return jd.unit_cache_dir(cfg)
-
-
-@dataclass(frozen=True)
-class StudyUnits:
-    """How a study's grid becomes units: ``plan(cfg, data_root, device, stand_in)`` and its cache folder."""
-
-    plan: Callable[[_params.Params, Path, Any, bool], list[Unit]]
-    cache_dir: Callable[[_params.Params], Path | None]
-
+#: how a study's grid becomes units: ``plan(cfg, data_root, device, stand_in) -> list[Unit]``
+PlanFunction = Callable[[_params.Params, Path, Any, bool], list[Unit]]
 
 #: study -> its units. Add a line here when a study's grid is on units.
-UNIT_PLANS: dict[str, StudyUnits] = {
-    "nguyen2025": StudyUnits(_nguyen2025, _nguyen2025_cache),
-    "vavekanand": StudyUnits(_vavekanand, _vavekanand_cache),
-    "surrey": StudyUnits(_surrey, _surrey_cache),
-    "deepfake": StudyUnits(_deepfake, _deepfake_cache),
-    "jang2021": StudyUnits(_jang2021, _jang2021_cache),
+UNIT_PLANS: dict[str, PlanFunction] = {
+    "nguyen2025": _nguyen2025,
+    "vavekanand": _vavekanand,
+    "surrey": _surrey,
+    "deepfake": _deepfake,
+    "jang2021": _jang2021,
 }
 
 #: the profile keys a unit job's resources come from -> the resource names of Snakemake / SLURM
@@ -136,7 +101,7 @@ RESOURCE_KEYS = {
 }
 
 
-def _study_units(study: str) -> StudyUnits:
+def _study_plan(study: str) -> PlanFunction:
     if study not in STUDIES:
         raise WorkflowError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}")
     if study not in UNIT_PLANS:
@@ -219,22 +184,22 @@ def plan(
     """
     from ecglib.data import data_root as resolve_data_root
 
-    hooks = _study_units(study)
+    plan_units = _study_plan(study)
     cfg = _params.load(study, profile, overrides)
-    cache_dir = hooks.cache_dir(cfg)
+    cache_dir = units.study_cache_dir(study, cfg["use_cache"])
     if cache_dir is None:
         raise WorkflowError(
             f"{study}/{profile}: use_cache is false, but unit jobs meet in the cache; drop --set use_cache=false"
         )
     root = resolve_data_root(data_root)
     try:
-        return Plan(cfg, hooks.plan(cfg, root, device, False), cache_dir, stand_in=False)
+        return Plan(cfg, plan_units(cfg, root, device, False), cache_dir, stand_in=False)
     except DataMissingError as err:
         if not allow_stand_in:
             raise
         reason = " ".join(str(err).split())
         return Plan(
-            cfg, hooks.plan(cfg, root, device, True), cache_dir, stand_in=True, stand_in_reason=reason
+            cfg, plan_units(cfg, root, device, True), cache_dir, stand_in=True, stand_in_reason=reason
         )
 
 
@@ -261,7 +226,7 @@ def run_unit(
     from ecglib.runner import seed_everything
     from ecglib.train import resolve_device
 
-    _study_units(study)
+    _study_plan(study)
     try:
         device = resolve_device(_params.load(study, profile, overrides).device)
     except RuntimeError as err:  # "cuda" asked for on a node without one

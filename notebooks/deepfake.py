@@ -95,7 +95,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures, units
+from ecglib import claims, figures
 from ecglib.predict import save_interval_model
 from ecglib.studies import deepfake as df
 
@@ -207,10 +207,7 @@ settings = df.settings_from_params(cfg)
 with run.stage("experiments"):
     inputs = df.unit_inputs(pretrain_inputs, pretrain, pretrain_split, finetune_inputs, finetune, folds)
     grid = df.plan_from_params(cfg, inputs, device=run.device)
-    cache_folder = df.unit_cache_dir(cfg)
-    todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
-    print(f"{len(grid)} units, {len(todo)} to train")
-    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+    payloads = run.run_units(grid)
 results = df.results_from_payloads(payloads, inputs, settings=settings)
 errors = df.error_table(results.predictions)
 ecglib.report.save_table(

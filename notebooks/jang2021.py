@@ -107,7 +107,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures, paper_tables, units
+from ecglib import claims, figures, paper_tables
 from ecglib.seeds import derive_seed
 from ecglib.studies import jang2021 as study
 
@@ -289,11 +289,7 @@ run.save()
 unit_inputs = study.unit_inputs(examples, split, corpus, corpus_split, image_arm)
 with run.stage("units"):
     grid, runs = study.plan_from_params(cfg, unit_inputs, device=run.device)
-    cache_folder = study.unit_cache_dir(cfg)
-    todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
-    print(f"{len(grid)} units, {len(todo)} to train")
-    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
-run.provenance["units"] = {"n_units": len(grid), "n_trained": len(todo), "cache_dir": str(cache_folder)}
+    payloads = run.run_units(grid)
 pretrained = study.pretrained_from_payload(payloads[study.PRETRAIN_UNIT])
 arms_trained = {item.arm for item in runs.values()}
 pretrained["history"]

@@ -87,7 +87,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import figures, units
+from ecglib import figures
 from ecglib.studies import nguyen2025 as nd
 
 cfg = ecglib.params.check("nguyen2025", globals())
@@ -148,10 +148,7 @@ print(report_table[["n_pretrained", "n_kept", "n_discarded", "fraction_discarded
 # %%
 with run.stage("units"):
     grid, jobs = nd.plan_from_params(cfg, prepared, splits, device=run.device)
-    cache_folder = nd.unit_cache_dir(cfg)
-    todo = units.missing(grid, cache_folder) if cache_folder else [u.name for u in grid]
-    print(f"{len(grid)} units, {len(todo)} to train")
-    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+    payloads = run.run_units(grid)
 results = nd.results_table(jobs, payloads, splits)
 ecglib.report.save_table(
     run,
@@ -259,7 +256,6 @@ ecglib.report.show_verdict(
 # %%
 metrics = {
     "n_units": float(len(grid)),
-    "n_units_trained": float(len(todo)),
     "mean_f1_fine_tune": float(main.loc[main["arm"] == "fine_tune", "f1_weighted"].mean()),
     "mean_f1_scratch": float(main.loc[main["arm"] == "scratch", "f1_weighted"].mean()),
     "mean_auc_fine_tune": float(main.loc[main["arm"] == "fine_tune", "auc_macro"].mean()),

@@ -87,7 +87,7 @@ from IPython.display import Markdown, display
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures, units
+from ecglib import claims, figures
 from ecglib.studies import surrey as sr
 
 cfg = ecglib.params.check("surrey", globals())
@@ -156,12 +156,9 @@ display(split_sizes)
 # %%
 inputs = sr.grid_inputs(beats, splits)
 grid = sr.plan_from_params(cfg, inputs, device=run.device)
-cache_folder = sr.unit_cache_dir(cfg)
-todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
-print(f"{len(grid)} units, {len(todo)} to train (the rest are read back from {cache_folder})")
 ssl_grid = [unit for unit in grid if unit.name in {sr.ssl_unit(trunk) for trunk in cfg.trunks}]
 with run.stage("self_supervision"):
-    payloads = units.run_units(ssl_grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+    payloads = run.run_units(ssl_grid)
 ssl = sr.ssl_from_payloads(payloads, cfg.trunks, device=run.device)
 ssl_set = payloads[sr.ssl_unit(cfg.trunks[0])]
 print(f"self-supervised set: {ssl_set['n_beats']:,} beats x 8 versions; exclusions {ssl_set['exclusions']}")
@@ -193,9 +190,7 @@ display(ssl_verdict)
 
 # %%
 with run.stage("supervised"):
-    payloads = units.run_units(
-        sr.with_payloads(grid, payloads), cache_dir=cache_folder, use_cache=cfg.use_cache
-    )
+    payloads = run.run_units(grid, given=payloads)
 experiments = sr.experiments_from_payloads(
     payloads,
     inputs,

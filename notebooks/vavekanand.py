@@ -91,7 +91,7 @@ import ecglib.data
 import ecglib.params
 import ecglib.report
 import ecglib.runner
-from ecglib import claims, figures, paper_tables, units
+from ecglib import claims, figures, paper_tables
 from ecglib.models.cnn2d import TripleChannelCNN2d
 from ecglib.studies import vavekanand as vv
 from ecglib.transfer import count_parameters
@@ -188,10 +188,7 @@ print(f"trainable parameters: {n_parameters:,} (paper: {reported['n_parameters']
 # %%
 with run.stage("units"):
     grid = vv.plan_from_params(cfg, inputs, device=run.device)
-    cache_folder = vv.unit_cache_dir(cfg)
-    todo = units.missing(grid, cache_folder) if cache_folder else [unit.name for unit in grid]
-    print(f"{len(grid)} units (the pre-training and {len(grid) - 1} patients), {len(todo)} to train")
-    payloads = units.run_units(grid, cache_dir=cache_folder, use_cache=cfg.use_cache)
+    payloads = run.run_units(grid)  # the pre-training and one unit per patient
 pretrained = vv.pretrained_from_payloads(payloads)
 print(
     f"pre-training: lowest validation loss at epoch {pretrained.best_epoch} (paper: {reported['pretrain_best_epoch']})"

@@ -608,11 +608,6 @@ def test_unit_keys_follow_what_decides_each_fit(monkeypatch):
     assert not set(_keys(inputs=inputs).values()) & set(keys.values())
 
 
-def test_unit_cache_is_off_without_use_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path))
-    assert sr.unit_cache_dir(ecglib.params.load(STUDY, "smoke")) == tmp_path / "units" / "surrey"
-    assert sr.unit_cache_dir(ecglib.params.load(STUDY, "smoke", {"use_cache": False})) is None
-
 
 def test_unit_keys_follow_the_beats_contents():
     beats = _mit_records()

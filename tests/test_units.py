@@ -110,3 +110,46 @@ def test_needs_must_come_first(tmp_path):
     grid = _grid([])
     with pytest.raises(ValueError, match="needs"):
         units.run_units(grid[1:], cache_dir=tmp_path, use_cache=True)
+
+
+def test_given_payloads_are_neither_computed_nor_read(tmp_path):
+    calls: list[str] = []
+    grid = _grid(calls)
+    pre = {"state": {"w": torch.ones(3)}}
+    payloads = units.run_units(grid, cache_dir=None, use_cache=False, given={"pre": pre})
+    assert calls == ["ft0.1", "ft0.2", "ft0.3"] and payloads["pre"] is pre
+    assert units.missing(grid, tmp_path) == ["pre", "ft0.1", "ft0.2", "ft0.3"]
+    units.run_units(grid, cache_dir=tmp_path, use_cache=True, given={"pre": pre})
+    assert units.missing(grid, tmp_path) == ["pre"]  # a given unit is not stored either
+
+
+def test_study_cache_dir_and_run_units_count_what_they_train(tmp_path, monkeypatch, capsys):
+    import json
+
+    from ecglib import params, runner
+
+    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "units" / "nguyen2025"
+    assert units.study_cache_dir("nguyen2025", True) == folder
+    assert units.study_cache_dir("nguyen2025", False) is None
+
+    run = runner.Run(params.load("nguyen2025", "smoke"), tmp_path / "out", "cpu", tmp_path)
+    (tmp_path / "out").mkdir()
+    calls: list[str] = []
+    grid = _grid(calls)
+    first = run.run_units(grid[:2])
+    assert "2 units, 2 to train" in capsys.readouterr().out
+    run.run_units(grid, given={"pre": first["pre"]})
+    assert "3 units, 2 to train (1 read from" in capsys.readouterr().out
+    assert calls == ["pre", "ft0.1", "ft0.2", "ft0.3"] and units.missing(grid, folder) == []
+    recorded = json.loads((tmp_path / "out" / "run.json").read_text())["units"]
+    assert recorded == {"cache_dir": str(folder), "n_units": 5, "n_trained": 4}
+
+    off = runner.Run(
+        params.load("nguyen2025", "smoke", {"use_cache": False}), tmp_path / "off", "cpu", tmp_path
+    )
+    (tmp_path / "off").mkdir()
+    calls.clear()
+    off.run_units(grid)
+    assert calls == ["pre", "ft0.1", "ft0.2", "ft0.3"]
+    assert off.provenance["units"] == {"cache_dir": None, "n_units": 4, "n_trained": 4}

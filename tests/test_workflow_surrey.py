@@ -211,9 +211,7 @@ def _run_as_the_notebook(cfg, grid, cache_dir, on_done=None):
     """The notebook's two stages: the pre-trainings, then every fit with them at hand."""
     ssl_grid = [unit for unit in grid if unit.name in {sr.ssl_unit(trunk) for trunk in cfg.trunks}]
     payloads = units.run_units(ssl_grid, cache_dir=cache_dir, use_cache=True, on_done=on_done)
-    return units.run_units(
-        sr.with_payloads(grid, payloads), cache_dir=cache_dir, use_cache=True, on_done=on_done
-    )
+    return units.run_units(grid, cache_dir=cache_dir, use_cache=True, on_done=on_done, given=payloads)
 
 
 @pytest.mark.slow

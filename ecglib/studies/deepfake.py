@@ -1157,13 +1157,6 @@ def stand_in_inputs(cfg: Mapping[str, Any]) -> UnitInputs:
     )
 
 
-def unit_cache_dir(cfg: Mapping[str, Any]):
-    """Folder of this study's cached units (None when ``use_cache`` is off)."""
-    from ecglib.data import cache_dir
-
-    return cache_dir() / "units" / "deepfake" if cfg["use_cache"] else None
-
-
 # --------------------------------------------------------------------------- tables
 
 

@@ -10,7 +10,7 @@ optimiser), the paper-layout tables, Figures 4 and 5, and the verdict. Models li
 
 Data functions take explicit keywords; only the adaptors (``*_from_params``,
 :func:`preprocess_kwargs`, :func:`cae_kwargs`, :func:`image_feature_kwargs`,
-:func:`stand_in_inputs`, :func:`unit_cache_dir`) read a profile.
+:func:`stand_in_inputs`, :func:`ecglib.units.study_cache_dir`) read a profile.
 
 The grid runs as cached units (:mod:`ecglib.units`, :func:`plan_from_params`): the autoencoder's
 pre-training, the image arm's features, and one classifier per training size, trial and arm; the
@@ -1580,13 +1580,6 @@ def stand_in_inputs(cfg: Mapping[str, Any]) -> UnitInputs:
         signals_digest=f"{name}/signals",
         corpus_digest=f"{name}/corpus",
     )
-
-
-def unit_cache_dir(cfg: Mapping[str, Any]):
-    """Folder of this study's cached units (None when ``use_cache`` is off)."""
-    from ecglib.data import cache_dir
-
-    return cache_dir() / "units" / "jang2021" if cfg["use_cache"] else None
 
 
 def pretrained_from_payload(payload: Mapping[str, Any]) -> dict[str, Any]:

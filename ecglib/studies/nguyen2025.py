@@ -41,7 +41,7 @@ import torch
 from scipy.special import expit
 
 from ecglib import claims, metrics, preprocess, stats, units
-from ecglib.data import LabelledSet, cache_dir, dataset_folder, is_synthetic
+from ecglib.data import LabelledSet, dataset_folder, is_synthetic
 from ecglib.data.splits import Split, assert_patient_disjoint, patient_kfold, patient_split
 from ecglib.errors import DataMissingError
 from ecglib.models import make_model
@@ -911,11 +911,6 @@ def stand_in_inputs(
             n_test = int(round(cfg["test_fraction"] * n))
             splits[name] = [_stand_in_split(n - n_test, n_test, cfg["val_fraction"])]
     return prepared, splits
-
-
-def unit_cache_dir(cfg: Mapping[str, Any]):
-    """Folder of this study's cached units (None when ``use_cache`` is off)."""
-    return cache_dir() / "units" / "nguyen2025" if cfg["use_cache"] else None
 
 
 # --------------------------------------------------------------------------- aggregation

@@ -26,7 +26,7 @@ one unit per classifier fit (task x split x arm x trunk) and one per ensemble
 ``ecglib unit run surrey KEY`` runs one (``workflow/Snakefile``: one cluster job per unit).
 
 Only the ``*_from_params`` adaptors and the workflow's hooks (:func:`stand_in_inputs`,
-:func:`unit_cache_dir`) read a profile; every other function takes explicit keywords.
+:func:`ecglib.units.study_cache_dir`) read a profile; every other function takes explicit keywords.
 """
 
 from __future__ import annotations
@@ -1680,21 +1680,6 @@ def plan_units(
     return grid
 
 
-def with_payloads(grid: Sequence[Unit], payloads: Mapping[str, Any]) -> list[Unit]:
-    """``grid`` whose units already in ``payloads`` return them instead of computing (same keys).
-
-    The notebook runs the pre-trainings in one stage and the fits in the next: the second
-    :func:`ecglib.units.run_units` gets the pre-trainings this way (read back from the cache when
-    there is one, never trained twice when there is none).
-    """
-    return [
-        dataclasses.replace(unit, compute=partial(_given_payload, payloads[unit.name]))
-        if unit.name in payloads
-        else unit
-        for unit in grid
-    ]
-
-
 def plan_from_params(cfg, inputs: GridInputs, *, device="cpu") -> list[Unit]:
     """:func:`plan_units` with the profile's settings (the notebook's grid, and ``ecglib plan surrey``'s)."""
     check_params(cfg)
@@ -1803,13 +1788,6 @@ def stand_in_inputs(cfg) -> GridInputs:
         beats = {task: beats_from_params(cfg, task) for task in TASKS}
     digests = {task: f"stand-in:surrey/{cfg.profile}/{task}" for task in TASKS}
     return GridInputs(beats, splits_from_params(cfg, beats), digests)
-
-
-def unit_cache_dir(cfg):
-    """Folder of this study's cached units (None when ``use_cache`` is off)."""
-    from ecglib.data import cache_dir
-
-    return cache_dir() / "units" / "surrey" if cfg.use_cache else None
 
 
 def ssl_from_payloads(payloads: Mapping[str, Any], trunks: Sequence[str], *, device) -> dict[str, SslResult]:

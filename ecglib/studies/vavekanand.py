@@ -664,7 +664,7 @@ def grid_table(results, sizes) -> tuple[pd.DataFrame, dict]:
 def grid_checkpoint_dir(cfg):
     """``<cache>/grid_runs`` (a ``pathlib.Path``) when the profile uses the cache (finished runs are
     kept there and resumed), else None. The notebook's 2-D variant uses it; the 1-D grid is units
-    (:func:`plan_units`, :func:`unit_cache_dir`)."""
+    (:func:`plan_units`, :func:`ecglib.units.study_cache_dir`)."""
     from ecglib.data import cache_dir
 
     return cache_dir() / "grid_runs" if cfg["use_cache"] else None
@@ -980,13 +980,6 @@ def stand_in_inputs(cfg: Mapping[str, Any]) -> GridInputs:
         patients=patients,
         digest=f"stand-in:vavekanand/{cfg['profile']}",
     )
-
-
-def unit_cache_dir(cfg: Mapping[str, Any]):
-    """Folder of this study's cached units (None when ``use_cache`` is off)."""
-    from ecglib.data import cache_dir
-
-    return cache_dir() / "units" / "vavekanand" if cfg["use_cache"] else None
 
 
 def pretrained_from_payloads(payloads: Mapping[str, Any]) -> GridResult:
