@@ -450,3 +450,22 @@ def test_smoke_dag_resumes_after_a_kill_and_matches_ecglib_run(tmp_path, smoke_r
     assert ours == direct
     run_record = json.loads((tmp_path / "outputs" / "nguyen2025" / "smoke" / "run.json").read_text())
     assert run_record["units"]["n_trained"] == 0  # the notebook found every unit cached
+
+
+@needs_snakemake
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize("study", ["vavekanand", "jang2021", "surrey", "deepfake"])
+def test_every_smoke_dag_runs_locally_and_matches_ecglib_run(tmp_path, smoke_run, study):
+    """One job per unit, then the notebook, which finds every unit cached: metrics as `ecglib run`."""
+    env = _env(tmp_path / "cache")
+    config = ["--config", f"study={study}", "profile=smoke", f"output_root={tmp_path / 'outputs'}"]
+    done = _snakemake(tmp_path, "--cores", "2", *config, env=env)
+    plan = workflow.plan(study, "smoke").as_json()
+    assert _job_counts(done.stdout + done.stderr)["unit"] == plan["n_units"]
+    ours = tmp_path / "outputs" / study / "smoke"
+    direct = Path(smoke_run(study))
+    assert json.loads((ours / "metrics.json").read_text()) == json.loads(
+        (direct / "metrics.json").read_text()
+    )
+    assert json.loads((ours / "run.json").read_text())["units"]["n_trained"] == 0
