@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -298,3 +300,23 @@ def test_interval_targets_of_record_1_computed_by_hand(real_root):
     assert targets["n_beats"] == 6
     # an atrial fibrillation record: the cardiologists marked no P wave
     assert np.isnan(ludb.interval_targets("51", real_root)["pr_ms"])
+
+
+def test_interval_targets_table_is_cached_until_an_annotation_changes(fake_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECGLIB_CACHE", str(tmp_path / "cache"))
+    fresh = ludb.interval_targets_table(root=fake_root)
+    measured = []
+    original = ludb.interval_targets
+    monkeypatch.setattr(ludb, "interval_targets", lambda *a, **k: measured.append(a[0]) or original(*a, **k))
+    first = ludb.interval_targets_table(root=fake_root, use_cache=True)
+    second = ludb.interval_targets_table(root=fake_root, use_cache=True)
+    assert measured == ["1", "2"]  # the second table was read from the cache
+    for table in (first, second):
+        pd.testing.assert_frame_equal(table, fresh)
+    annotation = fake_root / "ludb" / "data" / "2.ii"
+    stat = annotation.stat()
+    os.utime(annotation, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    ludb.interval_targets_table(root=fake_root, use_cache=True)
+    assert measured == ["1", "2", "1", "2"]
+    ludb.interval_targets_table(root=fake_root, definition="median", use_cache=True)
+    assert len(measured) == 6  # another definition, another entry

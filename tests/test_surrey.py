@@ -608,7 +608,6 @@ def test_unit_keys_follow_what_decides_each_fit(monkeypatch):
     assert not set(_keys(inputs=inputs).values()) & set(keys.values())
 
 
-
 def test_unit_keys_follow_the_beats_contents():
     beats = _mit_records()
     digest = sr.data_digest({"mitbih": beats})

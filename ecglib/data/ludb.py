@@ -686,10 +686,24 @@ def interval_targets(
     }
 
 
+#: bump when :func:`interval_targets` gives other values for the same files (its disk cache is keyed by it)
+TARGETS_CODE_VERSION = "ludb-interval-targets-1"
+
+
 def interval_targets_table(
-    record_ids: list[str] | None = None, root: str | os.PathLike | None = None, *, definition: str = "global"
+    record_ids: list[str] | None = None,
+    root: str | os.PathLike | None = None,
+    *,
+    definition: str = "global",
+    use_cache: bool = False,
 ) -> pd.DataFrame:
     """:func:`interval_targets` for several records (default: all of RECORDS), indexed by record id.
+
+    ``use_cache``: keep the table in the disk cache (:mod:`ecglib.data.cache`), keyed by the
+    records, the definition, :data:`TARGETS_CODE_VERSION` and the identity of every annotation and
+    header file read, so a changed file is measured again (measuring LUDB's 150 records from
+    their 1,800 annotation files takes about 13 s, reading the cached table 0.2 s; each unit job of
+    a cluster run needs the table).
 
     Returns
     -------
@@ -697,5 +711,44 @@ def interval_targets_table(
     ``n_beats``, ``reason``
     """
     record_ids = list_records(root) if record_ids is None else [_record_number(r) for r in record_ids]
-    rows = {record_id: interval_targets(record_id, root, definition=definition) for record_id in record_ids}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("record_id")
+
+    def table() -> pd.DataFrame:
+        rows = {
+            record_id: interval_targets(record_id, root, definition=definition) for record_id in record_ids
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("record_id")
+
+    if not use_cache:
+        return table()
+    from ecglib.data import cache
+
+    data = _folder(root) / "data"
+    files = [data / f"{number}.hea" for number in record_ids]
+    files += [data / f"{number}.{_lead_extension(lead)}" for number in record_ids for lead in LEAD_NAMES]
+    key = {
+        "dataset": "ludb-interval-targets",
+        "version": INFO.version,
+        "records": record_ids,
+        "definition": definition,
+        "code_version": TARGETS_CODE_VERSION,
+    }
+
+    def arrays() -> dict[str, np.ndarray]:
+        computed = table()
+        return {
+            "record_id": computed.index.to_numpy(dtype=str),
+            **{name: computed[name].to_numpy(dtype=np.float64) for name in TARGET_NAMES},
+            "n_beats": computed["n_beats"].to_numpy(dtype=np.int64),
+            "reason": computed["reason"].to_numpy(dtype=str),
+        }
+
+    stored = cache.cached(key, arrays, files=files)
+    frame = pd.DataFrame(
+        {
+            **{name: stored[name] for name in TARGET_NAMES},
+            "n_beats": stored["n_beats"],
+            "reason": stored["reason"].astype(object),
+        },
+        index=pd.Index(stored["record_id"].astype(object), name="record_id"),
+    )
+    return frame

@@ -285,18 +285,19 @@ def simulated_finetuning_set(
 
 
 def ludb_finetuning_set(
-    *, record_ids: Sequence[str] | None, definition: str, plausible_ranges, data_root=None
+    *, record_ids: Sequence[str] | None, definition: str, plausible_ranges, data_root=None, use_cache=False
 ) -> IntervalSet:
     """LUDB records (8 leads, mV) with targets from the cardiologists' delineation.
 
     Targets: :func:`ecglib.data.ludb.interval_targets` (``definition`` "global": per beat the
     earliest onset to the latest offset over the 12 annotated leads, as MUSE and 12SL measure).
-    Every record is its own patient.
+    Every record is its own patient. ``use_cache``: the targets table is kept in the disk cache
+    (:func:`ecglib.data.ludb.interval_targets_table`), so a unit job does not measure it again.
     """
     from ecglib.data import ludb
 
     record_ids = ludb.list_records(data_root) if record_ids is None else [str(r) for r in record_ids]
-    table = ludb.interval_targets_table(record_ids, data_root, definition=definition)
+    table = ludb.interval_targets_table(record_ids, data_root, definition=definition, use_cache=use_cache)
     signals = []
     for record_id in record_ids:
         record = ludb.load_record(record_id, data_root)
@@ -383,6 +384,7 @@ def finetuning_from_params(cfg: Mapping[str, Any], *, data_root=None) -> Interva
             definition=cfg["target_definition"],
             plausible_ranges=cfg["plausible_ranges"],
             data_root=data_root,
+            use_cache=cfg["use_cache"],
         )
     if source == "ptbxl-plus":
         return ptbxl_finetuning_set(
