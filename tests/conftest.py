@@ -53,3 +53,15 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory):
         return runs[study]
 
     return run
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh ecglib cache; torch's thread count restored after (``ecglib unit run`` sets n_threads)."""
+    import torch
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ECGLIB_CACHE", str(folder))
+    threads = torch.get_num_threads()
+    yield folder
+    torch.set_num_threads(threads)

@@ -8,9 +8,7 @@ smoke DAG, killed mid-way and restarted, whose metrics.json equals ``ecglib run`
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import math
 import os
 import re
 import signal
@@ -21,10 +19,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from workflow_helpers import ROOT, cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
 
-from ecglib import STUDIES, cli, units, workflow
+from ecglib import STUDIES, units, workflow
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "--set",
     "models=[resnet1d18]",
@@ -50,24 +48,8 @@ TINY_OVERRIDES = {
 PAPER_UNITS = 3 * 6 + (3 * (1 + 2) + 2 * (1 + 3)) * 6 * 3 + 10 * 3 * 2 * 3
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A fresh ecglib cache; torch's thread count restored after (``unit run`` sets n_threads)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ECGLIB_CACHE", str(folder))
-    threads = torch.get_num_threads()
-    yield folder
-    torch.set_num_threads(threads)
-
-
-def _cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _tiny_plan(capsys) -> dict:
-    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "plan", "nguyen2025", "--profile", "smoke", *TINY)
     assert code == 0
     return json.loads(out)
 
@@ -95,36 +77,36 @@ def test_unit_run_needs_its_needs_then_computes_once(cache, capsys):
     pre = by_name["pretrain/resnet1d18/sim-ptbxl"]
     tuned = next(unit for unit in plan["units"] if "/fine_tune/" in unit["name"])
 
-    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke", *TINY)
+    code, _, err = cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke", *TINY)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "needs 'pretrain/resnet1d18/sim-ptbxl'" in err and pre["key"] in err
     assert not Path(tuned["output"]).exists()
 
-    code, out, _ = _cli(capsys, "unit", "run", "nguyen2025", pre["key"], "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "unit", "run", "nguyen2025", pre["key"], "--profile", "smoke", *TINY)
     assert code == 0 and out.startswith("[computed]")
     stored = Path(pre["output"])
     first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = _cli(capsys, "unit", "run", "nguyen2025", pre["key"], "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "unit", "run", "nguyen2025", pre["key"], "--profile", "smoke", *TINY)
     assert code == 0 and out.startswith("[cached]")
     assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
     assert units.load_unit(pre["key"], plan["cache_dir"])["state"]  # the weights a fine-tune starts from
 
-    code, out, _ = _cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke", *TINY)
     assert code == 0 and out.startswith("[computed]") and Path(tuned["output"]).is_file()
     # a key of other parameters is not a unit of this plan
-    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke")
+    code, _, err = cli(capsys, "unit", "run", "nguyen2025", tuned["key"], "--profile", "smoke")
     assert code == 1 and "is not a unit of nguyen2025/smoke" in err
 
 
 def test_plan_over_stand_ins_without_the_data_and_unit_run_refuses_them(cache, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
-    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "paper")
+    code, out, _ = cli(capsys, "plan", "nguyen2025", "--profile", "paper")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in" and "ptbxl" in plan["stand_in_reason"]
     assert plan["n_units"] == len(plan["units"]) == PAPER_UNITS == 504
     assert plan["resources"] == {"cpus_per_task": 4, "mem_mb": 32000, "runtime": 480, "gpu": 1}
     key = plan["units"][-1]["key"]
-    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", key, "--profile", "paper")
+    code, _, err = cli(capsys, "unit", "run", "nguyen2025", key, "--profile", "paper")
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert f"{key} is a stand-in key of nguyen2025/paper" in err and "cannot be run" in err
     assert not any(cache.rglob("unit-*.pt"))
@@ -132,10 +114,10 @@ def test_plan_over_stand_ins_without_the_data_and_unit_run_refuses_them(cache, c
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
 def test_a_cuda_profile_plans_without_a_gpu_but_its_units_need_one(cache, capsys):
-    code, out, _ = _cli(capsys, "plan", "nguyen2025", *TINY, "--set", "device=cuda")
+    code, out, _ = cli(capsys, "plan", "nguyen2025", *TINY, "--set", "device=cuda")
     assert code == 0 and json.loads(out)["n_units"] == 3  # a login node lists what GPU nodes run
     key = json.loads(out)["units"][0]["key"]
-    code, _, err = _cli(capsys, "unit", "run", "nguyen2025", key, *TINY, "--set", "device=cuda")
+    code, _, err = cli(capsys, "unit", "run", "nguyen2025", key, *TINY, "--set", "device=cuda")
     assert code == 1 and "CUDA is not available" in err and len(err.strip().splitlines()) == 1
 
 
@@ -144,7 +126,7 @@ def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
     from conftest import require_dataset
 
     require_dataset("ludb")
-    code, out, _ = _cli(capsys, "plan", "nguyen2025", "--profile", "local")
+    code, out, _ = cli(capsys, "plan", "nguyen2025", "--profile", "local")
     plan = json.loads(out)
     assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
     assert any("ludb-superclass" in unit["name"] for unit in plan["units"])
@@ -159,14 +141,14 @@ def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
     ],
 )
 def test_plan_errors_are_one_line(cache, capsys, argv, message):
-    code, out, err = _cli(capsys, *argv)
+    code, out, err = cli(capsys, *argv)
     assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_every_study_is_on_units_and_a_study_without_a_plan_says_so(cache, capsys, monkeypatch):
     assert set(workflow.UNIT_PLANS) == set(STUDIES)
     monkeypatch.delitem(workflow.UNIT_PLANS, "surrey")
-    code, out, err = _cli(capsys, "plan", "surrey")
+    code, out, err = cli(capsys, "plan", "surrey")
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert "surrey has no unit plan yet; run it whole with `ecglib run surrey`" in err
 
@@ -209,7 +191,7 @@ def test_vavekanand_paper_plan_covers_the_protocol_runs(cache, capsys, tmp_path,
     from ecglib.studies import vavekanand as vv
 
     monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
-    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "paper")
+    code, out, _ = cli(capsys, "plan", "vavekanand", "--profile", "paper")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in" and "mitbih" in plan["stand_in_reason"]
     assert Path(plan["cache_dir"]) == cache / "units" / "vavekanand"
@@ -257,7 +239,7 @@ def test_vavekanand_local_plan_keys_are_over_the_real_mitbih(cache, capsys):
     from ecglib.studies import vavekanand as vv
 
     require_dataset("mitbih")
-    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "local")
+    code, out, _ = cli(capsys, "plan", "vavekanand", "--profile", "local")
     plan = json.loads(out)
     assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
     assert [unit["name"] for unit in plan["units"]] == ["pretrain"] + [
@@ -266,29 +248,9 @@ def test_vavekanand_local_plan_keys_are_over_the_real_mitbih(cache, capsys):
 
 
 def _vv_tiny_plan(capsys) -> dict:
-    code, out, _ = _cli(capsys, "plan", "vavekanand", "--profile", "smoke", *VV_TINY)
+    code, out, _ = cli(capsys, "plan", "vavekanand", "--profile", "smoke", *VV_TINY)
     assert code == 0
     return json.loads(out)
-
-
-def _same_payload(a, b) -> None:
-    """Equal payloads: tensors bit for bit, everything else by ==."""
-    assert type(a) is type(b)
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            _same_payload(a[key], b[key])
-    elif isinstance(a, list):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _same_payload(x, y)
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
-        assert torch.equal(a.isnan(), b.isnan())
-    elif isinstance(a, float):
-        assert a == b or (math.isnan(a) and math.isnan(b))  # a pre-training has no test loss: NaN
-    else:
-        assert a == b
 
 
 @pytest.mark.slow
@@ -297,19 +259,19 @@ def test_vavekanand_unit_run_needs_the_pretraining_then_matches_the_notebook_uni
     assert plan["keys"] == "real" and plan["n_units"] == 3  # pre-training + 2 patients
     pre, patient = plan["units"][0], plan["units"][1]
 
-    code, _, err = _cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
+    code, _, err = cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "needs 'pretrain'" in err and pre["key"] in err
     assert not Path(patient["output"]).exists()
 
     for unit in (pre, patient):
-        code, out, _ = _cli(capsys, "unit", "run", "vavekanand", unit["key"], "--profile", "smoke", *VV_TINY)
+        code, out, _ = cli(capsys, "unit", "run", "vavekanand", unit["key"], "--profile", "smoke", *VV_TINY)
         assert code == 0 and out.splitlines()[-1].startswith(
             f"[computed] {unit['name']} -> "
         )  # after progress lines
     stored = Path(patient["output"])
     first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = _cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
+    code, out, _ = cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
     assert code == 0 and out.startswith("[cached]")
     assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
 
@@ -319,53 +281,21 @@ def test_vavekanand_unit_run_needs_the_pretraining_then_matches_the_notebook_uni
         workflow.plan("vavekanand", "smoke", VV_TINY_OVERRIDES).units, cache_dir=elsewhere, use_cache=True
     )
     for unit in (pre, patient):
-        _same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
+        same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
     results = payloads[patient["name"]]["results"]
     assert [json.loads(item["tags_json"])["mode"] for item in results] == ["individual", "fine_tuned"]
 
 
 # --------------------------------------------------------------------------- Snakemake
 
-needs_snakemake = pytest.mark.skipif(
-    importlib.util.find_spec("snakemake") is None,
-    reason="snakemake is not installed (requirements.txt pins it; `make setup` installs it)",
-)
-
-
-def _snakemake(workdir: Path, *args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "workflow" / "Snakefile"),
-        "-d",
-        str(workdir),
-    ]
-    done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=900)
-    if check:
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
-def _env(cache: Path, **extra: str) -> dict:
-    path = ":".join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "ECGLIB_CACHE": str(cache), "PYTHONPATH": path, **extra}
-
-
-def _job_counts(output: str) -> dict[str, int]:
-    """Snakemake's "Job stats" table (rule -> jobs), from a dry run's or a run's log."""
-    table = output[output.index("Job stats:") :].split("\n\n")[0]
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
-
 
 @needs_snakemake
 @pytest.mark.slow
 def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
     """The dry run of Nguyen's paper DAG (keys over stand-ins here: the data are absent)."""
-    env = _env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    env = snakemake_env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
     config = ["--config", "study=nguyen2025", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
-    done = _snakemake(tmp_path, "-n", *config, env=env)
+    done = snakemake(tmp_path, "-n", *config, env=env)
     plan = json.loads(
         subprocess.run(
             [sys.executable, "-m", "ecglib", "plan", "nguyen2025", "--profile", "paper"],
@@ -375,7 +305,7 @@ def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
             check=True,
         ).stdout
     )
-    assert _job_counts(done.stdout + done.stderr) == {
+    assert job_counts(done.stdout + done.stderr) == {
         "unit": plan["n_units"],
         "study": 1,
         "all": 1,
@@ -385,18 +315,18 @@ def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
     assert "shape-only stand-ins" in done.stderr
     # a job on a cluster node parses the Snakefile again: it reads the scheduler's plan, it does not plan
     no_params = {**env, "ECGLIB_PARAMS_ROOT": str(tmp_path / "no-params")}
-    remote = _snakemake(tmp_path, "-n", "--mode", "remote", *config, env=no_params)
-    assert _job_counts(remote.stdout + remote.stderr)["unit"] == PAPER_UNITS
+    remote = snakemake(tmp_path, "-n", "--mode", "remote", *config, env=no_params)
+    assert job_counts(remote.stdout + remote.stderr)["unit"] == PAPER_UNITS
 
 
 @needs_snakemake
 @pytest.mark.slow
 def test_vavekanand_paper_dag_has_30_unit_jobs(tmp_path):
     """The dry run of Vavekanand's paper DAG over stand-ins: the pre-training and 29 patient units."""
-    env = _env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    env = snakemake_env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
     config = ["--config", "study=vavekanand", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
-    done = _snakemake(tmp_path, "-n", *config, env=env)
-    assert _job_counts(done.stdout + done.stderr) == {"unit": 30, "study": 1, "all": 1, "total": 32}
+    done = snakemake(tmp_path, "-n", *config, env=env)
+    assert job_counts(done.stdout + done.stderr) == {"unit": 30, "study": 1, "all": 1, "total": 32}
     assert "shape-only stand-ins" in done.stderr
 
 
@@ -406,7 +336,7 @@ def test_vavekanand_paper_dag_has_30_unit_jobs(tmp_path):
 def test_smoke_dag_resumes_after_a_kill_and_matches_ecglib_run(tmp_path, smoke_run):
     """Kill the local smoke run mid-way; the restart runs only the missing units; metrics as `ecglib run`."""
     cache = tmp_path / "cache"
-    env = _env(cache)
+    env = snakemake_env(cache)
     config = ["--config", "study=nguyen2025", "profile=smoke", f"output_root={tmp_path / 'outputs'}"]
     plan = workflow.plan("nguyen2025", "smoke").as_json()
     folder = cache / "units" / "nguyen2025"
@@ -438,12 +368,12 @@ def test_smoke_dag_resumes_after_a_kill_and_matches_ecglib_run(tmp_path, smoke_r
     # a job killed just after its unit was stored counts as failed: Snakemake removes that file
     assert 1 <= len(done_before) < len(outputs), "the kill came after the last unit"
 
-    dry = _snakemake(tmp_path, "-n", *config, env=env)
+    dry = snakemake(tmp_path, "-n", *config, env=env)
     scheduled = set(re.findall(r"wildcards: key=([0-9a-f]{40})", dry.stdout + dry.stderr))
     assert scheduled == set(outputs) - set(done_before)  # only the missing units
-    assert _job_counts(dry.stdout + dry.stderr)["unit"] == len(outputs) - len(done_before)
+    assert job_counts(dry.stdout + dry.stderr)["unit"] == len(outputs) - len(done_before)
 
-    _snakemake(tmp_path, "--cores", "2", *config, env=env)
+    snakemake(tmp_path, "--cores", "2", *config, env=env)
     assert {key: outputs[key].stat().st_mtime_ns for key in done_before} == done_before  # not recomputed
     ours = json.loads((tmp_path / "outputs" / "nguyen2025" / "smoke" / "metrics.json").read_text())
     direct = json.loads((Path(smoke_run("nguyen2025")) / "metrics.json").read_text())
@@ -458,11 +388,11 @@ def test_smoke_dag_resumes_after_a_kill_and_matches_ecglib_run(tmp_path, smoke_r
 @pytest.mark.parametrize("study", ["vavekanand", "jang2021", "surrey", "deepfake"])
 def test_every_smoke_dag_runs_locally_and_matches_ecglib_run(tmp_path, smoke_run, study):
     """One job per unit, then the notebook, which finds every unit cached: metrics as `ecglib run`."""
-    env = _env(tmp_path / "cache")
+    env = snakemake_env(tmp_path / "cache")
     config = ["--config", f"study={study}", "profile=smoke", f"output_root={tmp_path / 'outputs'}"]
-    done = _snakemake(tmp_path, "--cores", "2", *config, env=env)
+    done = snakemake(tmp_path, "--cores", "2", *config, env=env)
     plan = workflow.plan(study, "smoke").as_json()
-    assert _job_counts(done.stdout + done.stderr)["unit"] == plan["n_units"]
+    assert job_counts(done.stdout + done.stderr)["unit"] == plan["n_units"]
     ours = tmp_path / "outputs" / study / "smoke"
     direct = Path(smoke_run(study))
     assert json.loads((ours / "metrics.json").read_text()) == json.loads(

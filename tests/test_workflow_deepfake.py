@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from test_workflow import _env, _job_counts, _same_payload, _snakemake, needs_snakemake
+from workflow_helpers import cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
 
-from ecglib import cli, params, units, workflow
+from ecglib import params, units, workflow
 from ecglib.seeds import derive_seed
 from ecglib.studies import deepfake as df
 
@@ -38,31 +37,15 @@ def protocol_units(cfg) -> int:
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A fresh ecglib cache; torch's thread count restored after (``unit run`` sets n_threads)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ECGLIB_CACHE", str(folder))
-    threads = torch.get_num_threads()
-    yield folder
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
 def no_data(tmp_path, monkeypatch):
     monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
-
-
-def _cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_paper_plan_is_the_protocol_over_stand_ins(cache, capsys, no_data):
     """(a, c) 3 pre-trainings + 4 fine-tuning experiments x 1 split (the paper's 80/10/10), no final model."""
     cfg = params.load("deepfake", "paper")
     assert (cfg.finetune_protocol, cfg.save_final_model) == ("split", False)
-    code, out, _ = _cli(capsys, "plan", "deepfake", "--profile", "paper")
+    code, out, _ = cli(capsys, "plan", "deepfake", "--profile", "paper")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in" and "'deepfake' not found" in plan["stand_in_reason"]
     assert Path(plan["cache_dir"]) == cache / "units" / "deepfake"
@@ -128,13 +111,13 @@ def test_keys_name_what_determines_a_unit(cache, no_data):
 
 def test_unit_run_refuses_a_stand_in_key(cache, capsys, no_data):
     """(c) a key planned without the data names no data: `unit run` says so in one line, trains nothing."""
-    code, out, _ = _cli(capsys, "plan", "deepfake", "--profile", "local")
+    code, out, _ = cli(capsys, "plan", "deepfake", "--profile", "local")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in" and "ludb" in plan["stand_in_reason"]
     cfg = params.load("deepfake", "local")
     assert plan["n_units"] == protocol_units(cfg) == 3 + 4 * 5 + 1
     key = plan["units"][3]["key"]
-    code, _, err = _cli(capsys, "unit", "run", "deepfake", key, "--profile", "local")
+    code, _, err = cli(capsys, "unit", "run", "deepfake", key, "--profile", "local")
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert f"{key} is a stand-in key of deepfake/local" in err and "cannot be run" in err
     assert not any(cache.rglob("unit-*.pt"))
@@ -145,7 +128,7 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebook_units(cache, c
     """(b) on the smoke data (GAN ECGs generated here): a transfer unit refuses without its
     pre-training, computes after it, is a no-op the second time, and stores what run_units stores."""
     pytest.importorskip("deepfakeecg", reason="deepfake-ecg is not installed")
-    code, out, _ = _cli(capsys, "plan", "deepfake", "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "plan", "deepfake", "--profile", "smoke", *TINY)
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "real"
     assert plan["n_units"] == protocol_units(params.load("deepfake", "smoke", TINY_OVERRIDES)) == 12
@@ -153,17 +136,17 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebook_units(cache, c
     pre, tuned = by_name["exp2/resnet/pretrain"], by_name["exp4/resnet/transfer/fold1"]
     assert tuned["needs"] == [pre["name"]]
 
-    code, _, err = _cli(capsys, "unit", "run", "deepfake", tuned["key"], "--profile", "smoke", *TINY)
+    code, _, err = cli(capsys, "unit", "run", "deepfake", tuned["key"], "--profile", "smoke", *TINY)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "needs 'exp2/resnet/pretrain'" in err and pre["key"] in err
     assert not Path(tuned["output"]).exists()
 
     for unit in (pre, tuned):
-        code, out, _ = _cli(capsys, "unit", "run", "deepfake", unit["key"], "--profile", "smoke", *TINY)
+        code, out, _ = cli(capsys, "unit", "run", "deepfake", unit["key"], "--profile", "smoke", *TINY)
         assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {unit['name']} -> ")
     stored = Path(tuned["output"])
     first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = _cli(capsys, "unit", "run", "deepfake", tuned["key"], "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "unit", "run", "deepfake", tuned["key"], "--profile", "smoke", *TINY)
     assert code == 0 and out.startswith("[cached]")
     assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
 
@@ -174,7 +157,7 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebook_units(cache, c
     payloads = units.run_units(grid, cache_dir=elsewhere, use_cache=True, on_done=lambda *a: done.append(a))
     assert not any(cached for _, cached in done) and len(done) == 12
     for unit in (pre, tuned):
-        _same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
+        same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
     assert (
         payloads[pre["name"]]["state"] and payloads[tuned["name"]]["state"] is None
     )  # weights: pre-training only
@@ -210,9 +193,9 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebook_units(cache, c
 @pytest.mark.slow
 def test_paper_dag_has_one_job_per_protocol_unit(tmp_path):
     """(a) the dry run of the paper DAG over stand-ins: 7 unit jobs + the study + all."""
-    env = _env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    env = snakemake_env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
     config = ["--config", "study=deepfake", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
-    done = _snakemake(tmp_path, "-n", *config, env=env)
+    done = snakemake(tmp_path, "-n", *config, env=env)
     plan = json.loads(
         subprocess.run(
             [sys.executable, "-m", "ecglib", "plan", "deepfake", "--profile", "paper"],
@@ -224,7 +207,7 @@ def test_paper_dag_has_one_job_per_protocol_unit(tmp_path):
     )
     expected = protocol_units(params.load("deepfake", "paper"))
     assert plan["n_units"] == expected == 7
-    assert _job_counts(done.stdout + done.stderr) == {
+    assert job_counts(done.stdout + done.stderr) == {
         "unit": expected,
         "study": 1,
         "all": 1,
@@ -241,7 +224,7 @@ def test_local_plan_keys_are_over_the_real_ludb(cache, capsys):
 
     pytest.importorskip("deepfakeecg", reason="deepfake-ecg is not installed")
     require_dataset("ludb")
-    code, out, _ = _cli(capsys, "plan", "deepfake", "--profile", "local", "--set", "pretrain_n_ecgs=32")
+    code, out, _ = cli(capsys, "plan", "deepfake", "--profile", "local", "--set", "pretrain_n_ecgs=32")
     plan = json.loads(out)
     assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
     assert plan["n_units"] == protocol_units(params.load("deepfake", "local")) == 24

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_workflow import _cli, _env, _job_counts, _same_payload, _snakemake, needs_snakemake
+from workflow_helpers import cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
 
 from ecglib import params, units, workflow
 from ecglib.models import cae
@@ -33,16 +33,6 @@ TINY_OVERRIDES = {
     "epochs": 2,
 }
 TINY = [item for key, value in TINY_OVERRIDES.items() for item in ("--set", f"{key}={json.dumps(value)}")]
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A fresh ecglib cache; torch's thread count restored after (``unit run`` sets n_threads)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ECGLIB_CACHE", str(folder))
-    threads = torch.get_num_threads()
-    yield folder
-    torch.set_num_threads(threads)
 
 
 def protocol_units(cfg) -> int:
@@ -71,7 +61,7 @@ def test_paper_plan_has_the_units_the_protocol_implies(cache, capsys, tmp_path, 
     # the paper's protocol: 3 arms x 3 sizes x 10 trials, + the pre-training and the image features
     assert (len(cfg.arms), len(cfg.train_fractions), cfg.n_trials) == (3, 3, 10)
     assert expected == 3 * 3 * 10 + 2 == 92
-    code, out, _ = _cli(capsys, "plan", "jang2021", "--profile", "paper")
+    code, out, _ = cli(capsys, "plan", "jang2021", "--profile", "paper")
     plan = json.loads(out)
     assert code == 0 and plan["n_units"] == len(plan["units"]) == expected
     assert Path(plan["cache_dir"]) == cache / "units" / "jang2021"
@@ -111,11 +101,11 @@ def test_skipping_the_image_arm_drops_its_units(cache, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_paper_dag_has_one_job_per_planned_unit(tmp_path):
     """The dry run of Jang's paper DAG over stand-ins: the protocol's units, the study and ``all``."""
-    env = _env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    env = snakemake_env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
     config = ["--config", "study=jang2021", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
-    done = _snakemake(tmp_path, "-n", *config, env=env)
+    done = snakemake(tmp_path, "-n", *config, env=env)
     expected = protocol_units(params.load("jang2021", "paper"))
-    assert _job_counts(done.stdout + done.stderr) == {
+    assert job_counts(done.stdout + done.stderr) == {
         "unit": expected,
         "study": 1,
         "all": 1,
@@ -132,12 +122,12 @@ def test_plan_without_the_data_lists_stand_in_keys_that_unit_run_refuses(
     cache, capsys, tmp_path, monkeypatch, profile, dataset
 ):
     _no_data(monkeypatch, tmp_path)
-    code, out, _ = _cli(capsys, "plan", "jang2021", "--profile", profile)
+    code, out, _ = cli(capsys, "plan", "jang2021", "--profile", profile)
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in" and dataset in plan["stand_in_reason"]
     assert plan["n_units"] == protocol_units(params.load("jang2021", profile))
     key = plan["units"][-1]["key"]
-    code, _, err = _cli(capsys, "unit", "run", "jang2021", key, "--profile", profile)
+    code, _, err = cli(capsys, "unit", "run", "jang2021", key, "--profile", profile)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert f"{key} is a stand-in key of jang2021/{profile}" in err and "cannot be run" in err
     assert not any(cache.rglob("unit-*.pt"))
@@ -163,7 +153,7 @@ def test_keys_name_what_determines_each_unit(cache, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_unit_run_needs_the_pretraining_then_computes_once_as_the_notebook(cache, capsys, tmp_path):
-    code, out, _ = _cli(capsys, "plan", "jang2021", "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "plan", "jang2021", "--profile", "smoke", *TINY)
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "real"
     assert plan["n_units"] == protocol_units(params.load("jang2021", "smoke", TINY_OVERRIDES)) == 6
@@ -172,17 +162,17 @@ def test_unit_run_needs_the_pretraining_then_computes_once_as_the_notebook(cache
     tuned = by_name["classifier/transfer/100%/trial2"]
     assert tuned["needs"] == [study.PRETRAIN_UNIT]
 
-    code, _, err = _cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke", *TINY)
+    code, _, err = cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke", *TINY)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert f"needs '{study.PRETRAIN_UNIT}'" in err and pre["key"] in err
     assert not Path(tuned["output"]).exists()
 
     for unit in (pre, tuned):
-        code, out, _ = _cli(capsys, "unit", "run", "jang2021", unit["key"], "--profile", "smoke", *TINY)
+        code, out, _ = cli(capsys, "unit", "run", "jang2021", unit["key"], "--profile", "smoke", *TINY)
         assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {unit['name']} -> ")
     stored = Path(tuned["output"])
     first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = _cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke", *TINY)
     assert code == 0 and out.startswith("[cached]")
     assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
 
@@ -195,10 +185,10 @@ def test_unit_run_needs_the_pretraining_then_computes_once_as_the_notebook(cache
         cli_payload = units.load_unit(unit["key"], plan["cache_dir"])
         notebook_payload = payloads[unit["name"]]
         cli_payload.pop("seconds", None), notebook_payload.pop("seconds", None)  # wall time
-        _same_payload(cli_payload, notebook_payload)
+        same_payload(cli_payload, notebook_payload)
     assert payloads[tuned["name"]]["n_loaded"] > 0  # the encoder came from the pre-training
     # a key of other parameters is not a unit of this plan (one line)
-    code, _, err = _cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke")
+    code, _, err = cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke")
     assert code == 1 and "is not a unit of jang2021/smoke" in err and len(err.strip().splitlines()) == 1
     features = payloads[study.FEATURES_UNIT]["features"]
     assert features.shape == (132, 1024, 1) and features.dtype == torch.float32

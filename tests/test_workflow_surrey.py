@@ -7,22 +7,17 @@ budget, ssl_longer) and one per ensemble (``fit/<task>/<split>/ensemble``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import math
 import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from workflow_helpers import cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
 
-from ecglib import cli, params, units, workflow
+from ecglib import params, units, workflow
 from ecglib.studies import surrey as sr
 
-ROOT = Path(__file__).resolve().parents[1]
 STUDY = "surrey"
 #: a tiny smoke grid: one trunk, a 12-beat self-supervised set, one epoch each (9 units: the pre-training and 2 x 4 fits)
 TINY_OVERRIDES = {
@@ -45,49 +40,13 @@ def protocol_units(cfg) -> int:
     return n_trunks + n_experiments * (arms * n_trunks + 1)
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A fresh ecglib cache; torch's thread count restored after (``unit run`` sets n_threads)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ECGLIB_CACHE", str(folder))
-    threads = torch.get_num_threads()
-    yield folder
-    torch.set_num_threads(threads)
-
-
-def _cli(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _same_payload(a, b, where="payload") -> None:
-    """Equal payloads: tensors bit for bit, everything else by ==."""
-    assert type(a) is type(b), where
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            _same_payload(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), where
-        for position, (x, y) in enumerate(zip(a, b)):
-            _same_payload(x, y, f"{where}[{position}]")
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and a.shape == b.shape, where
-        assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0)) and torch.equal(a.isnan(), b.isnan()), where
-    elif isinstance(a, float):
-        assert a == b or (math.isnan(a) and math.isnan(b)), where
-    else:
-        assert a == b, where
-
-
 # --------------------------------------------------------------------------- (a) the paper plan
 
 
 def test_paper_plan_has_one_unit_per_fit_of_the_protocol(cache, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
     cfg = params.load(STUDY, "paper")
-    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "paper")
+    code, out, _ = cli(capsys, "plan", STUDY, "--profile", "paper")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in"
     # 3 pre-trainings; official_csv and the MI split, each 3 scratch + 3 transferred + the ensemble
@@ -112,7 +71,7 @@ def test_paper_plan_has_one_unit_per_fit_of_the_protocol(cache, capsys, tmp_path
 def test_local_plan_counts_both_mitbih_splits_with_equal_budget(cache, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
     cfg = params.load(STUDY, "local")
-    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "local")
+    code, out, _ = cli(capsys, "plan", STUDY, "--profile", "local")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in" and "mitbih" in plan["stand_in_reason"]
     # 3 pre-trainings; inter_patient, beat_random and the MI records, each 3 x (scratch, ssl, ssl_longer) + ensemble
@@ -130,7 +89,7 @@ def test_local_plan_keys_are_over_the_real_mitbih_and_ludb(cache, capsys):
 
     require_dataset("mitbih")
     require_dataset("ludb")
-    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "local")
+    code, out, _ = cli(capsys, "plan", STUDY, "--profile", "local")
     plan = json.loads(out)
     assert code == 0 and (plan["keys"], plan["stand_in_reason"]) == ("real", "")
     assert plan["n_units"] == protocol_units(params.load(STUDY, "local")) == 33
@@ -143,52 +102,15 @@ def test_local_plan_keys_are_over_the_real_mitbih_and_ludb(cache, capsys):
     assert not {u["key"] for u in stand_ins["units"]} & {u["key"] for u in plan["units"]}
 
 
-needs_snakemake = pytest.mark.skipif(
-    importlib.util.find_spec("snakemake") is None,
-    reason="snakemake is not installed (requirements.txt pins it; `make setup` installs it)",
-)
-
-
-def _job_counts(output: str) -> dict[str, int]:
-    """Snakemake's "Job stats" table (rule -> jobs), from a dry run's log."""
-    table = output[output.index("Job stats:") :].split("\n\n")[0]
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
-
-
 @needs_snakemake
 @pytest.mark.slow
 def test_paper_dag_has_one_job_per_unit_of_the_protocol(tmp_path):
     """The dry run of Surrey's paper DAG over stand-ins (the Kaggle CSVs are absent here)."""
-    path = ":".join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {
-        **os.environ,
-        "ECGLIB_CACHE": str(tmp_path / "cache"),
-        "ECGLIB_DATA": str(tmp_path / "no-data"),
-        "PYTHONPATH": path,
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "workflow" / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "-n",
-            "--config",
-            f"study={STUDY}",
-            "profile=paper",
-            f"output_root={tmp_path / 'outputs'}",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    env = snakemake_env(tmp_path / "cache", ECGLIB_DATA=str(tmp_path / "no-data"))
+    config = ["--config", f"study={STUDY}", "profile=paper", f"output_root={tmp_path / 'outputs'}"]
+    done = snakemake(tmp_path, "-n", *config, env=env)
     expected = protocol_units(params.load(STUDY, "paper"))
-    assert _job_counts(done.stdout + done.stderr) == {
+    assert job_counts(done.stdout + done.stderr) == {
         "unit": expected,
         "study": 1,
         "all": 1,
@@ -216,7 +138,7 @@ def _run_as_the_notebook(cfg, grid, cache_dir, on_done=None):
 
 @pytest.mark.slow
 def test_unit_run_needs_its_pretraining_then_matches_the_notebooks_units(cache, capsys, tmp_path):
-    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "plan", STUDY, "--profile", "smoke", *TINY)
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "real"
     assert plan["n_units"] == protocol_units(params.load(STUDY, "smoke", TINY_OVERRIDES)) == 1 + 2 * (3 + 1)
@@ -225,17 +147,17 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebooks_units(cache, 
     by_name = {unit["name"]: unit for unit in plan["units"]}
     pre, tuned = by_name["ssl/mlp"], by_name["fit/mitbih/beat_random/ssl/mlp"]
 
-    code, _, err = _cli(capsys, "unit", "run", STUDY, tuned["key"], "--profile", "smoke", *TINY)
+    code, _, err = cli(capsys, "unit", "run", STUDY, tuned["key"], "--profile", "smoke", *TINY)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "needs 'ssl/mlp'" in err and pre["key"] in err
     assert not Path(tuned["output"]).exists()
 
     for unit in (pre, tuned):
-        code, out, _ = _cli(capsys, "unit", "run", STUDY, unit["key"], "--profile", "smoke", *TINY)
+        code, out, _ = cli(capsys, "unit", "run", STUDY, unit["key"], "--profile", "smoke", *TINY)
         assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {unit['name']} -> ")
     stored = Path(tuned["output"])
     first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = _cli(capsys, "unit", "run", STUDY, tuned["key"], "--profile", "smoke", *TINY)
+    code, out, _ = cli(capsys, "unit", "run", STUDY, tuned["key"], "--profile", "smoke", *TINY)
     assert code == 0 and out.startswith("[cached]")
     assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
 
@@ -247,10 +169,8 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebooks_units(cache, 
     )
     assert sorted(trained) == sorted(unit.name for unit in grid)
     for unit in (pre, tuned):
-        _same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
-        _same_payload(
-            units.load_unit(unit["key"], plan["cache_dir"]), units.load_unit(unit["key"], elsewhere)
-        )
+        same_payload(units.load_unit(unit["key"], plan["cache_dir"]), payloads[unit["name"]])
+        same_payload(units.load_unit(unit["key"], plan["cache_dir"]), units.load_unit(unit["key"], elsewhere))
     again: list[str] = []
     _run_as_the_notebook(
         cfg, grid, elsewhere, on_done=lambda n, cached: again.append(n) if not cached else None
@@ -268,7 +188,7 @@ def test_unit_run_stores_what_the_smoke_notebook_stored(smoke_run, capsys, tmp_p
     monkeypatch.setenv("ECGLIB_CACHE", str(fresh))
     threads = torch.get_num_threads()
     try:
-        code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "smoke")
+        code, out, _ = cli(capsys, "plan", STUDY, "--profile", "smoke")
         plan = json.loads(out)
         assert code == 0 and Path(plan["cache_dir"]) == fresh / "units" / "surrey"
         by_name = {unit["name"]: unit for unit in plan["units"]}
@@ -278,11 +198,11 @@ def test_unit_run_stores_what_the_smoke_notebook_stored(smoke_run, capsys, tmp_p
             "fit/mi/record/ssl_longer/mlp",
         ):  # each needs the one before
             key = by_name[name]["key"]
-            code, out, err = _cli(capsys, "unit", "run", STUDY, key, "--profile", "smoke")
+            code, out, err = cli(capsys, "unit", "run", STUDY, key, "--profile", "smoke")
             assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {name} -> "), err
             notebook = units.load_unit(key, notebook_units)
             assert notebook is not None, f"the smoke notebook stored no {name}"
-            _same_payload(units.load_unit(key, plan["cache_dir"]), notebook, name)
+            same_payload(units.load_unit(key, plan["cache_dir"]), notebook, name)
     finally:
         torch.set_num_threads(threads)
 
@@ -294,7 +214,7 @@ def test_plan_without_the_data_lists_stand_in_keys_that_unit_run_refuses(
     cache, capsys, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("ECGLIB_DATA", str(tmp_path / "no-data"))
-    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "paper")
+    code, out, _ = cli(capsys, "plan", STUDY, "--profile", "paper")
     plan = json.loads(out)
     assert code == 0 and plan["keys"] == "stand-in"
     assert "kaggle-heartbeat" in plan["stand_in_reason"] and "ecglib data download" in plan["stand_in_reason"]
@@ -310,10 +230,10 @@ def test_plan_without_the_data_lists_stand_in_keys_that_unit_run_refuses(
     assert len(fit.key_parts["test"]) == 5 * 2000
     assert len(fit.key_parts["train"]) + len(fit.key_parts["val"]) == 87_554
     key = plan["units"][-1]["key"]
-    code, _, err = _cli(capsys, "unit", "run", STUDY, key, "--profile", "paper")
+    code, _, err = cli(capsys, "unit", "run", STUDY, key, "--profile", "paper")
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert f"{key} is a stand-in key of surrey/paper" in err and "cannot be run" in err
     assert not any(cache.rglob("unit-*.pt"))
     # the smoke profile's beats are simulated: never missing, real keys
-    code, out, _ = _cli(capsys, "plan", STUDY, "--profile", "smoke")
+    code, out, _ = cli(capsys, "plan", STUDY, "--profile", "smoke")
     assert code == 0 and json.loads(out)["keys"] == "real"
