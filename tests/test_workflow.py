@@ -19,7 +19,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from workflow_helpers import ROOT, cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
+from workflow_helpers import (
+    ROOT,
+    cli,
+    job_counts,
+    needs_snakemake,
+    same_payload,
+    snakemake,
+    snakemake_env,
+    unit_run_needs_first_then_runs_once,
+)
 
 from ecglib import STUDIES, units, workflow
 
@@ -259,21 +268,7 @@ def test_vavekanand_unit_run_needs_the_pretraining_then_matches_the_notebook_uni
     assert plan["keys"] == "real" and plan["n_units"] == 3  # pre-training + 2 patients
     pre, patient = plan["units"][0], plan["units"][1]
 
-    code, _, err = cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
-    assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "needs 'pretrain'" in err and pre["key"] in err
-    assert not Path(patient["output"]).exists()
-
-    for unit in (pre, patient):
-        code, out, _ = cli(capsys, "unit", "run", "vavekanand", unit["key"], "--profile", "smoke", *VV_TINY)
-        assert code == 0 and out.splitlines()[-1].startswith(
-            f"[computed] {unit['name']} -> "
-        )  # after progress lines
-    stored = Path(patient["output"])
-    first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = cli(capsys, "unit", "run", "vavekanand", patient["key"], "--profile", "smoke", *VV_TINY)
-    assert code == 0 and out.startswith("[cached]")
-    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
+    unit_run_needs_first_then_runs_once(capsys, "vavekanand", pre, patient, VV_TINY)
 
     # the notebook's way (units.run_units over the same plan, another cache folder): the same payloads
     elsewhere = tmp_path / "notebook-cache"

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from workflow_helpers import cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
+from workflow_helpers import (
+    cli,
+    job_counts,
+    needs_snakemake,
+    same_payload,
+    snakemake,
+    snakemake_env,
+    unit_run_needs_first_then_runs_once,
+)
 
 from ecglib import params, units, workflow
 from ecglib.seeds import derive_seed
@@ -136,19 +144,7 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebook_units(cache, c
     pre, tuned = by_name["exp2/resnet/pretrain"], by_name["exp4/resnet/transfer/fold1"]
     assert tuned["needs"] == [pre["name"]]
 
-    code, _, err = cli(capsys, "unit", "run", "deepfake", tuned["key"], "--profile", "smoke", *TINY)
-    assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "needs 'exp2/resnet/pretrain'" in err and pre["key"] in err
-    assert not Path(tuned["output"]).exists()
-
-    for unit in (pre, tuned):
-        code, out, _ = cli(capsys, "unit", "run", "deepfake", unit["key"], "--profile", "smoke", *TINY)
-        assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {unit['name']} -> ")
-    stored = Path(tuned["output"])
-    first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = cli(capsys, "unit", "run", "deepfake", tuned["key"], "--profile", "smoke", *TINY)
-    assert code == 0 and out.startswith("[cached]")
-    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
+    unit_run_needs_first_then_runs_once(capsys, "deepfake", pre, tuned, TINY)
 
     # the notebook's way (units.run_units over the same plan, another cache folder): the same payloads
     elsewhere = tmp_path / "notebook-cache"

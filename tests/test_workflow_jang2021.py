@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from workflow_helpers import cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
+from workflow_helpers import (
+    cli,
+    job_counts,
+    needs_snakemake,
+    same_payload,
+    snakemake,
+    snakemake_env,
+    unit_run_needs_first_then_runs_once,
+)
 
 from ecglib import params, units, workflow
 from ecglib.models import cae
@@ -162,19 +170,7 @@ def test_unit_run_needs_the_pretraining_then_computes_once_as_the_notebook(cache
     tuned = by_name["classifier/transfer/100%/trial2"]
     assert tuned["needs"] == [study.PRETRAIN_UNIT]
 
-    code, _, err = cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke", *TINY)
-    assert code == 1 and len(err.strip().splitlines()) == 1
-    assert f"needs '{study.PRETRAIN_UNIT}'" in err and pre["key"] in err
-    assert not Path(tuned["output"]).exists()
-
-    for unit in (pre, tuned):
-        code, out, _ = cli(capsys, "unit", "run", "jang2021", unit["key"], "--profile", "smoke", *TINY)
-        assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {unit['name']} -> ")
-    stored = Path(tuned["output"])
-    first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = cli(capsys, "unit", "run", "jang2021", tuned["key"], "--profile", "smoke", *TINY)
-    assert code == 0 and out.startswith("[cached]")
-    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
+    unit_run_needs_first_then_runs_once(capsys, "jang2021", pre, tuned, TINY)
 
     # the notebook's way (units.run_units over the same plan, another cache folder): the same payloads
     elsewhere = tmp_path / "notebook-cache"

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from workflow_helpers import cli, job_counts, needs_snakemake, same_payload, snakemake, snakemake_env
+from workflow_helpers import (
+    cli,
+    job_counts,
+    needs_snakemake,
+    same_payload,
+    snakemake,
+    snakemake_env,
+    unit_run_needs_first_then_runs_once,
+)
 
 from ecglib import params, units, workflow
 from ecglib.studies import surrey as sr
@@ -147,19 +155,7 @@ def test_unit_run_needs_its_pretraining_then_matches_the_notebooks_units(cache, 
     by_name = {unit["name"]: unit for unit in plan["units"]}
     pre, tuned = by_name["ssl/mlp"], by_name["fit/mitbih/beat_random/ssl/mlp"]
 
-    code, _, err = cli(capsys, "unit", "run", STUDY, tuned["key"], "--profile", "smoke", *TINY)
-    assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "needs 'ssl/mlp'" in err and pre["key"] in err
-    assert not Path(tuned["output"]).exists()
-
-    for unit in (pre, tuned):
-        code, out, _ = cli(capsys, "unit", "run", STUDY, unit["key"], "--profile", "smoke", *TINY)
-        assert code == 0 and out.splitlines()[-1].startswith(f"[computed] {unit['name']} -> ")
-    stored = Path(tuned["output"])
-    first = (stored.stat().st_mtime_ns, stored.read_bytes())
-    code, out, _ = cli(capsys, "unit", "run", STUDY, tuned["key"], "--profile", "smoke", *TINY)
-    assert code == 0 and out.startswith("[cached]")
-    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
+    unit_run_needs_first_then_runs_once(capsys, STUDY, pre, tuned, TINY)
 
     # the notebook's way, in another cache: the same payloads; a resumed run trains nothing twice
     elsewhere = tmp_path / "notebook-cache"

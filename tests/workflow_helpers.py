@@ -80,3 +80,24 @@ def job_counts(output: str) -> dict[str, int]:
     """Snakemake's "Job stats" table (rule -> jobs), from a dry run's or a run's log."""
     table = output[output.index("Job stats:") :].split("\n\n")[0]
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+
+
+def unit_run_needs_first_then_runs_once(capsys, study: str, pre: dict, unit: dict, argv: list[str]) -> None:
+    """``ecglib unit run`` of ``unit`` (a plan entry needing ``pre``): refused in one line naming its
+    need while ``pre`` is not stored, then ``pre`` and ``unit`` computed, then a second run a no-op."""
+    command = ["unit", "run", study]
+    code, _, err = cli(capsys, *command, unit["key"], "--profile", "smoke", *argv)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert f"needs '{pre['name']}'" in err and pre["key"] in err
+    assert not Path(unit["output"]).exists()
+
+    for item in (pre, unit):
+        code, out, _ = cli(capsys, *command, item["key"], "--profile", "smoke", *argv)
+        assert code == 0 and out.splitlines()[-1].startswith(
+            f"[computed] {item['name']} -> "
+        )  # after progress
+    stored = Path(unit["output"])
+    first = (stored.stat().st_mtime_ns, stored.read_bytes())
+    code, out, _ = cli(capsys, *command, unit["key"], "--profile", "smoke", *argv)
+    assert code == 0 and out.startswith("[cached]")
+    assert (stored.stat().st_mtime_ns, stored.read_bytes()) == first  # a no-op
